@@ -1,0 +1,1 @@
+"""app layer of OPDM Studio (see DESIGN.md)."""

@@ -1,0 +1,24 @@
+"""`opdm-studio bench`: speed figures for the network, imaging, a whole cut and the GUI.
+
+Flags pick the part: none (or ``--preset``) benches the network (core_bench), ``--imaging`` the
+region finding + snapping, ``--cut`` colouring a synthetic 1080p cut end to end, ``--gui`` the
+application's start-up time and event-loop latency. ``--json`` prints machine-readable output.
+"""
+from __future__ import annotations
+
+import importlib
+
+PARTS = {
+    "--imaging": "opdm_studio.bench.imaging_bench",
+    "--cut": "opdm_studio.bench.cut_bench",
+    "--gui": "opdm_studio.bench.gui_bench",
+}
+
+
+def main(argv: list[str]) -> int:
+    """Dispatch to the benchmark module selected by its flag (network by default)."""
+    for flag, module in PARTS.items():
+        if flag in argv:
+            rest = [a for a in argv if a != flag]
+            return int(importlib.import_module(module).main(rest) or 0)
+    return int(importlib.import_module("opdm_studio.bench.core_bench").main(argv) or 0)

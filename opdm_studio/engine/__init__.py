@@ -1,0 +1,1 @@
+"""engine layer of OPDM Studio (see DESIGN.md)."""

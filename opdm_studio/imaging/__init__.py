@@ -1,0 +1,1 @@
+"""imaging layer of OPDM Studio (see DESIGN.md)."""

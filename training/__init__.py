@@ -1,0 +1,1 @@
+"""The bundled training package: fine-tune OPDM on finished cuts (importable without Qt)."""
