@@ -5,6 +5,9 @@ Conventions: colour images are ``uint8`` RGB ``(H, W, 3)``; line *darkness* maps
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import cv2
 import numpy as np
 
@@ -43,3 +46,146 @@ def line_mask_from_darkness(darkness: np.ndarray, threshold: float = PROTOCOL_TH
 def darkness_to_lineart(darkness: np.ndarray) -> np.ndarray:
     """Render a darkness map as a line drawing: uint8 gray, 255 paper, 0 full ink."""
     return np.clip(255.0 * (1.0 - darkness), 0, 255).astype(np.uint8)
+
+
+# --- line art read from files: coloured trace lines and scans -------------------------------
+
+# A coloured stroke counts as ink when its chroma (max - min channel) exceeds this: red/blue
+# shadow and highlight lines are drawn in saturated colour, paper and anti-aliasing are not.
+TRACE_CHROMA = 60
+
+
+def rgb_lines_to_gray(rgb: np.ndarray) -> np.ndarray:
+    """Gray line drawing (255 paper, 0 ink) of an RGB line drawing where coloured lines are ink.
+
+    Darkness is the larger of (1 - luma) and the chroma, so a light-blue highlight line is as much
+    a line as a black one; white paper and gray pencil keep their luma.
+    """
+    rgb16 = rgb.astype(np.int16)
+    chroma = (rgb16.max(axis=2) - rgb16.min(axis=2)).astype(np.float32)
+    luma = luminance(rgb)
+    darkness = np.maximum(255.0 - luma, chroma)
+    return np.clip(255.0 - darkness + 0.5, 0, 255).astype(np.uint8)
+
+
+@dataclass
+class TraceLines:
+    """Coloured trace lines of a drawing: mask and kind per pixel (0 none, 1 red, 2 blue, 3 other)."""
+    mask: np.ndarray   # bool (H, W), True on coloured (non-black) line pixels
+    kind: np.ndarray   # uint8 (H, W)
+
+    RED: ClassVar[int] = 1
+    BLUE: ClassVar[int] = 2
+    OTHER: ClassVar[int] = 3
+
+
+def find_trace_lines(line_rgb: np.ndarray, line_mask: np.ndarray | None = None,
+                     min_chroma: int = TRACE_CHROMA) -> TraceLines:
+    """Find coloured (red/blue/other) trace lines among the line pixels of an RGB drawing."""
+    rgb16 = line_rgb.astype(np.int16)
+    chroma = rgb16.max(axis=2) - rgb16.min(axis=2)
+    mask = chroma >= min_chroma
+    if line_mask is not None:
+        mask &= line_mask
+    hsv = cv2.cvtColor(np.ascontiguousarray(line_rgb), cv2.COLOR_RGB2HSV)  # hue in [0, 180)
+    hue = hsv[..., 0].astype(np.int16)
+    kind = np.zeros(mask.shape, np.uint8)
+    red = (hue < 15) | (hue >= 160)
+    blue = (hue >= 85) & (hue < 135)
+    kind[mask] = TraceLines.OTHER
+    kind[mask & red] = TraceLines.RED
+    kind[mask & blue] = TraceLines.BLUE
+    return TraceLines(mask, kind)
+
+
+def line_mask_from_drawing(line: np.ndarray, threshold: int = 160) -> np.ndarray:
+    """Ink mask of a gray line drawing (uint8, 255 paper): True where darker than ``threshold``."""
+    return line < threshold
+
+
+def binarize_scan(image: np.ndarray, block: int | None = None, offset: float = 12.0,
+                  min_speck: int | None = None) -> np.ndarray:
+    """Clean ink mask (bool, True on ink) of a scanned or pencil drawing.
+
+    Adaptive (local mean) threshold copes with uneven paper and lighting; ``offset`` is how much
+    darker than its surroundings a pixel must be. Connected ink specks smaller than ``min_speck``
+    pixels (dust, paper grain) are removed. Coloured trace lines count as ink.
+    """
+    gray = rgb_lines_to_gray(image) if image.ndim == 3 else image
+    gray = np.ascontiguousarray(gray.astype(np.uint8))
+    h, w = gray.shape
+    if block is None:
+        # About 1/30 of the short side, odd, at least 15: wider than any stroke, narrower than
+        # lighting changes.
+        block = max(15, (min(h, w) // 30) | 1)
+    block |= 1
+    smooth = cv2.GaussianBlur(gray, (3, 3), 0)
+    ink = cv2.adaptiveThreshold(smooth, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV,
+                                block, offset) > 0
+    # Flat dark areas (solid black fills) are not darker than their local mean: keep them by a
+    # global dark threshold as well.
+    ink |= gray < 60
+    if min_speck is None:
+        # Dust blurred by the scanner covers a few pixels; the shortest real strokes more.
+        min_speck = max(10, int(round(h * w * 5e-6)))
+    if min_speck > 0:
+        n, lab, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+        keep = stats[:, cv2.CC_STAT_AREA] >= min_speck
+        keep[0] = False
+        ink = keep[lab]
+    return ink
+
+
+# --- lines as a layer over colour -----------------------------------------------------------
+
+# Line-drawing pixels at least this light (every channel) are paper: off-white scans do not tint.
+PAPER_LEVEL = 250
+
+
+def line_layer(line_mask: np.ndarray, line_rgb: np.ndarray | None = None) -> np.ndarray:
+    """Lines as an RGBA layer (uint8 (H, W, 4)): opaque original colour on the ink mask,
+    un-multiplied anti-aliasing fringe around it, transparent paper.
+
+    Over-compositing it on any colour (:func:`composite_over`) gives the line pixels exactly and
+    the same fringe as multiplying the drawing onto the colour (exact for black/gray ink).
+    """
+    h, w = line_mask.shape
+    out = np.zeros((h, w, 4), np.uint8)
+    if line_rgb is None:
+        out[line_mask, 3] = 255
+        return out
+    r, g, b = cv2.split(np.ascontiguousarray(line_rgb))
+    mn = cv2.min(cv2.min(r, g), b)
+    # Only pixels darker than paper carry anything: work on those alone (lines are a few %).
+    fringe_idx = np.flatnonzero(((mn < PAPER_LEVEL) & ~line_mask).ravel())
+    flat_out = out.reshape(-1, 4)
+    if len(fringe_idx):
+        lr = line_rgb.reshape(-1, 3)[fringe_idx].astype(np.int32)
+        alpha = 255 - mn.ravel()[fringe_idx].astype(np.int32)
+        a = alpha[:, None]
+        # Un-multiply the fringe from white paper: p = 255 (1 - a) + L a  ->  L = 255 - (255 - p) / a.
+        unmul = 255 - ((255 - lr) * 255 + a // 2) // a
+        flat_out[fringe_idx, :3] = np.clip(unmul, 0, 255).astype(np.uint8)
+        flat_out[fringe_idx, 3] = alpha.astype(np.uint8)
+    ink_idx = np.flatnonzero(line_mask.ravel())
+    flat_out[ink_idx, :3] = line_rgb.reshape(-1, 3)[ink_idx]
+    flat_out[ink_idx, 3] = 255
+    return out
+
+
+def composite_over(color: np.ndarray, layer_rgba: np.ndarray) -> np.ndarray:
+    """Straight-alpha "over" of an RGBA layer on an RGB image, uint8, rounded."""
+    out = np.array(color[..., :3], copy=True)
+    idx = np.flatnonzero(layer_rgba[..., 3].ravel())
+    if len(idx):
+        lay = layer_rgba.reshape(-1, 4)[idx].astype(np.uint32)
+        a = lay[:, 3:4]
+        flat = out.reshape(-1, 3)
+        flat[idx] = ((flat[idx].astype(np.uint32) * (255 - a) + lay[:, :3] * a + 127) // 255).astype(np.uint8)
+    return out
+
+
+def composite_lines(color: np.ndarray, line_mask: np.ndarray,
+                    line_rgb: np.ndarray | None = None) -> np.ndarray:
+    """Colour with the original lines on top (line pixels exact, fringe as a multiply)."""
+    return composite_over(color, line_layer(line_mask, line_rgb))

@@ -1,0 +1,532 @@
+"""Read a cut: a folder of line-art drawings, one per frame, plus the colour of its keyframes.
+
+What a colourist's folder can hold and how it is read:
+
+* frames in natural order (``a2`` before ``a10``); PNG, JPEG, TIFF (8/16 bit), TGA, BMP, WebP;
+* gray, RGB, RGBA, palette images; lines on a transparent background are read from alpha;
+* white lines on black are detected and inverted so ink is always dark;
+* coloured trace lines (red/blue shadow lines) count as ink and keep their colour in ``line_rgb``;
+* a frame that is itself a colour painting is a keyframe: its lines are extracted by high-pass;
+* the colour of a keyframe can also be a same-named file in a sibling folder named
+  ``color``, ``colour``, ``keys`` or ``paint`` (next to the cut folder or inside it);
+* non-image and hidden files are skipped with a warning; frames of different sizes raise
+  :class:`CutError` listing the odd files; held drawings (identical consecutive frames) are found.
+
+Pixels are loaded lazily and kept in a bounded LRU cache so a 500-frame 2K cut fits in memory.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from opdm_studio.errors import CutError, ImageReadError
+from opdm_studio.imaging.lineart import (darkness_to_lineart, extract_lines, line_mask_from_drawing,
+                                        rgb_lines_to_gray)
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".tga", ".bmp", ".webp"}
+COLOR_DIR_NAMES = ("color", "colour", "keys", "paint")
+LINE_DIR_NAMES = ("lineart", "line", "lines", "sketch", "drawings")
+# 12k x 12k: beyond any animation frame; a header declaring more is a corrupt or hostile file.
+MAX_PIXELS = 150_000_000
+# Smaller than this is an icon or a placeholder, not a drawing.
+MIN_SIDE = 8
+DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
+
+# Pillow modes we know how to turn into 8-bit gray / RGB / RGBA.
+_SUPPORTED_MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr",
+                    "I;16", "I;16L", "I;16B", "I;16N", "I"}
+
+
+def natural_key(name: str) -> list:
+    """Sort key that orders digit runs by value: ``a2`` < ``a10``."""
+    return [(0, int(tok), tok) if tok.isdigit() else (1, 0, tok.lower())
+            for tok in re.split(r"(\d+)", name) if tok != ""]
+
+
+def _frame_number(stem: str, default: int) -> int:
+    # The last run of digits names the frame in animation numbering (cut012_0034 -> 34).
+    runs = re.findall(r"\d+", stem)
+    return int(runs[-1]) if runs else default
+
+
+def _open_checked(path: Path) -> Image.Image:
+    """Open an image header with our checks (empty, not an image, bomb, tiny, mode)."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ImageReadError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if size == 0:
+        raise ImageReadError(f"{path}: the file is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageReadError(f"{path}: the image declares an absurd size and was not opened "
+                             f"(corrupt or not a drawing)") from exc
+    except PermissionError as exc:
+        raise ImageReadError(f"{path}: permission denied") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"{path}: not a readable image ({exc})") from exc
+    w, h = img.size
+    if w * h > MAX_PIXELS:
+        img.close()
+        raise ImageReadError(f"{path}: {w}x{h} pixels is larger than the {MAX_PIXELS // 1_000_000} "
+                             f"megapixels OPDM Studio accepts")
+    if min(w, h) < MIN_SIDE:
+        img.close()
+        raise ImageReadError(f"{path}: {w}x{h} pixels is too small to be a drawing")
+    if img.mode not in _SUPPORTED_MODES:
+        mode = img.mode
+        img.close()
+        raise ImageReadError(f"{path}: unsupported pixel format '{mode}' "
+                             f"(save the drawing as 8- or 16-bit gray, RGB or RGBA)")
+    return img
+
+
+def _decode(path: Path) -> np.ndarray:
+    """Decode to uint8 (H,W) gray, (H,W,3) RGB or (H,W,4) RGBA."""
+    img = _open_checked(path)
+    try:
+        with img:
+            img.load()
+            mode = img.mode
+            if mode.startswith("I;16"):
+                arr16 = np.asarray(img, dtype=np.uint16) if mode != "I;16B" else \
+                    np.asarray(img).astype(np.uint16)
+                # 16-bit to 8-bit by rounding, 65535 -> 255.
+                return ((arr16.astype(np.uint32) + 128) // 257).astype(np.uint8)
+            if mode == "I":
+                # 32-bit integer gray: what older Pillow makes of 16-bit PNGs.
+                arr32 = np.asarray(img, dtype=np.int64)
+                if arr32.min() < 0 or arr32.max() > 65535:
+                    raise ImageReadError(f"{path}: unsupported pixel format (32-bit integer values)")
+                if arr32.max() > 255:
+                    return ((arr32 + 128) // 257).astype(np.uint8)
+                return arr32.astype(np.uint8)
+            if mode == "1":
+                img = img.convert("L")
+            elif mode in ("P", "PA"):
+                has_alpha = mode == "PA" or "transparency" in img.info
+                img = img.convert("RGBA" if has_alpha else "RGB")
+            elif mode in ("LA", "La", "RGBa"):
+                img = img.convert("RGBA")
+            elif mode in ("CMYK", "YCbCr", "RGBX"):
+                img = img.convert("RGB")
+            arr = np.asarray(img)
+    except ImageReadError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        # Pillow cannot decode 48/64-bit RGB TIFF: OpenCV can.
+        arr16 = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.suffix.lower() in (".tif", ".tiff") else None
+        if arr16 is None or arr16.ndim != 3:
+            reason = "truncated or damaged" if "truncat" in str(exc).lower() else str(exc)
+            raise ImageReadError(f"{path}: the image cannot be decoded ({reason})") from exc
+        arr = arr16 if arr16.dtype == np.uint8 else ((arr16.astype(np.uint32) + 128) // 257).astype(np.uint8)
+        code = cv2.COLOR_BGRA2RGBA if arr.shape[2] == 4 else cv2.COLOR_BGR2RGB
+        return cv2.cvtColor(arr, code)
+    if arr.dtype != np.uint8:
+        raise ImageReadError(f"{path}: unsupported pixel format ({arr.dtype})")
+    return np.ascontiguousarray(arr)
+
+
+def _over_white(rgba: np.ndarray) -> np.ndarray:
+    """Composite RGBA on white paper -> RGB uint8."""
+    a = rgba[..., 3:4].astype(np.uint16)
+    rgb = rgba[..., :3].astype(np.uint16)
+    return ((rgb * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
+
+
+def read_image(path: str | os.PathLike, mode: str = "rgb") -> np.ndarray:
+    """Read an image file as uint8: ``mode`` "rgb" (H,W,3; alpha composited on white),
+    "gray" (H,W), "rgba" (H,W,4) or "raw" (as stored: gray, RGB or RGBA).
+
+    Raises :class:`ImageReadError` naming the file for empty, truncated, non-image, tiny,
+    oversized or unsupported files.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ImageReadError(f"{path}: is a folder, not an image")
+    arr = _decode(path)
+    if mode == "raw":
+        return arr
+    if mode == "rgba":
+        if arr.ndim == 2:
+            arr = np.repeat(arr[..., None], 3, axis=2)
+        if arr.shape[2] == 3:
+            arr = np.concatenate([arr, np.full(arr.shape[:2] + (1,), 255, np.uint8)], axis=2)
+        return arr
+    if arr.ndim == 2:
+        rgb = np.repeat(arr[..., None], 3, axis=2)
+    elif arr.shape[2] == 4:
+        rgb = _over_white(arr)
+    else:
+        rgb = arr
+    if mode == "rgb":
+        return np.ascontiguousarray(rgb)
+    if mode == "gray":
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    raise ValueError(f"unknown mode {mode!r}")
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(W, H) of an image file from its header, with the same checks as :func:`read_image`."""
+    img = _open_checked(Path(path))
+    with img:
+        return img.size
+
+
+def is_color_painting(rgb: np.ndarray) -> bool:
+    """True when an RGB frame is a colour painting (a keyframe) rather than line art.
+
+    Line art is mostly paper with thin ink; even with red/blue trace lines only a few per cent
+    of the pixels are chromatic. A painting has large chromatic or mid-tone areas.
+    """
+    small = rgb
+    h, w = rgb.shape[:2]
+    step = max(1, int(np.sqrt(h * w / 65536)))
+    small = rgb[::step, ::step].astype(np.int16)
+    chroma = small.max(axis=2) - small.min(axis=2)
+    gray = small.mean(axis=2)
+    chromatic = float(np.mean(chroma > 40))
+    # Mid-tone gray areas (neither paper nor ink) also mean paint (gray-scale keys, shading).
+    midtone = float(np.mean((gray > 60) & (gray < 200)))
+    return chromatic > 0.15 or (chromatic > 0.05 and midtone > 0.3)
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """One frame of a cut: position, file name, path, animation number and size (W, H)."""
+    index: int
+    name: str
+    path: Path
+    number: int
+    size: tuple[int, int]
+
+
+class _LRU:
+    """Thread-safe LRU cache of numpy arrays bounded by total bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._data: OrderedDict = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key, make: Callable[[], object]):
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        value = make()
+        nbytes = _nbytes(value)
+        with self._lock:
+            if key not in self._data and nbytes <= self.max_bytes:
+                self._data[key] = value
+                self._bytes += nbytes
+                while self._bytes > self.max_bytes and self._data:
+                    _, old = self._data.popitem(last=False)
+                    self._bytes -= _nbytes(old)
+        return value
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes currently held."""
+        return self._bytes
+
+    def clear(self) -> None:
+        """Drop everything."""
+        with self._lock:
+            self._data.clear()
+            self._bytes = 0
+
+
+def _nbytes(value) -> int:
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, tuple):
+        return sum(_nbytes(v) for v in value)
+    return 64
+
+
+@dataclass
+class _Loaded:
+    line: np.ndarray       # uint8 (H, W), 255 paper, 0 ink
+    line_rgb: np.ndarray   # uint8 (H, W, 3)
+    color: np.ndarray | None  # uint8 (H, W, 3) when the frame file is itself a colour painting
+    inverted: bool
+
+
+class Cut:
+    """An opened cut folder: frames in natural order, lazily loaded line art and keyframe colour."""
+
+    def __init__(self, folder: Path, frames: list[FrameInfo], color_paths: dict[int, Path],
+                 warnings_: list[str], color_dir: Path | None, cache_bytes: int) -> None:
+        self.folder = folder
+        self.frames = frames
+        self.color_dir = color_dir
+        self.warnings = warnings_
+        self._color_paths = color_paths
+        self._cache = _LRU(cache_bytes)
+        self._digests: dict[int, bytes] = {}
+        self._hold: dict[int, int] = {}
+        self._lock = threading.Lock()
+        self._inverted: set[int] = set()
+
+    @property
+    def name(self) -> str:
+        """Name of the cut (its folder; the parent when the lines sit in a ``lineart`` folder)."""
+        if self.folder.name.lower() in LINE_DIR_NAMES and self.folder.parent.name:
+            return self.folder.parent.name
+        return self.folder.name
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(W, H) of every frame."""
+        return self.frames[0].size
+
+    def _load(self, i: int) -> _Loaded:
+        info = self.frames[i]
+
+        def make() -> _Loaded:
+            raw = read_image(info.path, mode="raw")
+            loaded = _lines_from_raw(raw)
+            if loaded.inverted:
+                with self._lock:
+                    if i not in self._inverted:
+                        self._inverted.add(i)
+                        self.warnings.append(f"{info.name}: white lines on black, inverted")
+            return loaded
+
+        return self._cache.get(("frame", i), make)
+
+    def line(self, i: int) -> np.ndarray:
+        """uint8 (H, W) line drawing of frame i: 255 paper, 0 ink (polarity fixed, alpha read)."""
+        return self._load(i).line
+
+    def line_mask(self, i: int, threshold: int = 160) -> np.ndarray:
+        """bool (H, W) ink mask of frame i (True on ink, coloured trace lines included)."""
+        return line_mask_from_drawing(self.line(i), threshold)
+
+    def line_rgb(self, i: int) -> np.ndarray:
+        """uint8 (H, W, 3) line drawing in its original colours (trace lines keep their colour)."""
+        return self._load(i).line_rgb
+
+    def has_color(self, i: int) -> bool:
+        """True when frame i has a keyframe colour (sibling colour file or a painted frame)."""
+        if i in self._color_paths:
+            return True
+        return self._load(i).color is not None
+
+    def color(self, i: int) -> np.ndarray | None:
+        """uint8 (H, W, 3) keyframe colour of frame i, or None."""
+        path = self._color_paths.get(i)
+        if path is None:
+            return self._load(i).color
+
+        def make() -> np.ndarray:
+            rgb = read_image(path, mode="rgb")
+            if (rgb.shape[1], rgb.shape[0]) != self.frames[i].size:
+                w, h = self.frames[i].size
+                raise CutError(f"{path}: colour is {rgb.shape[1]}x{rgb.shape[0]} but the drawing "
+                               f"{self.frames[i].name} is {w}x{h}")
+            return rgb
+
+        return self._cache.get(("color", i), make)
+
+    def color_path(self, i: int) -> Path | None:
+        """Path of the sibling colour file of frame i, if any."""
+        return self._color_paths.get(i)
+
+    def _digest(self, i: int) -> bytes:
+        with self._lock:
+            if i in self._digests:
+                return self._digests[i]
+        d = hashlib.blake2b(self.line_rgb(i).tobytes(), digest_size=16).digest()
+        with self._lock:
+            self._digests[i] = d
+        return d
+
+    def is_held(self, i: int) -> bool:
+        """True when frame i repeats the drawing of frame i-1."""
+        return i > 0 and self._digest(i) == self._digest(i - 1)
+
+    def hold_of(self, i: int) -> int:
+        """Index of the first frame of the hold frame i belongs to (== i for a new drawing)."""
+        if not 0 <= i < len(self.frames):
+            raise IndexError(i)
+        with self._lock:
+            if i in self._hold:
+                return self._hold[i]
+        j = i
+        while j > 0 and self.is_held(j):
+            j -= 1
+            with self._lock:
+                if j in self._hold:
+                    j = self._hold[j]
+                    break
+        with self._lock:
+            self._hold[i] = j
+        return j
+
+    def holds(self) -> list[int]:
+        """``hold_of`` for every frame (reads every frame once)."""
+        return [self.hold_of(i) for i in range(len(self.frames))]
+
+    def keyframes(self) -> list[int]:
+        """Indices of frames that have a colour (sibling files, then painted frames on demand)."""
+        return [i for i in range(len(self.frames)) if self.has_color(i)]
+
+    def clear_cache(self) -> None:
+        """Release the cached pixels."""
+        self._cache.clear()
+
+
+def _lines_from_raw(raw: np.ndarray) -> _Loaded:
+    """Line drawing + original line colours (+ colour if the frame is a painting)."""
+    if raw.ndim == 3 and raw.shape[2] == 4:
+        alpha = raw[..., 3]
+        if alpha.min() < 250:
+            opaque = alpha > 127
+            rgb = raw[..., :3]
+            lum = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+            if opaque.any() and float(lum[opaque].mean()) > 160:
+                # Light (often white) strokes stored on transparency: the ink is the alpha itself.
+                line = (255 - alpha).astype(np.uint8)
+                return _Loaded(line, np.repeat(line[..., None], 3, axis=2), None, False)
+            line_rgb = _over_white(raw)
+            return _Loaded(rgb_lines_to_gray(line_rgb), line_rgb, None, False)
+        raw = np.ascontiguousarray(raw[..., :3])
+    if raw.ndim == 2:
+        gray = raw
+        inverted = _is_inverted(gray)
+        if inverted:
+            gray = 255 - gray
+        return _Loaded(gray, np.repeat(gray[..., None], 3, axis=2), None, inverted)
+    if is_color_painting(raw):
+        line = darkness_to_lineart(extract_lines(raw))
+        return _Loaded(line, np.repeat(line[..., None], 3, axis=2), raw, False)
+    gray = rgb_lines_to_gray(raw)
+    if _is_inverted(gray):
+        rgb = 255 - raw
+        return _Loaded(rgb_lines_to_gray(rgb), rgb, None, True)
+    return _Loaded(gray, raw, None, False)
+
+
+def _is_inverted(gray: np.ndarray) -> bool:
+    # Paper covers most of a drawing: if most pixels are dark, the paper is black.
+    step = max(1, int(np.sqrt(gray.size / 65536)))
+    return float(np.median(gray[::step, ::step])) < 110
+
+
+def _list_images(folder: Path, warn: list[str]) -> list[Path]:
+    try:
+        entries = list(os.scandir(folder))
+    except PermissionError as exc:
+        raise CutError(f"{folder}: the folder cannot be read (permission denied)") from exc
+    except FileNotFoundError as exc:
+        raise CutError(f"{folder}: the folder does not exist") from exc
+    except NotADirectoryError as exc:
+        raise CutError(f"{folder}: is a file, not a folder of drawings") from exc
+    except OSError as exc:
+        raise CutError(f"{folder}: the folder cannot be read ({exc.strerror or exc})") from exc
+    images, hidden, other = [], [], []
+    for e in entries:
+        if e.name.startswith(".") or e.name in ("Thumbs.db", "desktop.ini"):
+            hidden.append(e.name)
+            continue
+        try:
+            is_file = e.is_file()
+        except OSError:
+            is_file = False
+        if not is_file:
+            continue
+        if Path(e.name).suffix.lower() in IMAGE_EXTENSIONS:
+            images.append(Path(e.path))
+        else:
+            other.append(e.name)
+    if hidden:
+        warn.append(f"skipped {len(hidden)} hidden file(s): " + ", ".join(sorted(hidden, key=natural_key)))
+    if other:
+        warn.append(f"skipped {len(other)} file(s) that are not images: "
+                    + ", ".join(sorted(other, key=natural_key)))
+    images.sort(key=lambda p: natural_key(p.name))
+    return images
+
+
+def _find_color_dir(folder: Path) -> Path | None:
+    candidates = []
+    for base in (folder, folder.parent):
+        try:
+            children = [c for c in base.iterdir() if c.is_dir()]
+        except OSError:
+            continue
+        for name in COLOR_DIR_NAMES:
+            for c in children:
+                if c.name.lower() == name and c.resolve() != folder.resolve():
+                    candidates.append(c)
+    return candidates[0] if candidates else None
+
+
+def open_cut(folder: str | os.PathLike, color_dir: str | os.PathLike | None = None,
+             cache_bytes: int = DEFAULT_CACHE_BYTES) -> Cut:
+    """Open a cut folder (see the module doc). Raises :class:`CutError` for unusable folders."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise CutError(f"{folder}: the folder does not exist")
+    if not folder.is_dir():
+        raise CutError(f"{folder}: is a file, not a folder of drawings")
+    if not os.access(folder, os.R_OK | os.X_OK):
+        raise CutError(f"{folder}: the folder cannot be read (permission denied)")
+    warn: list[str] = []
+    paths = _list_images(folder, warn)
+    if not paths:
+        # A cut laid out as cut/lineart + cut/color: open the line folder.
+        for name in LINE_DIR_NAMES:
+            sub = next((c for c in folder.iterdir() if c.is_dir() and c.name.lower() == name), None)
+            if sub is not None:
+                return open_cut(sub, color_dir=color_dir, cache_bytes=cache_bytes)
+        raise CutError(f"{folder}: holds no drawings (PNG, JPEG, TIFF, TGA, BMP or WebP)")
+    frames = []
+    for i, p in enumerate(paths):
+        w, h = image_size(p)
+        frames.append(FrameInfo(i, p.name, p, _frame_number(p.stem, i), (w, h)))
+    sizes: dict[tuple[int, int], list[str]] = {}
+    for f in frames:
+        sizes.setdefault(f.size, []).append(f.name)
+    if len(sizes) > 1:
+        main_size = max(sizes, key=lambda s: len(sizes[s]))
+        odd = [f"{n} ({s[0]}x{s[1]})" for s, names in sizes.items() if s != main_size for n in names]
+        raise CutError(f"{folder}: frames must all have the same size; most are "
+                       f"{main_size[0]}x{main_size[1]} but these differ: " + ", ".join(odd[:20])
+                       + (f" and {len(odd) - 20} more" if len(odd) > 20 else ""))
+    cdir = Path(color_dir) if color_dir is not None else _find_color_dir(folder)
+    color_paths: dict[int, Path] = {}
+    if cdir is not None:
+        if color_dir is not None and not cdir.is_dir():
+            raise CutError(f"{cdir}: the colour folder does not exist")
+        cwarn: list[str] = []
+        by_stem = {p.stem: p for p in _list_images(cdir, cwarn)}
+        for f in frames:
+            p = by_stem.get(Path(f.name).stem)
+            if p is not None:
+                color_paths[f.index] = p
+        unmatched = sorted(set(by_stem) - {Path(f.name).stem for f in frames}, key=natural_key)
+        if unmatched:
+            warn.append(f"colour files without a drawing of the same name in {cdir.name}: "
+                        + ", ".join(unmatched[:20]))
+    return Cut(folder, frames, color_paths, warn, cdir, cache_bytes)
