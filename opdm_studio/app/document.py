@@ -1,0 +1,269 @@
+"""The open cut as the GUI sees it: a thin adapter over the engine's Project (no Qt here).
+
+It decides where a cut's project lives, answers the timeline's questions (key? coloured?
+flagged?), builds the images the viewer shows, and keeps a small cache of decoded results.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from opdm_studio import paths
+from opdm_studio.engine.project import PROJECT_FILENAME, FrameResult, KeyFrame, Project
+from opdm_studio.errors import CutError, ProjectError
+from opdm_studio.imaging.cut import LINE_DIR_NAMES, open_cut
+
+
+def _resources_root() -> Path | None:
+    try:
+        from opdm_studio.resources import resource_path
+        return Path(str(resource_path()))
+    except Exception:
+        return None
+
+
+def project_root_for(cut_folder: Path, cut_name: str) -> Path:
+    """Where the project of a cut lives: beside the cut, or in the user's data folder.
+
+    Beside the cut (``<cut>/opdm`` for a cut laid out as ``lineart/`` + ``color/``, else a sibling
+    ``<cut>_opdm``) so results travel with the cut; the bundled sample and read-only locations use
+    ``<data>/projects/<name>-<hash>`` instead. The drawings themselves are never written.
+    """
+    cut_folder = cut_folder.resolve()
+    if cut_folder.name.lower() in LINE_DIR_NAMES:
+        root = cut_folder.parent / "opdm"
+    else:
+        root = cut_folder.parent / f"{cut_folder.name}_opdm"
+    res = _resources_root()
+    inside_resources = res is not None and res.resolve() in cut_folder.parents
+    if inside_resources or not os.access(root.parent, os.W_OK):
+        digest = hashlib.sha1(str(cut_folder).encode()).hexdigest()[:8]
+        root = paths.data_dir() / "projects" / f"{cut_name}-{digest}"
+    return root
+
+
+def composite(color: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """Lines multiplied over a colour layer: how the finished frame looks."""
+    return (color.astype(np.uint16) * line[..., None].astype(np.uint16) // 255).astype(np.uint8)
+
+
+class Document:
+    """One open cut with its project (keyframes, results, settings)."""
+
+    RESULT_CACHE = 24  # decoded result frames kept for fast scrubbing
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.cut = project.cut
+        self._cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.dirty = False
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, folder: str | os.PathLike) -> "Document":
+        """Open a cut folder (or a project folder / file); resumes the cut's existing project."""
+        folder = Path(folder)
+        if folder.is_file() and folder.name == PROJECT_FILENAME:
+            return cls(Project.load(folder))
+        if folder.is_dir() and (folder / PROJECT_FILENAME).is_file():
+            return cls(Project.load(folder))
+        cut = open_cut(folder)
+        root = project_root_for(cut.folder, cut.name)
+        if (root / PROJECT_FILENAME).is_file():
+            try:
+                return cls(Project.load(root, cut=cut))
+            except ProjectError:
+                raise
+        project = Project.create(cut.folder, root, cut=cut, key_dir=cut.color_dir)
+        # Frames painted in the cut's colour folder are the keyframes to start from. Only the
+        # folder listing is consulted: decoding every drawing here would make opening slow.
+        for i in range(len(cut)):
+            if cut.color_path(i) is not None:
+                project.set_keyframe(i)
+        return cls(project)
+
+    # ------------------------------------------------------------------ frames
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames in the cut."""
+        return len(self.cut)
+
+    @property
+    def name(self) -> str:
+        """Name of the cut."""
+        return self.cut.name
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(W, H) of the drawings."""
+        return self.cut.size
+
+    def frame_name(self, i: int) -> str:
+        """File name of frame ``i``."""
+        return self.cut.frames[i].name
+
+    def frame_label(self, i: int) -> str:
+        """Short label for the timeline: the animation frame number."""
+        return str(self.cut.frames[i].number)
+
+    def line(self, i: int) -> np.ndarray:
+        """Line drawing uint8 (H, W), 255 paper."""
+        return self.cut.line(i)
+
+    def line_rgb(self, i: int) -> np.ndarray:
+        """Line drawing as RGB."""
+        return np.repeat(self.cut.line(i)[..., None], 3, axis=2)
+
+    # ------------------------------------------------------------------ keys and results
+
+    def is_key(self, i: int) -> bool:
+        """True if frame ``i`` is a keyframe."""
+        return i in self.project.keyframes
+
+    def keys(self) -> list[int]:
+        """Sorted keyframe indices."""
+        return self.project.key_indices()
+
+    def can_be_key(self, i: int) -> bool:
+        """True if frame ``i`` has a colour to be a keyframe with (painted or coloured result)."""
+        return self.cut.has_color(i) or self.has_result(i)
+
+    def neighbours(self, i: int) -> tuple[int | None, int | None]:
+        """(previous, next) keyframe that colour frame ``i`` (itself if it is a key)."""
+        keys = self.keys()
+        if i in self.project.keyframes:
+            return i, i
+        prev = max((k for k in keys if k < i), default=None)
+        nxt = min((k for k in keys if k > i), default=None)
+        return prev, nxt
+
+    def has_result(self, i: int) -> bool:
+        """True if frame ``i`` has a coloured result."""
+        r = self.project.results.get(i)
+        return r is not None and r.color_path is not None
+
+    def result_info(self, i: int) -> FrameResult | None:
+        """The engine's record of frame ``i``'s result."""
+        return self.project.results.get(i)
+
+    def is_flagged(self, i: int) -> bool:
+        """True if some regions of frame ``i`` were flagged for review."""
+        r = self.project.results.get(i)
+        return r is not None and r.flagged > 0
+
+    def key_color(self, i: int) -> np.ndarray | None:
+        """Colour image of keyframe ``i``, None if it is not a key."""
+        if i not in self.project.keyframes:
+            return None
+        return self._cached(("key", i), lambda: self.project.key_color(i))
+
+    def result_color(self, i: int) -> np.ndarray | None:
+        """Colour-only result of frame ``i`` (or the key colour for a key), None if none."""
+        if i in self.project.keyframes:
+            return self.key_color(i)
+        if not self.has_result(i):
+            return None
+        return self._cached(("color", i), lambda: self.project.result_color(i))
+
+    def confidence(self, i: int) -> np.ndarray | None:
+        """Confidence map float32 (H, W) of frame ``i``'s result, None if none stored."""
+        if not self.has_result(i) or i in self.project.keyframes:
+            return None
+        return self._cached(("conf", i), lambda: self.project.result_confidence(i))
+
+    def composite(self, i: int) -> np.ndarray | None:
+        """Lines over colour for frame ``i``; None if it has no colour yet."""
+        color = self.result_color(i)
+        return None if color is None else composite(color, self.line(i))
+
+    def thumbnail_source(self, i: int) -> np.ndarray:
+        """Image for the timeline tile: the coloured frame, else the drawing (thread-safe)."""
+        try:
+            img = self.composite(i)
+        except (ProjectError, CutError, OSError):
+            img = None
+        return img if img is not None else self.line(i)
+
+    def forget(self, i: int | None = None) -> None:
+        """Drop cached images of frame ``i`` (or all) after its result or key changed."""
+        with self._lock:
+            for k in [k for k in self._cache if i is None or k[1] == i]:
+                del self._cache[k]
+
+    def _cached(self, key: tuple, make) -> np.ndarray | None:
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        value = make()
+        if value is not None:
+            with self._lock:
+                self._cache[key] = value
+                while len(self._cache) > self.RESULT_CACHE:
+                    self._cache.popitem(last=False)
+        return value
+
+    # ------------------------------------------------------------------ edits (undoable callers)
+
+    def key_state(self, i: int) -> tuple[KeyFrame | None, FrameResult | None]:
+        """Snapshot of frame ``i``'s key and result, to restore on undo."""
+        return self.project.keyframes.get(i), self.project.results.get(i)
+
+    def restore_key_state(self, i: int, state: tuple[KeyFrame | None, FrameResult | None]) -> None:
+        """Put back a snapshot taken by :meth:`key_state`."""
+        key, res = state
+        if key is None:
+            self.project.keyframes.pop(i, None)
+        else:
+            self.project.keyframes[i] = key
+        if res is None:
+            self.project.results.pop(i, None)
+        else:
+            self.project.results[i] = res
+        self.forget(i)
+        self.dirty = True
+
+    def mark_key(self, i: int) -> None:
+        """Make frame ``i`` a keyframe: a coloured result is promoted, else the painted colour."""
+        if self.has_result(i) and self.project.results[i].status != "keyframe":
+            self.project.promote_result(i)
+        elif self.cut.has_color(i):
+            self.project.set_keyframe(i)
+        else:
+            raise ProjectError(
+                f"frame {self.frame_name(i)} has no colour yet: drop a coloured image on it "
+                "(or colour it first) to make it a keyframe")
+        self.forget(i)
+        self.dirty = True
+
+    def unmark_key(self, i: int) -> None:
+        """Stop using frame ``i`` as a keyframe."""
+        self.project.remove_keyframe(i)
+        self.forget(i)
+        self.dirty = True
+
+    def set_key_image(self, i: int, image_path: str | os.PathLike) -> None:
+        """Give keyframe ``i`` its colour from an image file (checked against the cut size)."""
+        before = self.key_state(i)
+        try:
+            self.project.set_keyframe(i, color_path=image_path)
+            self.forget(i)
+            self.project.key_color(i)  # read it now so a wrong size is reported at the drop
+        except Exception:
+            self.restore_key_state(i, before)
+            raise
+        self.dirty = True
+
+    def save(self) -> Path:
+        """Save the project file (atomic)."""
+        path = self.project.save()
+        self.dirty = False
+        return path

@@ -1,0 +1,56 @@
+"""`opdm-studio gui [CUT]` (the default command): start the desktop application."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def make_app(argv: list[str] | None = None):
+    """The QApplication with the app's name, style and icon (created once)."""
+    from PySide6.QtWidgets import QApplication
+
+    from opdm_studio.app.theme import apply_dark_theme, icon
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication([sys.argv[0] if sys.argv else "opdm-studio", *(argv or [])])
+    app.setApplicationName("OPDM Studio")
+    app.setOrganizationName("OPDM Studio")
+    apply_dark_theme(app)
+    app.setWindowIcon(icon("mdi6.palette", "#409cff"))
+    return app
+
+
+def main(argv: list[str]) -> int:
+    """Open the main window (on CUT if given; on the bundled sample cut at first start)."""
+    parser = argparse.ArgumentParser(prog="opdm-studio gui", description="Open the OPDM Studio window.")
+    parser.add_argument("cut", nargs="?", help="a cut folder (line-art drawings) or a project folder")
+    parser.add_argument("--sample", action="store_true", help="open the bundled sample cut")
+    parser.add_argument("--quit-after", type=float, default=None, metavar="S",
+                        help=argparse.SUPPRESS)  # smoke tests: close the window after S seconds
+    parser.add_argument("--bench-ready", action="store_true",
+                        help=argparse.SUPPRESS)  # gui bench: print a marker once usable, then quit
+    args = parser.parse_args(argv)
+    from PySide6.QtCore import QTimer
+
+    from opdm_studio.app.errors_ui import install_excepthook, setup_logging
+    from opdm_studio.app.main_window import MainWindow, sample_cut_path
+    setup_logging()
+    app = make_app()
+    win = MainWindow(open_sample=args.cut is None and not args.sample)
+    install_excepthook(lambda: win)
+    win.show()
+    if args.cut:
+        win.open_cut(args.cut)
+    elif args.sample:
+        sample = sample_cut_path()
+        if sample is not None:
+            win.open_cut(sample)
+    if args.bench_ready:
+        def ready() -> None:
+            print("OPDM-READY", flush=True)
+            win.close()
+        # Runs after the first pass of the event loop: the window is painted and takes input.
+        QTimer.singleShot(0, ready)
+    if args.quit_after is not None:
+        QTimer.singleShot(int(args.quit_after * 1000), win.close)
+    return int(app.exec())

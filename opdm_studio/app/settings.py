@@ -1,0 +1,181 @@
+"""Application settings: one small façade over QSettings, and the settings dialog.
+
+The settings live in an INI file under ``paths.data_dir()`` (so ``OPDM_STUDIO_HOME`` isolates
+tests and portable installs); models, logs and caches are files under :mod:`opdm_studio.paths`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+                               QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from opdm_studio import paths
+
+METHODS = ("opdm", "flow")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+SNAPPING = ("auto", "off", "all")
+MAX_RECENT = 10
+
+
+def qsettings() -> QSettings:
+    """The QSettings store of the app: an INI file in the per-user data folder."""
+    return QSettings(str(paths.data_dir() / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@dataclass
+class AppSettings:
+    """Colouring and UI preferences the user chooses in the settings dialog."""
+
+    model: str = "default"          # "default" or a path to a .safetensors checkpoint
+    method: str = "opdm"            # "opdm" or "flow" (fast preview, needs no model)
+    device: str = "auto"
+    steps: int = 10
+    working_size: int = 224
+    snapping: str = "auto"
+    gap: int = 3
+    thumb_size: int = 96
+    recent: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls) -> "AppSettings":
+        """Read the stored settings; unknown or broken values fall back to the defaults."""
+        s = qsettings()
+        out = cls()
+        for f in fields(cls):
+            if f.name == "recent":
+                continue
+            default = getattr(out, f.name)
+            value = s.value(f"colorize/{f.name}", default)
+            try:
+                value = type(default)(value)
+            except (TypeError, ValueError):
+                value = default
+            setattr(out, f.name, value)
+        recent = s.value("files/recent", [])
+        if isinstance(recent, str):  # QSettings returns a bare string for one-element lists
+            recent = [recent]
+        out.recent = [str(r) for r in (recent or [])][:MAX_RECENT]
+        if out.method not in METHODS:
+            out.method = "opdm"
+        if out.device not in DEVICES:
+            out.device = "auto"
+        if out.snapping not in SNAPPING:
+            out.snapping = "auto"
+        return out
+
+    def save(self) -> None:
+        """Write the settings to the store now."""
+        s = qsettings()
+        for f in fields(self):
+            if f.name != "recent":
+                s.setValue(f"colorize/{f.name}", getattr(self, f.name))
+        s.setValue("files/recent", list(self.recent))
+        s.sync()
+
+    def add_recent(self, folder: str | Path) -> None:
+        """Put a cut folder first in the recent list (no duplicates, at most MAX_RECENT)."""
+        folder = str(Path(folder).resolve())
+        self.recent = [folder] + [r for r in self.recent if r != folder]
+        del self.recent[MAX_RECENT:]
+
+
+def _combo(values: tuple[str, ...] | list[tuple[str, str]], current: str) -> QComboBox:
+    box = QComboBox()
+    for v in values:
+        data, label = (v, v) if isinstance(v, str) else v
+        box.addItem(label, data)
+    i = box.findData(current)
+    box.setCurrentIndex(max(i, 0))
+    return box
+
+
+class SettingsDialog(QDialog):
+    """Edit :class:`AppSettings`: model, method, device, steps, sizes, snapping, gap, thumbnails."""
+
+    modelsChanged = Signal()
+
+    def __init__(self, settings: AppSettings, model_status: str, installed: list[Path],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setObjectName("settingsDialog")
+        self._settings = settings
+        form = QFormLayout()
+
+        self.model_box = QComboBox()
+        self.model_box.addItem("Default model", "default")
+        for p in installed:
+            self.model_box.addItem(f"Installed: {p.stem}", str(p))
+        if settings.model not in ("default", *map(str, installed)):
+            self.model_box.addItem(Path(settings.model).name, settings.model)
+        self.model_box.setCurrentIndex(max(self.model_box.findData(settings.model), 0))
+        choose = QPushButton("Choose file...")
+        choose.clicked.connect(self._choose_model)
+        row = QHBoxLayout()
+        row.addWidget(self.model_box, 1)
+        row.addWidget(choose)
+        form.addRow("Model", row)
+        self.model_status = QLabel(model_status)
+        self.model_status.setWordWrap(True)
+        self.model_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form.addRow("", self.model_status)
+
+        self.method_box = _combo([("opdm", "OPDM (diffusion, best quality)"),
+                                  ("flow", "Flow preview (fast, no model)")], settings.method)
+        form.addRow("Method", self.method_box)
+        self.device_box = _combo(DEVICES, settings.device)
+        form.addRow("Device", self.device_box)
+        self.steps_spin = QSpinBox(minimum=1, maximum=200, value=settings.steps)
+        self.steps_spin.setToolTip("DDIM sampling steps: fewer is faster, more is finer")
+        form.addRow("Steps", self.steps_spin)
+        self.size_spin = QSpinBox(minimum=64, maximum=1024, singleStep=16, value=settings.working_size)
+        self.size_spin.setSuffix(" px")
+        self.size_spin.setToolTip("Size the network works at; results are mapped back to full size")
+        form.addRow("Working size", self.size_spin)
+        self.snap_box = _combo([("auto", "Auto (snap sure regions, flag the rest)"),
+                                ("off", "Off (keep the model's colours)"),
+                                ("all", "All (snap every region)")], settings.snapping)
+        form.addRow("Palette snapping", self.snap_box)
+        self.gap_spin = QSpinBox(minimum=0, maximum=30, value=settings.gap)
+        self.gap_spin.setSuffix(" px")
+        self.gap_spin.setToolTip("Close gaps in the line art up to this size when finding regions")
+        form.addRow("Gap closing", self.gap_spin)
+        self.thumb_spin = QSpinBox(minimum=48, maximum=256, singleStep=16, value=settings.thumb_size)
+        self.thumb_spin.setSuffix(" px")
+        form.addRow("Thumbnail size", self.thumb_spin)
+        where = QLabel(f"Models folder: {paths.models_dir()}\nLog file: {paths.log_file()}")
+        where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        where.setStyleSheet("color: #9aa0a6;")
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(where)
+        lay.addWidget(buttons)
+
+    def _choose_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a model checkpoint", str(paths.models_dir()),
+                                              "OPDM checkpoints (*.safetensors)")
+        if path:
+            if self.model_box.findData(path) < 0:
+                self.model_box.addItem(Path(path).name, path)
+            self.model_box.setCurrentIndex(self.model_box.findData(path))
+
+    def result_settings(self) -> AppSettings:
+        """The settings as edited in the dialog (recent cuts are carried over unchanged)."""
+        s = AppSettings(**{f.name: getattr(self._settings, f.name) for f in fields(AppSettings)})
+        s.model = str(self.model_box.currentData())
+        s.method = str(self.method_box.currentData())
+        s.device = str(self.device_box.currentData())
+        s.steps = self.steps_spin.value()
+        s.working_size = self.size_spin.value()
+        s.snapping = str(self.snap_box.currentData())
+        s.gap = self.gap_spin.value()
+        s.thumb_size = self.thumb_spin.value()
+        return s

@@ -1,0 +1,198 @@
+"""The frame viewer: zoom with the wheel, pan by dragging, fit; the view modes; colour picking.
+
+Images of each mode are composed in numpy from the document (lines multiplied over colour, the
+keyframes side by side, low-confidence regions tinted for review) and shown as one pixmap.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
+
+from opdm_studio.app.document import composite
+from opdm_studio.app.timeline import rgb_to_qimage
+
+MODES = ("line", "color", "overlay", "side", "review")
+MODE_LABELS = {"line": "Line art", "color": "Colour result", "overlay": "Overlay",
+               "side": "Side by side", "review": "Review"}
+REVIEW_THRESHOLD = 0.5       # regions whose confidence is below this are highlighted
+REVIEW_TINT = np.array([255, 0, 170], np.float32)
+SIDE_GAP = 12
+
+
+def _pad_label(img: np.ndarray) -> np.ndarray:
+    return img if img.ndim == 3 else np.repeat(img[..., None], 3, axis=2)
+
+
+def compose(doc, frame: int, mode: str) -> tuple[np.ndarray, str, int]:
+    """The picture of ``frame`` in ``mode``: (RGB image, note for the status line, x offset of
+    the frame inside the picture, for the colour picker)."""
+    line = doc.line(frame)
+    color = doc.result_color(frame)
+    if mode == "line":
+        return _pad_label(line), "", 0
+    if mode == "color":
+        if color is None:
+            return _pad_label(line), "not coloured yet: showing the line art", 0
+        return composite(color, line), "", 0
+    if mode == "overlay":
+        # Colour at reduced strength under blue lines: shows colour leaking across lines.
+        base = np.full(line.shape + (3,), 255, np.float32)
+        if color is not None:
+            base = 0.45 * color.astype(np.float32) + 0.55 * base
+        ink = (1.0 - line.astype(np.float32) / 255.0)[..., None]
+        out = base * (1 - ink) + np.array([20, 60, 200], np.float32) * ink
+        return out.astype(np.uint8), "" if color is not None else "not coloured yet", 0
+    if mode == "review":
+        if color is None:
+            return _pad_label(line), "not coloured yet: nothing to review", 0
+        out = composite(color, line).astype(np.float32)
+        conf = doc.confidence(frame)
+        if conf is None:
+            return out.astype(np.uint8), "no confidence map for this frame", 0
+        low = conf < REVIEW_THRESHOLD
+        # Stripes make the highlight readable on any paint colour.
+        h, w = low.shape
+        yy, xx = np.mgrid[0:h, 0:w]
+        stripes = ((xx + yy) // 6) % 2 == 0
+        tint = low & stripes
+        out[tint] = 0.35 * out[tint] + 0.65 * REVIEW_TINT
+        out[low & ~stripes] = 0.75 * out[low & ~stripes] + 0.25 * REVIEW_TINT
+        share = float(low.mean()) * 100
+        return out.astype(np.uint8), f"{share:.1f}% of the frame below confidence {REVIEW_THRESHOLD}", 0
+    if mode == "side":
+        prev, nxt = doc.neighbours(frame)
+        mid = composite(color, line) if color is not None else _pad_label(line)
+        h, w = line.shape
+
+        def key_img(k: int | None) -> np.ndarray:
+            if k is None:
+                return np.full((h, w, 3), 60, np.uint8)
+            c = doc.key_color(k)
+            return composite(c, doc.line(k)) if c is not None else _pad_label(doc.line(k))
+        gap = np.full((h, SIDE_GAP, 3), 20, np.uint8)
+        out = np.concatenate([key_img(prev), gap, mid, gap, key_img(nxt)], axis=1)
+        names = [doc.frame_label(k) if k is not None else "none" for k in (prev, nxt)]
+        return out, f"previous key {names[0]} | this frame | next key {names[1]}", w + SIDE_GAP
+    raise ValueError(mode)
+
+
+class Viewer(QGraphicsView):
+    """Zoomable, pannable view of one picture; emits picked image coordinates in pick mode."""
+
+    picked = Signal(int, int)       # x, y in frame pixels
+    zoomChanged = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("viewer")
+        self._scene = QGraphicsScene(self)
+        self.setScene(self._scene)
+        self._item = QGraphicsPixmapItem()
+        self._item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._scene.addItem(self._item)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setAcceptDrops(False)  # folder drops go to the main window
+        self._fit_mode = True
+        self._pick_mode = False
+        self._offset_x = 0
+        self._frame_w = 0
+        self.placeholder = "Drop a cut folder here, or File > Open"
+
+    # ------------------------------------------------------------------ content
+
+    def set_image(self, rgb: np.ndarray | None, offset_x: int = 0, frame_w: int | None = None) -> None:
+        """Show ``rgb`` (None clears); keeps the zoom unless the picture size changed or fit is on."""
+        old = self._item.pixmap().size()
+        if rgb is None:
+            self._item.setPixmap(QPixmap())
+            self._scene.setSceneRect(QRectF())
+            self.viewport().update()
+            return
+        pm = QPixmap.fromImage(rgb_to_qimage(rgb))
+        self._item.setPixmap(pm)
+        self._offset_x = offset_x
+        self._frame_w = frame_w or pm.width()
+        self._scene.setSceneRect(QRectF(pm.rect()))
+        if self._fit_mode or pm.size() != old:
+            self.fit()
+
+    def has_image(self) -> bool:
+        """True when a picture is shown."""
+        return not self._item.pixmap().isNull()
+
+    # ------------------------------------------------------------------ zoom and pan
+
+    def fit(self) -> None:
+        """Fit the whole picture in the view."""
+        self._fit_mode = True
+        if self.has_image():
+            self.fitInView(self._item, Qt.AspectRatioMode.KeepAspectRatio)
+            self.zoomChanged.emit(self.zoom())
+
+    def zoom(self) -> float:
+        """Current scale (1.0 = one image pixel per screen pixel)."""
+        return self.transform().m11()
+
+    def zoom_by(self, factor: float) -> None:
+        """Zoom in (>1) or out, limited to 2%..3200%."""
+        new = self.zoom() * factor
+        if 0.02 <= new <= 32:
+            self._fit_mode = False
+            self.scale(factor, factor)
+            self.zoomChanged.emit(self.zoom())
+
+    def actual_size(self) -> None:
+        """100%: one image pixel per screen pixel."""
+        self._fit_mode = False
+        self.resetTransform()
+        self.zoomChanged.emit(1.0)
+
+    def wheelEvent(self, event) -> None:
+        """Wheel zooms around the cursor."""
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom_by(1.25 ** steps)
+            event.accept()
+
+    def resizeEvent(self, event) -> None:
+        """Stay fitted while the window resizes, if fitted."""
+        super().resizeEvent(event)
+        if self._fit_mode:
+            self.fit()
+
+    # ------------------------------------------------------------------ colour picker
+
+    def set_pick_mode(self, on: bool) -> None:
+        """Clicks pick a colour instead of panning."""
+        self._pick_mode = on
+        self.setDragMode(QGraphicsView.DragMode.NoDrag if on else QGraphicsView.DragMode.ScrollHandDrag)
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.OpenHandCursor)
+
+    def mousePressEvent(self, event) -> None:
+        """In pick mode, report the frame pixel under the click."""
+        if self._pick_mode and event.button() == Qt.MouseButton.LeftButton and self.has_image():
+            p: QPointF = self.mapToScene(event.position().toPoint())
+            x, y = int(p.x()) - self._offset_x, int(p.y())
+            if 0 <= x < self._frame_w and 0 <= y < self._item.pixmap().height():
+                self.picked.emit(x, y)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        """Draw the hint text when nothing is shown."""
+        if self.has_image():
+            return
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(QColor(140, 144, 150))
+        f = QFont(painter.font())
+        f.setPointSize(14)
+        painter.setFont(f)
+        painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
+        painter.restore()
