@@ -1,0 +1,175 @@
+"""Checkpoints: round trip, fp16 export, and a clear CheckpointError for every bad file."""
+import json
+import struct
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from opdm_studio.core.checkpoint import (FORMAT_NAME, FORMAT_VERSION, load_checkpoint,
+                                         read_checkpoint_info, save_checkpoint)
+from opdm_studio.core.config import ModelConfig
+from opdm_studio.core.model import OPDM
+from opdm_studio.errors import CheckpointError
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return OPDM(ModelConfig.preset("tiny")).eval()
+
+
+@pytest.fixture()
+def saved(model, tmp_path):
+    return save_checkpoint(tmp_path / "m.safetensors", model, metadata={"trained_on": "cut A", "steps": 3})
+
+
+def _inputs():
+    g = torch.Generator().manual_seed(0)
+    return [torch.rand(1, c, 32, 32, generator=g) * 2 - 1 for c in (3, 1, 3, 3)]
+
+
+def test_round_trip(model, saved, tmp_path):
+    loaded, cfg, meta = load_checkpoint(saved)
+    assert cfg == model.config and meta == {"trained_on": "cut A", "steps": 3}
+    assert not loaded.training
+    for k, v in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[k], v), k
+    x, l, p, n = _inputs()
+    with torch.no_grad():
+        assert torch.equal(loaded(x, 7, l, p, n), model(x, 7, l, p, n))
+    assert [f.name for f in tmp_path.iterdir()] == ["m.safetensors"]   # no temp file left
+
+
+def test_fp16_export_loads(model, tmp_path):
+    p16 = save_checkpoint(tmp_path / "half.safetensors", model, dtype=torch.float16)
+    p32 = save_checkpoint(tmp_path / "full.safetensors", model)
+    assert p16.stat().st_size < 0.6 * p32.stat().st_size
+    info = read_checkpoint_info(p16)
+    assert info.dtype == "F16" and info.num_parameters == model.num_parameters()
+    loaded, cfg, _ = load_checkpoint(p16)
+    assert next(loaded.parameters()).dtype == torch.float32
+    x, l, p, n = _inputs()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x, 7, l, p, n), model(x, 7, l, p, n), rtol=0, atol=2e-2)
+
+
+def test_info_without_weights(saved, model):
+    info = read_checkpoint_info(saved)
+    assert info.format == FORMAT_NAME and info.format_version == FORMAT_VERSION
+    assert info.config == model.config and info.metadata["steps"] == 3
+
+
+def test_no_silent_overwrite(model, saved):
+    with pytest.raises(CheckpointError, match="already exists"):
+        save_checkpoint(saved, model, overwrite=False)
+
+
+def _write_raw(path, tensors, meta):
+    save_file(tensors, str(path), metadata=meta)
+    return path
+
+
+def _meta(model, **over):
+    m = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION),
+         "config": model.config.to_json(), "metadata": "{}"}
+    m.update(over)
+    return {k: v for k, v in m.items() if v is not None}
+
+
+def _state(model):
+    return {k: v.contiguous() for k, v in model.state_dict().items()}
+
+
+def _case(name, model, d):
+    """Build a bad file for case `name` in folder d; return its path."""
+    p = d / f"{name}.safetensors"
+    if name == "missing":
+        return p
+    if name == "folder":
+        p.mkdir()
+        return p
+    if name == "empty":
+        p.write_bytes(b"")
+    elif name == "garbage":
+        p.write_bytes(b"this is a PNG, honest" * 50)
+    elif name == "bad_header_json":
+        body = b"{not json!!"
+        p.write_bytes(struct.pack("<Q", len(body)) + body)
+    elif name in ("truncated", "truncated_header"):
+        save_checkpoint(p, model)
+        data = p.read_bytes()
+        p.write_bytes(data[: len(data) // 2] if name == "truncated" else data[:40])
+    elif name == "pickle":
+        torch.save(model.state_dict(), p)
+    elif name == "wrong_format":
+        _write_raw(p, _state(model), _meta(model, format="someone-elses-model"))
+    elif name == "no_format":
+        _write_raw(p, _state(model), {})
+    elif name == "newer_version":
+        _write_raw(p, _state(model), _meta(model, format_version=str(FORMAT_VERSION + 1)))
+    elif name == "bad_version":
+        _write_raw(p, _state(model), _meta(model, format_version="one"))
+    elif name == "no_config":
+        _write_raw(p, _state(model), _meta(model, config=None))
+    elif name == "invalid_config":
+        bad = model.config.to_dict()
+        bad["offset_kernel"] = 4
+        _write_raw(p, _state(model), _meta(model, config=json.dumps(bad)))
+    elif name == "config_not_json":
+        _write_raw(p, _state(model), _meta(model, config="{{{"))
+    elif name == "missing_tensor":
+        st = _state(model)
+        st.pop(sorted(st)[0])
+        _write_raw(p, st, _meta(model))
+    elif name == "unexpected_tensor":
+        st = _state(model)
+        st["extra.weight"] = torch.zeros(3)
+        _write_raw(p, st, _meta(model))
+    elif name == "wrong_shape":
+        # the weights of a wider network under the tiny config
+        big = OPDM(model.config.replace(base_channels=16))
+        _write_raw(p, _state(big), _meta(model))
+    elif name == "nan":
+        st = _state(model)
+        k = sorted(st)[0]
+        st[k] = st[k].clone().fill_(float("nan"))
+        _write_raw(p, st, _meta(model))
+    elif name == "bad_metadata":
+        _write_raw(p, _state(model), _meta(model, metadata="[1, 2"))
+    return p
+
+
+CASES = {
+    "missing": "not found",
+    "folder": "is a folder",
+    "empty": "not a model file",
+    "garbage": "not a model file",
+    "bad_header_json": "not a model file",
+    "truncated": "truncated",
+    "truncated_header": "truncated",
+    "pickle": "not a model file",
+    "wrong_format": "not an OPDM Studio model",
+    "no_format": "not an OPDM Studio model",
+    "newer_version": "newer OPDM Studio",
+    "bad_version": "format version",
+    "no_config": "no model configuration",
+    "invalid_config": "configuration is invalid.*offset_kernel",
+    "config_not_json": "configuration is invalid",
+    "missing_tensor": "missing tensor",
+    "unexpected_tensor": "unexpected tensor.*extra.weight",
+    "wrong_shape": "has shape",
+    "nan": "NaN",
+    "bad_metadata": "metadata",
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_checkpoint_gives_clear_error(case, model, tmp_path):
+    path = _case(case, model, tmp_path)
+    with pytest.raises(CheckpointError, match=CASES[case]) as info:
+        load_checkpoint(path)
+    assert str(path) in str(info.value)            # the message names the file
+    if case not in ("nan", "wrong_shape", "missing_tensor", "unexpected_tensor"):
+        with pytest.raises(CheckpointError):       # the header-only reader agrees
+            read_checkpoint_info(path)

@@ -1,0 +1,37 @@
+"""Device and dtype policy."""
+import pytest
+import torch
+
+from opdm_studio.core import device as dev
+
+
+def test_pick_device_cpu_and_auto():
+    assert dev.pick_device("cpu").type == "cpu"
+    assert dev.pick_device("auto").type in ("cpu", "cuda", "mps")
+    with pytest.raises(ValueError):
+        dev.pick_device("tpu")
+
+
+def test_pick_dtype_policy(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(dev, "cpu_has_amx", lambda: True)
+    assert dev.pick_dtype(cpu, "auto") == torch.bfloat16
+    monkeypatch.setattr(dev, "cpu_has_amx", lambda: False)
+    assert dev.pick_dtype(cpu, "auto") == torch.float32
+    assert dev.pick_dtype(cpu, "bf16") == torch.bfloat16
+    assert dev.pick_dtype(cpu, "fp32") == torch.float32
+    with pytest.raises(ValueError):
+        dev.pick_dtype(cpu, "fp16")
+    with pytest.raises(ValueError):
+        dev.pick_dtype(cpu, "int8")
+
+
+def test_autocast_and_prepare():
+    with dev.autocast("cpu", torch.float32):
+        assert not torch.is_autocast_enabled("cpu")
+    with dev.autocast("cpu", torch.bfloat16):
+        assert torch.is_autocast_enabled("cpu")
+    m = dev.prepare_for_inference(torch.nn.Conv2d(3, 4, 3), "cpu", torch.bfloat16)
+    x = dev.prepare_inputs(torch.randn(1, 3, 8, 8), "cpu", torch.bfloat16)
+    assert m.weight.dtype == torch.bfloat16 and not m.training
+    assert x.is_contiguous(memory_format=torch.channels_last)
