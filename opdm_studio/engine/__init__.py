@@ -1,1 +1,1 @@
-"""engine layer of OPDM Studio (see DESIGN.md)."""
+"""engine layer of OPDM Studio (see DESIGN.md): project, plan, colouriser, models, CLI commands."""

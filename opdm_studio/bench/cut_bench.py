@@ -1,0 +1,276 @@
+"""`opdm-studio bench --cut`: colour a synthetic 1080p cut end to end and time it.
+
+Default run: a 24-frame 1920x1080 synthetic cut (``training.synth``, every frame a new drawing:
+the worst case, no held drawings to reuse) with keyframes on the first and last frame, coloured
+with the ``small`` model preset, 10 DDIM steps, snapping ``auto``, composite layer written.
+The weights are randomly initialised: the timing is that of a trained model of the same size,
+the colours are not. Timed end to end: opening the cut, loading the checkpoint, planning,
+colouring, snapping, writing every frame and the project file. Target on the 2-core CPU: 60 s.
+
+``--long``: peak memory while colouring a 300-frame 2048x1080 cut (``flow`` method by default, so
+it runs in minutes): resident memory is sampled after every frame and reported after 50, 100,
+200 and 300 frames, with the process's peak. The cut is generated in a child process so its
+set-up memory does not count.
+
+``--json`` prints one JSON object instead of the table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+TARGET_S = 60.0
+
+
+def _rss_mb() -> float:
+    """Current resident set size in MiB (Linux /proc; ru_maxrss elsewhere)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            pages = int(fh.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+    except (OSError, ValueError):
+        return _peak_mb()
+
+
+def _peak_mb() -> float:
+    """Peak resident set size of this process in MiB."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2 ** 20 if sys.platform == "darwin" else 1024)
+
+
+def _write_synthetic_cut(folder: str, n_frames: int, size: tuple[int, int], unique: int,
+                         keys: list[int], seed: int, holds: bool, preset: str | None) -> None:
+    """Child process: write ``folder/lineart`` (+ ``color`` for keys) and a random checkpoint.
+
+    Only ``unique`` drawings are generated; longer cuts repeat them through hard links (the
+    engine reads every file as a separate frame), which keeps set-up time and disk small.
+    """
+    from training.synth import generate_cut
+
+    from opdm_studio.imaging.export import write_png_atomic
+    root = Path(folder)
+    (root / "lineart").mkdir(parents=True)
+    (root / "color").mkdir()
+    sc = generate_cut(min(unique, n_frames), size, seed=seed, holds=holds)
+    m = len(sc)
+    for i in range(n_frames):
+        dst = root / "lineart" / f"{i:04d}.png"
+        if i < m:
+            rgb = sc.line_rgb[i]
+            img = rgb if (rgb.max(axis=2) != rgb.min(axis=2)).any() else sc.lines[i]
+            write_png_atomic(dst, img, compress_level=1)
+        else:
+            os.link(root / "lineart" / f"{i % m:04d}.png", dst)
+    for k in keys:
+        write_png_atomic(root / "color" / f"{k:04d}.png", sc.colors[k % m], compress_level=1)
+    if preset:
+        import torch
+
+        from opdm_studio.core.checkpoint import save_checkpoint
+        from opdm_studio.core.config import ModelConfig
+        from opdm_studio.core.model import OPDM
+        torch.manual_seed(0)
+        save_checkpoint(root / f"{preset}-random.safetensors", OPDM(ModelConfig.preset(preset)),
+                        metadata={"note": "random initialisation, for timing only"})
+
+
+def _setup(folder: Path, **kw: Any) -> None:
+    ctx = mp.get_context("spawn")
+    proc = ctx.Process(target=_write_synthetic_cut, args=(str(folder),), kwargs=kw)
+    proc.start()
+    proc.join()
+    if proc.exitcode != 0:
+        raise RuntimeError(f"generating the synthetic cut failed (exit code {proc.exitcode})")
+
+
+def _machine() -> dict[str, Any]:
+    info: dict[str, Any] = {"platform": platform.platform(), "python": platform.python_version(),
+                            "cpus": os.cpu_count()}
+    try:
+        import torch
+        info["torch"] = torch.__version__
+        info["threads"] = torch.get_num_threads()
+        info["amx"] = bool(torch.cpu._is_amx_tile_supported())
+        info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except Exception:  # torch missing or an odd build: the bench still reports the rest
+        pass
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return info
+
+
+def _colour(folder: Path, settings_kw: dict[str, Any], keys: list[int],
+            sample_at: set[int] | None = None) -> dict[str, Any]:
+    """Open, plan, colour and write the cut in ``folder``; timings and memory samples."""
+    from opdm_studio.engine.colorizer import Colorizer
+    from opdm_studio.engine.project import ColorizeSettings, Project
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    settings = ColorizeSettings(**settings_kw)
+    project = Project.create(folder, folder / "out", keys=keys, settings=settings)
+    colorizer = Colorizer(project)
+    t_open = time.perf_counter() - t0
+    fc_device = fc_dtype = None
+    t_model = 0.0
+    if settings.method == "opdm":
+        tm = time.perf_counter()
+        fc = colorizer.frame_colorizer()
+        t_model = time.perf_counter() - tm
+        fc_device, fc_dtype = str(fc.device), str(fc.dtype).replace("torch.", "")
+    samples: dict[int, float] = {}
+    n_done = coloured = held = 0
+    first_event = None
+    rss_max = 0.0
+    for ev in colorizer.run():
+        if first_event is None:
+            first_event = time.perf_counter() - t0
+        if ev.kind == "done":
+            n_done += 1
+            coloured += ev.result.status == "done"
+            held += ev.result.status == "held"
+            rss = _rss_mb()
+            rss_max = max(rss_max, rss)
+            if sample_at and n_done in sample_at:
+                samples[n_done] = round(rss, 1)
+    total = time.perf_counter() - t0
+    # CPU seconds of this process: with other work on the machine, wall time grows but this
+    # does not (up to the thread count), so it tells contention from a slow engine.
+    cpu = time.process_time() - c0
+    return {"total_s": round(total, 2), "cpu_s": round(cpu, 2), "open_s": round(t_open, 2), "model_load_s": round(t_model, 2),
+            "plan_s": round((first_event or 0.0) - t_open - t_model, 2),
+            "frames_done": n_done, "coloured": coloured, "held": held,
+            "device": fc_device, "dtype": fc_dtype, "rss_samples_mb": samples,
+            "rss_max_sampled_mb": round(rss_max, 1)}
+
+
+def bench_cut(frames: int = 24, size: tuple[int, int] = (1920, 1080), method: str = "opdm",
+              preset: str = "small", steps: int = 10, holds: bool = False, seed: int = 7,
+              keep: Path | None = None) -> dict[str, Any]:
+    """The default benchmark (see the module doc)."""
+    tmp = Path(tempfile.mkdtemp(prefix="opdm-cut-bench-"))
+    try:
+        keys = [0, frames - 1]
+        _setup(tmp / "cut", n_frames=frames, size=size, unique=frames, keys=keys, seed=seed,
+               holds=holds, preset=preset if method == "opdm" else None)
+        kw: dict[str, Any] = {"method": method, "steps": steps}
+        if method == "opdm":
+            kw["model"] = str(tmp / "cut" / f"{preset}-random.safetensors")
+        r = _colour(tmp / "cut", kw, keys)
+        if keep is not None:
+            shutil.copytree(tmp / "cut" / "out", keep, dirs_exist_ok=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    r.update({"bench": "cut", "frames": frames, "size": list(size), "method": method,
+              "preset": preset if method == "opdm" else None, "steps": steps if method == "opdm" else None,
+              "weights": "random initialisation (timing only)" if method == "opdm" else None,
+              "keys": 2, "s_per_frame": round(r["total_s"] / frames, 3),
+              "s_per_coloured_frame": round(r["total_s"] / max(r["coloured"], 1), 3),
+              "target_s": TARGET_S, "within_target": r["total_s"] <= TARGET_S,
+              "peak_rss_mb": round(_peak_mb(), 1)})
+    return r
+
+
+def bench_long(frames: int = 300, size: tuple[int, int] = (2048, 1080), method: str = "flow",
+               preset: str = "small", steps: int = 10, seed: int = 7) -> dict[str, Any]:
+    """Peak memory over a long cut (see the module doc)."""
+    tmp = Path(tempfile.mkdtemp(prefix="opdm-cut-bench-long-"))
+    unique = 24
+    try:
+        keys = sorted(set(list(range(0, frames, unique)) + [frames - 1]))
+        _setup(tmp / "cut", n_frames=frames, size=size, unique=unique, keys=keys, seed=seed,
+               holds=False, preset=preset if method == "opdm" else None)
+        kw: dict[str, Any] = {"method": method, "steps": steps}
+        if method == "opdm":
+            kw["model"] = str(tmp / "cut" / f"{preset}-random.safetensors")
+        marks = {m for m in (1, 50, 100, 200, frames) if m <= frames}
+        r = _colour(tmp / "cut", kw, keys, sample_at=marks)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    s = r["rss_samples_mb"]
+    first = s.get(50, s.get(min(s)) if s else 0.0)
+    last = s.get(frames, 0.0)
+    r.update({"bench": "cut-long", "frames": frames, "size": list(size), "method": method,
+              "keys": len(keys), "s_per_frame": round(r["total_s"] / frames, 3),
+              "rss_after_50_mb": first, "rss_after_last_mb": last,
+              "rss_growth_mb": round(last - first, 1) if first and last else None,
+              "peak_rss_mb": round(_peak_mb(), 1)})
+    return r
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = text.lower().split("x")
+        return int(w), int(h)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size {text!r} must look like 1920x1080") from None
+
+
+def main(argv: list[str]) -> int:
+    """Run the cut benchmark; prints a table or (``--json``) one JSON object."""
+    ap = argparse.ArgumentParser(prog="opdm-studio bench --cut", description=__doc__.split("\n")[0])
+    ap.add_argument("--json", action="store_true", help="print JSON")
+    ap.add_argument("--long", action="store_true", help="the 300-frame 2K memory run instead")
+    ap.add_argument("--frames", type=int, help="frames (default 24; 300 with --long)")
+    ap.add_argument("--size", type=_size, help="WxH (default 1920x1080; 2048x1080 with --long)")
+    ap.add_argument("--method", choices=("opdm", "flow"),
+                    help="colouring method (default opdm; flow with --long)")
+    ap.add_argument("--preset", default="small", help="model preset for opdm (default small)")
+    ap.add_argument("--steps", type=int, default=10, help="sampler steps (default 10)")
+    ap.add_argument("--holds", action="store_true", help="let the synthetic cut hold drawings")
+    ap.add_argument("--keep", type=Path, help="copy the coloured frames to this folder")
+    args = ap.parse_args(argv)
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    if args.long:
+        r = bench_long(frames=args.frames or 300, size=args.size or (2048, 1080),
+                       method=args.method or "flow", preset=args.preset, steps=args.steps)
+    else:
+        r = bench_cut(frames=args.frames or 24, size=args.size or (1920, 1080),
+                      method=args.method or "opdm", preset=args.preset, steps=args.steps,
+                      holds=args.holds, keep=args.keep)
+    r["machine"] = _machine()
+    if load_before is not None:
+        # Other processes on the machine stretch wall times: the 1-minute load average says how much.
+        r["loadavg_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    r["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    if args.json:
+        print(json.dumps(r, indent=1))
+        return 0
+    w, h = r["size"]
+    print(f"cut benchmark ({r['bench']}): {r['frames']} frames {w}x{h}, method {r['method']}"
+          + (f", preset {r.get('preset')} ({r.get('weights')}), {r.get('steps')} steps, "
+             f"{r['device']} {r['dtype']}" if r["method"] == "opdm" else ""))
+    print(f"  coloured {r['coloured']}, held {r['held']}, keyframes {r['keys']}")
+    print(f"  total {r['total_s']:.1f} s  ({r['s_per_frame']:.2f} s/frame)  "
+          f"open {r['open_s']:.2f} s, model load {r['model_load_s']:.2f} s, plan {r['plan_s']:.2f} s; "
+          f"CPU time {r['cpu_s']:.1f} s")
+    if r["bench"] == "cut":
+        print(f"  target <= {TARGET_S:.0f} s: {'met' if r['within_target'] else 'NOT met'}")
+    else:
+        print(f"  RSS after frames {r['rss_samples_mb']} MiB; growth 50->{r['frames']}: "
+              f"{r['rss_growth_mb']} MiB")
+    print(f"  peak RSS {r['peak_rss_mb']:.0f} MiB; machine: {r['machine'].get('cpu', '?')}, "
+          f"{r['machine'].get('cpus')} cpus; load average before/after {r.get('loadavg_1min')}")
+    return 0

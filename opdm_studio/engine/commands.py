@@ -1,0 +1,270 @@
+"""`opdm-studio colorize` and `opdm-studio export`: the engine on the command line.
+
+Both are ``main(argv) -> int`` functions dispatched by :mod:`opdm_studio.cli`, which turns our
+:class:`~opdm_studio.errors.OPDMError` into one line on stderr and exit status 2. Ctrl-C during
+colouring stops after the current sampler step: finished frames are kept, the project stays valid,
+and running the same command again continues with the frames still missing (exit status 130).
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from opdm_studio.engine.colorizer import CancelToken, Colorizer, export_results
+from opdm_studio.engine.plan import parse_frame_range
+from opdm_studio.engine.project import (DEVICES, DTYPES, LAYERS, METHODS, PROJECT_FILENAME,
+                                        SNAP_MODES, ColorizeSettings, Project)
+from opdm_studio.errors import OPDMError, ProjectError
+
+EXIT_CANCELLED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so usage errors become our one-line errors."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+class _UsageError(OPDMError):
+    """Wrong command-line arguments."""
+
+
+def _layers(text: str) -> list[str]:
+    layers = [x.strip() for x in text.split(",") if x.strip()]
+    bad = [x for x in layers if x not in LAYERS]
+    if bad or not layers:
+        raise argparse.ArgumentTypeError(
+            f"unknown layer {', '.join(bad) or text!r}: use one or more of {','.join(LAYERS)}")
+    return layers
+
+
+def _numbers(text: str) -> list[int]:
+    try:
+        nums = [int(x) for x in text.replace(" ", "").split(",") if x]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"keys {text!r} must be frame numbers separated by commas, e.g. 1,24") from None
+    if not nums:
+        raise argparse.ArgumentTypeError("give at least one keyframe number, e.g. --keys 1,24")
+    return nums
+
+
+def _colorize_parser() -> _Parser:
+    p = _Parser(
+        prog="opdm-studio colorize",
+        description="Colour a cut (a folder of line drawings) between its painted keyframes. "
+                    "Results, the project file and the layers go to --out; the drawings are never "
+                    "modified. Running the same command again continues where it stopped.")
+    p.add_argument("cut", help="folder of line drawings, one per frame (or a folder holding "
+                               "lineart/ and color/)")
+    p.add_argument("--keys", type=_numbers,
+                   help="keyframe numbers as in the drawings' file names (e.g. 1,24 for 0001.png "
+                        "and 0024.png); their colour is the same-named file in --key-dir. "
+                        "Optional when --out already holds a project")
+    p.add_argument("--key-dir", help="folder of the keyframes' colour images, named like the "
+                                     "drawings (default: a color/colour/keys/paint folder beside "
+                                     "or inside the cut)")
+    p.add_argument("--out", required=True, help="output folder for the coloured frames and the "
+                                                "project file (created if missing)")
+    p.add_argument("--method", choices=METHODS, help="opdm = the diffusion model (default); "
+                   "flow = fast optical-flow propagation, needs no model")
+    p.add_argument("--model", help="model checkpoint (.safetensors) or the name of an installed "
+                                   "model (default: the shipped model)")
+    p.add_argument("--steps", type=int, help="sampler steps per frame (default 10)")
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--device", choices=DEVICES, help="where the model runs (default auto)")
+    p.add_argument("--dtype", choices=DTYPES, help="compute precision (default auto)")
+    p.add_argument("--working-size", type=int, help="short side in pixels the network works at "
+                                                    "(default 224)")
+    p.add_argument("--frames", help="frame numbers to colour, e.g. 2-23 or 1-4,9 (default all)")
+    p.add_argument("--snap", choices=SNAP_MODES, help="snap regions to the keyframes' palette: "
+                   "auto (default), off, all")
+    p.add_argument("--gap", type=int, help="close gaps in the lines up to this many px (default 3)")
+    p.add_argument("--layers", type=_layers, help="layers to write: composite,color,lines "
+                                                  "(default composite)")
+    p.add_argument("--template", help="file naming, fields {cut} {frame} {name} "
+                                      "(default {cut}_{frame:04d}.png)")
+    p.add_argument("--psd", action="store_true", default=None,
+                   help="also write a layered PSD per frame")
+    p.add_argument("--force", action="store_true", help="colour frames again even if finished")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing files in --out that this project did not write")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _apply_settings(settings: ColorizeSettings, args: argparse.Namespace) -> ColorizeSettings:
+    mapping = {"method": "method", "model": "model", "steps": "steps", "seed": "seed",
+               "device": "device", "dtype": "dtype", "working_size": "working_size",
+               "snap": "snap", "gap": "gap", "layers": "layers", "template": "template",
+               "psd": "psd"}
+    for arg, field_ in mapping.items():
+        value = getattr(args, arg)
+        if value is not None:
+            setattr(settings, field_, value)
+    if args.model is not None and Path(args.model).expanduser().is_file():
+        # Stored absolute so the project works from any current folder.
+        settings.model = str(Path(args.model).expanduser().resolve())
+    return settings.validate()
+
+
+def _open_project(args: argparse.Namespace) -> Project:
+    out = Path(args.out)
+    cut_dir = Path(args.cut)
+    if (out / PROJECT_FILENAME).exists():
+        project = Project.load(out)
+        if project.cut_dir.resolve() != _cut_folder(cut_dir).resolve() and \
+                project.cut_dir.resolve() != cut_dir.resolve():
+            raise ProjectError(f"{out} holds the project of another cut ({project.cut_dir}); "
+                               "choose another --out folder")
+        if args.key_dir is not None and (project.key_dir is None or
+                                         project.key_dir.resolve() != Path(args.key_dir).resolve()):
+            raise ProjectError(f"{out} holds a project whose keyframe colours come from "
+                               f"{project.key_dir}; choose another --out folder to use {args.key_dir}")
+    else:
+        if args.keys is None:
+            raise _UsageError("give the keyframes with --keys (e.g. --keys 1,24)")
+        project = Project.create(cut_dir, out, key_dir=args.key_dir)
+    _apply_settings(project.settings, args)
+    if args.keys is not None:
+        wanted = [project.index_of_number(n) for n in args.keys]
+        for i in list(project.keyframes):
+            if i not in wanted:
+                project.remove_keyframe(i)
+        for i in wanted:
+            if i not in project.keyframes:
+                project.set_keyframe(i)
+    return project
+
+
+def _cut_folder(path: Path) -> Path:
+    """The folder the cut's drawings are read from (``cut/lineart`` for a lineart+color layout)."""
+    from opdm_studio.imaging.cut import open_cut
+    try:
+        return open_cut(path).folder
+    except OPDMError:
+        return path
+
+
+def _frame_indices(project: Project, text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    numbers = set(parse_frame_range(text))
+    indices = [f.index for f in project.cut.frames if f.number in numbers]
+    if not indices:
+        first, last = project.cut.frames[0], project.cut.frames[-1]
+        raise ProjectError(f"no frame of the cut is numbered {text} (the cut runs from "
+                           f"{first.number} to {last.number})")
+    return indices
+
+
+@contextmanager
+def _ctrl_c_cancels(token: CancelToken) -> Iterator[None]:
+    """First Ctrl-C sets the cancel token (clean stop); a second one interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):  # noqa: ARG001
+        token.cancel()
+        print("\nstopping after the current step (Ctrl-C again to abort now)...", file=sys.stderr)
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def colorize_main(argv: list[str]) -> int:
+    """`opdm-studio colorize CUT --keys 1,24 --out OUT ...`; 0 done, 130 stopped by the user."""
+    from tqdm import tqdm
+    args = _colorize_parser().parse_args(argv)
+    project = _open_project(args)
+    frames = _frame_indices(project, args.frames)
+    colorizer = Colorizer(project, overwrite=args.overwrite)
+    token = CancelToken()
+    bar = None
+    finished = 0
+    try:
+        with _ctrl_c_cancels(token):
+            for ev in colorizer.run(frames=frames, cancel=token, force=args.force):
+                if ev.kind == "start":
+                    bar = tqdm(total=ev.frames, unit="frame", file=sys.stderr, disable=args.quiet,
+                               desc="colouring", dynamic_ncols=True)
+                elif ev.kind == "step" and bar is not None:
+                    bar.set_postfix_str(f"{ev.name} step {ev.step}/{ev.steps}", refresh=False)
+                elif ev.kind in ("done", "skip") and bar is not None:
+                    finished += ev.kind == "done"
+                    bar.set_postfix_str(ev.name, refresh=False)
+                    bar.update(1)
+                elif ev.kind == "cancelled":
+                    if bar is not None:
+                        bar.close()
+                        bar = None
+                    print(f"stopped by the user: {finished} frame(s) finished and kept in "
+                          f"{project.output_dir}; run the same command again to continue",
+                          file=sys.stderr)
+                    return EXIT_CANCELLED
+    finally:
+        if bar is not None:
+            bar.close()
+    flagged = sum(1 for r in project.results.values() if r.flagged)
+    if not args.quiet:
+        print(f"coloured {finished} frame(s) into {project.output_dir}"
+              + (f"; {flagged} frame(s) have regions flagged for review" if flagged else ""),
+              file=sys.stderr)
+    return 0
+
+
+def _export_parser() -> _Parser:
+    p = _Parser(prog="opdm-studio export",
+                description="Write the stored results of a project again, with other layers, "
+                            "naming or folder. Nothing is coloured again.")
+    p.add_argument("project", help="project file (opdm-project.json) or the folder holding it")
+    p.add_argument("--out", required=True, help="folder to write the frames to")
+    p.add_argument("--layers", type=_layers, default=None,
+                   help="layers: composite,color,lines (default: the project's layers)")
+    p.add_argument("--template", help="file naming, fields {cut} {frame} {name} "
+                                      "(default: the project's)")
+    p.add_argument("--frames", help="frame numbers to export, e.g. 2-23 (default all with a result)")
+    p.add_argument("--psd", action="store_true", help="also write a layered PSD per frame")
+    p.add_argument("--overwrite", action="store_true", help="replace existing files")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def export_main(argv: list[str]) -> int:
+    """`opdm-studio export PROJECT --out DIR ...`: re-export stored results."""
+    from tqdm import tqdm
+    args = _export_parser().parse_args(argv)
+    project = Project.load(args.project)
+    frames = _frame_indices(project, args.frames)
+    layers = args.layers or project.settings.layers
+    template = args.template or project.settings.template
+    ColorizeSettings(layers=layers, template=template).validate()
+    token = CancelToken()
+    written = 0
+    with _ctrl_c_cancels(token):
+        gen = export_results(project, Path(args.out), layers=layers, template=template,
+                             frames=frames, psd=args.psd, overwrite=args.overwrite, cancel=token)
+        with tqdm(total=None, unit="frame", file=sys.stderr, disable=args.quiet,
+                  desc="exporting") as bar:
+            for done, total, _index in gen:
+                bar.total = total
+                bar.update(1)
+                written = done
+    if token.cancelled:
+        print(f"stopped by the user after {written} frame(s)", file=sys.stderr)
+        return EXIT_CANCELLED
+    if not args.quiet:
+        print(f"exported {written} frame(s) to {args.out}", file=sys.stderr)
+    return 0

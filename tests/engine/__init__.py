@@ -1,0 +1,1 @@
+"""Tests of the engine: project, plan, colouriser, models, CLI."""
