@@ -16,6 +16,8 @@ Pixels are loaded lazily and kept in a bounded LRU cache so a 500-frame 2K cut f
 """
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import os
 import re
@@ -255,9 +257,12 @@ class _LRU:
 def _nbytes(value) -> int:
     if isinstance(value, np.ndarray):
         return value.nbytes
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, list)):
         return sum(_nbytes(v) for v in value)
-    return 64
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # Cached frames are dataclasses of arrays: count their arrays, or the cache has no bound.
+        return sum(_nbytes(getattr(value, f.name)) for f in dataclasses.fields(value))
+    return 64 if value is not None else 0
 
 
 @dataclass

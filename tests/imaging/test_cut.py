@@ -203,3 +203,22 @@ def test_read_image_modes(tmp_path):
     assert read_image(p).shape == (H, W, 3)
     assert read_image(p, "gray").shape == (H, W)
     assert read_image(p, "rgba").shape == (H, W, 4)
+
+
+def test_frame_cache_counts_the_pixels_it_holds(tmp_path):
+    """The LRU cache must bound memory by the arrays it holds, not by a per-entry constant."""
+    import numpy as np
+    from PIL import Image
+
+    from opdm_studio.imaging.cut import open_cut
+
+    for i in range(6):
+        img = np.full((64, 96), 255, np.uint8)
+        img[10 + i:20 + i, 10:80] = 0
+        Image.fromarray(img).save(tmp_path / f"f{i}.png")
+    cut = open_cut(tmp_path)
+    cut._cache.max_bytes = 3 * 64 * 96 * 4 + 1   # room for about three frames
+    for i in range(len(cut)):
+        cut.line(i)
+    assert 0 < cut._cache.nbytes <= cut._cache.max_bytes
+    assert len(cut._cache._data) < len(cut)
