@@ -1,10 +1,27 @@
-"""Test setup shared by every test: offscreen Qt, a private home folder, few threads."""
+"""Test setup shared by every test: offscreen Qt, a private home folder, one torch thread."""
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+# The test networks are tiny: a second OpenMP thread gains nothing, and on a shared 2-core CPU a
+# spinning thread makes every small op wait for a descheduled peer (measured: a 10-step training
+# test took 88 s with 2 threads under load, 5 s with 1).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Pin torch to one thread for the whole session (see above)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(autouse=True)

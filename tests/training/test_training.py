@@ -1,0 +1,174 @@
+"""Acceptance tests of the training package: tiny model, 32-64 px toy cuts, CPU, fp32."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from opdm_studio.errors import TrainingDataError
+from training import data as td
+from training.align import AlignObjective, AlignStage
+from training.train import (DiffusionObjective, Stage, TrainConfig, latest_checkpoint, read_log,
+                            read_training_state, run, step_generator)
+
+SIZE = 32
+
+
+def _model():
+    from opdm_studio.core.config import ModelConfig
+    from opdm_studio.core.diffusion import GaussianDiffusion
+    from opdm_studio.core.model import OPDM
+    torch.manual_seed(0)
+    cfg = ModelConfig.preset("tiny").replace(image_size=SIZE)
+    return OPDM(cfg), GaussianDiffusion.from_config(cfg)
+
+
+def _cfg(data: Path, out: Path, **kw) -> TrainConfig:
+    base = dict(data=str(data), out=str(out), preset="tiny", size=SIZE, steps=4, batch=2, lr=1e-3,
+                workers=0, device="cpu", dtype="fp32", chain_steps=2, ckpt_every=2, val_every=2,
+                log_every=1, val_frames=2, progress=False)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_dataset_triplets_are_consistent(toy_cuts):
+    report = td.scan_cuts(toy_cuts)
+    assert len(report.cuts) == 3 and report.n_frames == 24 and report.sizes == [(64, 64)]
+    ds = td.TripletDataset(report.cuts, size=SIZE, gap=(2, 16), seed=3)
+    for key in range(10):
+        ci, p, j, q, _ = ds.choose(key)
+        assert 0 <= p < j < q < len(report.cuts[ci])
+        assert 2 <= q - p <= 7
+    a, b = ds[5], ds[5]
+    assert set(a) >= {"line", "prev", "target", "next", "t"}
+    assert a["target"].shape == (3, SIZE, SIZE) and a["line"].shape == (1, SIZE, SIZE)
+    assert torch.equal(a["target"], b["target"])                  # the key fixes every choice
+    assert not torch.equal(ds[5]["target"], ds[5 + len(ds)]["target"])  # new epoch, new augmentation
+    assert float(a["line"].min()) < 0 < float(a["line"].max())    # ink and paper survive resizing
+
+
+def test_lines_are_extracted_when_missing(tmp_path):
+    from tests.training.conftest import write_toy_cuts
+    root = write_toy_cuts(tmp_path / "c", n_cuts=1, with_lines=False)
+    report = td.scan_cuts(root)
+    line = report.cuts[0].line(0)
+    assert line.dtype == np.uint8 and line.min() < 128 and line.max() > 200
+
+
+def test_no_usable_cuts_gives_clear_message(tmp_path):
+    (tmp_path / "empty_cut").mkdir()
+    (tmp_path / "short" / "color").mkdir(parents=True)
+    from PIL import Image
+    for i in range(2):
+        Image.new("RGB", (32, 32)).save(tmp_path / "short" / "color" / f"{i}.png")
+    with pytest.raises(TrainingDataError, match="no usable cuts") as exc:
+        td.scan_cuts(tmp_path)
+    assert "at least 3" in str(exc.value)
+    with pytest.raises(TrainingDataError, match="not a folder"):
+        td.scan_cuts(tmp_path / "missing")
+
+
+def _fixed_batch(toy_cuts):
+    ds = td.TripletDataset(td.scan_cuts(toy_cuts).cuts, size=SIZE, gap=(2, 4),
+                           augment=td.AugmentConfig.off())
+    return td.fixed_batch(ds, 2)
+
+
+def test_stage1_reduces_alignment_loss(toy_cuts):
+    model, _ = _model()
+    params = AlignStage().prepare(model)
+    assert params and all(p.requires_grad for p in params)
+    assert not any(p.requires_grad for p in model.unet.parameters())
+    obj = AlignObjective(model)
+    batch = _fixed_batch(toy_cuts)
+    opt = torch.optim.Adam(params, lr=2e-3)
+    losses = []
+    for _ in range(10):
+        loss = obj(batch)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.85 * losses[0]
+
+
+def test_stage2_reduces_loss(toy_cuts):
+    model, diff = _model()
+    params = Stage().prepare(model)
+    assert not any(p.requires_grad for p in model.offset_estimator_parameters())
+    obj = DiffusionObjective(model, diff, TrainConfig(chain_steps=2))
+    batch = _fixed_batch(toy_cuts)
+    opt = torch.optim.Adam(params, lr=2e-3)
+    first = last = None
+    for s in range(10):
+        # The same noise every step: on a fixed batch the loss must then fall steadily.
+        out = obj(batch, step_generator(0, 0, 0, 0, torch.device("cpu")))
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+        first = out["loss"].item() if first is None else first
+        last = out["loss"].item()
+    assert last < 0.8 * first
+
+
+def test_resume_matches_uninterrupted_run(toy_cuts, tmp_path):
+    straight = run(_cfg(toy_cuts, tmp_path / "a", steps=4))
+    assert straight.status == "finished"
+    run(_cfg(toy_cuts, tmp_path / "b", steps=2))
+    resumed = run(_cfg(toy_cuts, tmp_path / "b", steps=4, resume=True))
+    assert resumed.step == 4
+    ta, _ = read_training_state(latest_checkpoint(tmp_path / "a"))
+    tb, _ = read_training_state(latest_checkpoint(tmp_path / "b"))
+    for k in ta:
+        if k.startswith(("model.", "ema.", "optim.")):
+            torch.testing.assert_close(ta[k], tb[k], rtol=1e-5, atol=1e-6, msg=k)
+    # Run folder outputs: log without duplicated steps, loss curve, samples, config.
+    steps = [r["step"] for r in read_log(tmp_path / "b" / "log.jsonl") if "loss" in r]
+    assert steps == [1, 2, 3, 4]
+    assert (tmp_path / "b" / "loss.png").is_file() and (tmp_path / "b" / "samples" / "latest.png").is_file()
+    assert json.loads((tmp_path / "b" / "run.json").read_text())["train_config"]["steps"] == 4
+    with pytest.raises(TrainingDataError, match="--resume"):
+        run(_cfg(toy_cuts, tmp_path / "b", steps=6))
+
+
+def test_stage1_then_stage2_then_export(toy_cuts, tmp_path):
+    from opdm_studio.core.checkpoint import load_checkpoint
+    from training.export import export_model
+    ev = run(_cfg(toy_cuts, tmp_path / "s1", stage="align", steps=2, lr=1e-4), AlignStage())
+    assert ev.status == "finished"
+    log = read_log(tmp_path / "s1" / "log.jsonl")
+    assert any("val_psnr_unaligned" in r for r in log)
+    run(_cfg(toy_cuts, tmp_path / "s2", init=str(tmp_path / "s1"), steps=2))
+    out = export_model(tmp_path / "s2", tmp_path / "model.safetensors", name="toy")
+    model, cfg, meta = load_checkpoint(out, device="cpu")
+    assert cfg.name == "tiny" and meta.get("training_steps") == 2
+    assert next(model.parameters()).dtype in (torch.float16, torch.float32)
+    with pytest.raises(Exception, match="already exists"):
+        export_model(tmp_path / "s2", out)
+
+
+def _ddp_worker(rank: int, world: int, port: int, cfg: TrainConfig) -> None:
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    run(cfg)
+    import torch.distributed as dist
+    dist.destroy_process_group()
+
+
+def test_two_process_gloo_ddp(toy_cuts, tmp_path):
+    import torch.multiprocessing as mp
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = _cfg(toy_cuts, tmp_path / "ddp", steps=2, ckpt_every=100, val_every=0)
+    mp.spawn(_ddp_worker, args=(2, port, cfg), nprocs=2, join=True)
+    ckpts = list((tmp_path / "ddp" / "checkpoints").glob("*.safetensors"))
+    assert [p.name for p in ckpts] == ["step_000002.safetensors"]
+    steps = [r["step"] for r in read_log(tmp_path / "ddp" / "log.jsonl")]
+    assert steps == [1, 2]   # rank 0 alone writes the log

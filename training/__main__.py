@@ -1,0 +1,37 @@
+"""`python -m training align|train|export|bench|check ...` (also `opdm-studio train ...`)."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+from opdm_studio.errors import OPDMError
+
+COMMANDS = {
+    "align": ("training.align", "stage 1: train the offset estimators, then freeze them"),
+    "train": ("training.train", "stage 2: train OPDM (x0 prediction, joint diffusion-reverse)"),
+    "export": ("training.export", "write an fp16 inference checkpoint the app loads"),
+    "bench": ("training.bench", "measure training steps per second (small and paper presets)"),
+    "check": ("training.export:check_main", "check a folder of finished cuts and show what training would use"),
+}
+
+USAGE = "usage: python -m training COMMAND [ARGS...]\n\ncommands:\n" + "\n".join(
+    f"  {k:<8} {h}" for k, (_, h) in COMMANDS.items()) + "\n\n`COMMAND --help` shows its options."
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch to the subcommand's ``main(argv)``; user errors print one line and return 2."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print(USAGE)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    module, _, attr = COMMANDS[argv[0]][0].partition(":")
+    fn = getattr(importlib.import_module(module), attr or "main")
+    try:
+        return int(fn(argv[1:]) or 0)
+    except OPDMError as exc:
+        print(f"training {argv[0]}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

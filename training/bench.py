@@ -1,0 +1,99 @@
+"""`python -m training bench`: training steps per second of stage 1 and stage 2 per preset.
+
+Each measurement builds the preset, runs ``--warmup`` steps (oneDNN builds its kernels on the
+first calls), then times ``--steps`` full optimizer steps (forward, backward, Adam) on random
+triplets of the working size. Stage 2 runs the joint diffusion-reverse chain with
+``--chain-steps`` DDIM steps and gradient checkpointing, as training does.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import torch
+
+from training.train import DiffusionObjective, Stage, TrainConfig, step_generator
+
+
+def bench_preset(preset: str, size: int, batch: int, steps: int, warmup: int, chain_steps: int,
+                 device: str = "auto", dtype: str = "auto", stage: str = "train") -> dict:
+    """Seconds per optimizer step and steps per second for one preset and stage."""
+    from opdm_studio.core.config import ModelConfig
+    from opdm_studio.core.device import autocast, pick_device, pick_dtype
+    from opdm_studio.core.diffusion import GaussianDiffusion
+    from opdm_studio.core.model import OPDM
+    from training.align import AlignObjective, AlignStage
+    dev = pick_device(device)
+    dt = pick_dtype(dev, dtype)
+    torch.manual_seed(0)
+    mcfg = ModelConfig.preset(preset)
+    model = OPDM(mcfg)
+    diff = GaussianDiffusion.from_config(mcfg).to(dev)
+    cfg = TrainConfig(chain_steps=chain_steps)
+    if stage == "align":
+        params = AlignStage().prepare(model)
+        obj = AlignObjective(model)
+    else:
+        params = Stage().prepare(model)
+        obj = DiffusionObjective(model, diff, cfg)
+    model.to(dev).train()
+    opt = torch.optim.Adam(params, lr=1e-5)
+    g = torch.Generator().manual_seed(0)
+    batch = {k: (torch.rand((batch, c, size, size), generator=g) * 2 - 1).to(dev)
+             for k, c in (("line", 1), ("prev", 3), ("target", 3), ("next", 3))}
+    times = []
+    for i in range(warmup + steps):
+        t0 = time.perf_counter()
+        with autocast(dev, dt):
+            loss = obj(batch, step_generator(0, i, 0, 0, dev))["loss"]
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    sec = sorted(times)[len(times) // 2]
+    return {"preset": preset, "stage": stage, "params_M": round(model.num_parameters() / 1e6, 2),
+            "size": size, "batch": batch_size(batch), "chain_steps": chain_steps if stage == "train" else 0,
+            "device": str(dev), "dtype": str(dt).replace("torch.", ""), "median_s_per_step": round(sec, 3),
+            "steps_per_s": round(1.0 / sec, 4), "measured_steps": steps}
+
+
+def batch_size(batch: dict) -> int:
+    """Batch size of a batch dict."""
+    return int(next(iter(batch.values())).shape[0])
+
+
+def main(argv: list[str]) -> int:
+    """Print a table (or JSON lines) of training speed."""
+    ap = argparse.ArgumentParser(prog="python -m training bench", description=__doc__)
+    ap.add_argument("--preset", action="append", help="preset(s) to measure (default: small and paper)")
+    ap.add_argument("--stage", action="append", choices=("align", "train"), help="default: both")
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--chain-steps", type=int, default=10)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--dtype", default="auto")
+    ap.add_argument("--json", action="store_true")
+    ns = ap.parse_args(argv)
+    presets = ns.preset or ["small", "paper"]
+    stages = ns.stage or ["align", "train"]
+    if not ns.json:
+        print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.processor() or platform.machine()}, "
+              f"{torch.get_num_threads()} threads, torch {torch.__version__}")
+        print(f"{'preset':<7} {'stage':<6} {'params':>8} {'size':>5} {'batch':>5} {'chain':>5} "
+              f"{'dtype':>9} {'s/step':>8} {'steps/s':>8}")
+    for p in presets:
+        for st in stages:
+            r = bench_preset(p, ns.size, ns.batch, ns.steps, ns.warmup, ns.chain_steps, ns.device, ns.dtype, st)
+            if ns.json:
+                print(json.dumps(r))
+            else:
+                print(f"{p:<7} {st:<6} {r['params_M']:>7}M {ns.size:>5} {ns.batch:>5} {r['chain_steps']:>5} "
+                      f"{r['dtype']:>9} {r['median_s_per_step']:>8} {r['steps_per_s']:>8}", flush=True)
+    return 0

@@ -1,0 +1,90 @@
+"""Turn a training run into the inference checkpoint the engine loads (fp16 safetensors), and the
+`check` command that reports what a cuts folder offers for training."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from opdm_studio.errors import ExportError
+from training.train import (is_training_checkpoint, load_model_weights, model_config_of, read_training_state,
+                            resolve_checkpoint, save_png_atomic)
+
+
+def export_model(src: str | Path, dst: str | Path, use_ema: bool = True, fp16: bool = True,
+                 name: str | None = None, overwrite: bool = False, extra: dict[str, Any] | None = None) -> Path:
+    """Write the (EMA) weights of a training checkpoint or run folder as an inference checkpoint.
+
+    The file is written under a temporary name and renamed; an existing ``dst`` is an ExportError
+    unless ``overwrite``.
+    """
+    from opdm_studio.core.checkpoint import save_checkpoint
+    from opdm_studio.core.model import OPDM
+    src_path = resolve_checkpoint(src)
+    dst = Path(dst)
+    if dst.exists() and not overwrite:
+        raise ExportError(f"{dst}: a model with this name already exists; choose another name")
+    mcfg = model_config_of(src_path)
+    model = OPDM(mcfg)
+    info = load_model_weights(model, src_path, use_ema=use_ema)
+    meta: dict[str, Any] = {"name": name or dst.stem, "exported": time.strftime("%Y-%m-%d %H:%M:%S"),
+                            "source": str(src_path), "weights": "ema" if use_ema else "raw"}
+    if is_training_checkpoint(src_path):
+        _, hdr = read_training_state(src_path)
+        tc = json.loads(hdr.get("train_config", "{}"))
+        meta.update({"training_steps": int(hdr.get("step", 0)), "stage": json.loads(hdr.get("extra", "{}")).get("stage"),
+                     "data": tc.get("data"), "working_size": tc.get("size") or mcfg.image_size,
+                     "lr": tc.get("lr"), "batch": tc.get("batch"), "init": tc.get("init")})
+    else:
+        meta.update({k: v for k, v in info.items() if isinstance(v, (str, int, float, bool))})
+    meta.update(extra or {})
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.stem}.part{os.getpid()}.safetensors")
+    try:
+        save_checkpoint(tmp, model.eval(), metadata=meta, dtype=torch.float16 if fp16 else None)
+        os.replace(tmp, dst)
+    except OSError as exc:
+        raise ExportError(f"{dst}: cannot write the model ({exc})") from exc
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return dst
+
+
+def main(argv: list[str]) -> int:
+    """`python -m training export RUN_OR_CKPT OUT.safetensors [--raw] [--fp32] [--force]`."""
+    ap = argparse.ArgumentParser(prog="python -m training export",
+                                 description="Write an fp16 inference checkpoint from a training run.")
+    ap.add_argument("source", help="run folder (its latest checkpoint) or a training checkpoint")
+    ap.add_argument("out", help="output .safetensors (e.g. into the models folder)")
+    ap.add_argument("--raw", action="store_true", help="export the raw weights instead of the EMA")
+    ap.add_argument("--fp32", action="store_true", help="keep float32 weights")
+    ap.add_argument("--name", default=None, help="model name stored in the metadata")
+    ap.add_argument("--force", action="store_true", help="replace an existing output file")
+    ns = ap.parse_args(argv)
+    out = export_model(ns.source, ns.out, use_ema=not ns.raw, fp16=not ns.fp32, name=ns.name, overwrite=ns.force)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def check_main(argv: list[str]) -> int:
+    """`python -m training check DATA [--preview PNG]`: usable cuts, frames, sizes, problems."""
+    from training.data import open_data, preview_triplets
+    ap = argparse.ArgumentParser(prog="python -m training check",
+                                 description="Report what a folder of finished cuts offers for training.")
+    ap.add_argument("data", help="folder of finished cuts, or synth:N")
+    ap.add_argument("--preview", default=None, help="write sampled triplets (line|prev|target|next) here")
+    ns = ap.parse_args(argv)
+    report = open_data(ns.data)
+    print(report.summary())
+    if ns.preview:
+        rows = preview_triplets(report)
+        save_png_atomic(np.concatenate(rows, axis=0), Path(ns.preview))
+        print(f"wrote {ns.preview}")
+    return 0

@@ -1,0 +1,183 @@
+"""The OPDM training losses (paper section 3.4): noise MSE, content (L1 + 1 - SSIM), VGG19 perceptual.
+
+VGG19 is defined here (torchvision does not load with this torch) with the same layer indices as
+``torchvision.models.vgg19().features``, so a torchvision state dict loads into it unchanged. The
+weights come from a file the user gives (safetensors, or a torchvision ``.pth`` read with
+``torch.load(weights_only=True)``); nothing is downloaded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from opdm_studio.errors import CheckpointError
+
+# VGG19 "E" configuration: channels per conv, "M" = max-pool.
+_VGG19 = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+          512, 512, 512, 512, "M"]
+# Indices in features of relu1_2, relu2_2, relu3_4, relu4_4, relu5_4: the five layers of Eq. 9.
+PERCEPTUAL_LAYERS = (3, 8, 17, 26, 35)
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    x = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
+    g = torch.exp(-x * x / (2 * sigma * sigma))
+    return g / g.sum()
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 2.0, window: int = 11,
+         reduce: bool = True) -> torch.Tensor:
+    """Differentiable SSIM (Wang et al. 2004, Gaussian 11x11, sigma 1.5) per channel, averaged.
+
+    ``a``, ``b``: (B, C, H, W); ``data_range`` is 2 for images in [-1, 1]. Returns the mean, or the
+    per-image mean (B,) with ``reduce=False``. Computed in float32 even under autocast.
+    """
+    a, b = a.float(), b.float()
+    c = a.shape[1]
+    g = _gaussian_window(window).to(a.device)
+    win = min(window, a.shape[-1], a.shape[-2])
+    if win != window:
+        g = _gaussian_window(win).to(a.device)
+    kx = g.view(1, 1, 1, -1).repeat(c, 1, 1, 1)
+    ky = g.view(1, 1, -1, 1).repeat(c, 1, 1, 1)
+
+    def blur(x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(F.conv2d(x, kx, groups=c), ky, groups=c)
+
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    mu_a, mu_b = blur(a), blur(b)
+    saa = blur(a * a) - mu_a * mu_a
+    sbb = blur(b * b) - mu_b * mu_b
+    sab = blur(a * b) - mu_a * mu_b
+    s = ((2 * mu_a * mu_b + c1) * (2 * sab + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (saa + sbb + c2))
+    per_image = s.flatten(1).mean(1)
+    return per_image.mean() if reduce else per_image
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 2.0) -> torch.Tensor:
+    """PSNR in dB per image (B,) for images in [-1, 1] (data_range 2)."""
+    mse = (a.float() - b.float()).pow(2).flatten(1).mean(1).clamp_min(1e-12)
+    return 10 * torch.log10(data_range ** 2 / mse)
+
+
+class VGG19Features(nn.Module):
+    """VGG19 convolutional trunk with torchvision's ``features`` indices; returns Eq. 9's layers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 3
+        for v in _VGG19:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(c_in, int(v), 3, padding=1), nn.ReLU(inplace=False)]
+                c_in = int(v)
+        self.features = nn.Sequential(*layers)
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Features of an image in [-1, 1] at relu1_2, relu2_2, relu3_4, relu4_4, relu5_4."""
+        x = ((x + 1) / 2 - self.mean) / self.std
+        out = []
+        last = PERCEPTUAL_LAYERS[-1]
+        for i, layer in enumerate(self.features):
+            x = layer(x)
+            if i in PERCEPTUAL_LAYERS:
+                out.append(x)
+            if i >= last:
+                break
+        return out
+
+
+def load_vgg19(path: str | Path, device: torch.device | str = "cpu") -> VGG19Features:
+    """VGG19 features from a weights file (safetensors or torchvision .pth), frozen, in eval mode.
+
+    Accepts keys as in ``torchvision.models.vgg19().state_dict()`` (``features.N.weight``) or as in
+    its ``features`` submodule (``N.weight``); classifier weights are ignored.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: VGG19 weights file not found")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+            sd = load_file(str(path))
+        else:
+            sd = torch.load(str(path), map_location="cpu", weights_only=True)
+            if isinstance(sd, dict) and "state_dict" in sd:
+                sd = sd["state_dict"]
+    except Exception as exc:  # corrupt file, pickle refused by weights_only, ...
+        raise CheckpointError(f"{path}: cannot read VGG19 weights ({exc})") from exc
+    feats = {}
+    for k, v in sd.items():
+        k = k.removeprefix("module.")
+        if k.startswith("features."):
+            feats[k] = v
+        elif k.split(".")[0].isdigit():
+            feats["features." + k] = v
+    net = VGG19Features()
+    try:
+        missing, _ = net.load_state_dict(feats, strict=False)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: these are not VGG19 weights ({exc})") from exc
+    if missing:
+        raise CheckpointError(f"{path}: not VGG19 weights, missing {', '.join(missing[:4])}...")
+    net.eval().requires_grad_(False)
+    return net.to(device)
+
+
+def perceptual_loss(vgg: VGG19Features, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Eq. 9: sum over five VGG19 layers of the mean squared feature difference."""
+    fp = vgg(pred)
+    with torch.no_grad():
+        ft = vgg(target)
+    return sum(F.mse_loss(a.float(), b.float()) for a, b in zip(fp, ft))
+
+
+def _weighted_mean(x: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    if weight is None:
+        return x.mean()
+    w = weight.expand_as(x)
+    return (x * w).sum() / w.sum().clamp_min(1e-8)
+
+
+def content_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Eq. 8: L1 + (1 - SSIM). ``weight`` (B,1,H,W) re-weights the L1 term per pixel (issue 9)."""
+    l1 = _weighted_mean((pred.float() - target.float()).abs(), weight)
+    return l1 + (1.0 - ssim(pred, target))
+
+
+@dataclass
+class LossWeights:
+    """λ of Eq. 10 (paper: noise 1, content 1, perceptual 0.1) and the optional occlusion weight."""
+
+    noise: float = 1.0
+    content: float = 1.0
+    perceptual: float = 0.1
+    occlusion: float = 0.0   # extra L1 weight where flow warping fails (0 = paper's loss)
+    snr_clamp: float = 5.0   # noise-loss weight cap; see noise_loss
+
+
+def noise_loss(x0_pred: torch.Tensor, x0: torch.Tensor, x_t: torch.Tensor, noise: torch.Tensor,
+               alpha_bar: torch.Tensor, snr_clamp: float = 5.0) -> torch.Tensor:
+    """Noise MSE for an x0-predicting network: MSE between the implied noise and the true noise.
+
+    eps_hat = (x_t - sqrt(a) x0_hat) / sqrt(1 - a), so ||eps_hat - eps||^2 = SNR * ||x0_hat - x0||^2
+    with SNR = a / (1 - a). Near t = 0 the SNR explodes (1e4 at t = 1) and one step would swamp
+    training, so the weight is capped at ``snr_clamp`` (min-SNR weighting, Hang et al. 2023);
+    ``snr_clamp <= 0`` gives the unclamped MSE.
+    """
+    a = alpha_bar.float().view(-1, 1, 1, 1)
+    if snr_clamp > 0:
+        snr = (a / (1 - a)).clamp(max=snr_clamp)
+        return (snr * (x0_pred.float() - x0.float()).pow(2)).mean()
+    eps_hat = (x_t.float() - a.sqrt() * x0_pred.float()) / (1 - a).sqrt()
+    return F.mse_loss(eps_hat, noise.float())
