@@ -106,7 +106,7 @@ class MainWindow(QMainWindow):
             # Importing torch and loading the model take seconds and hold Python's GIL in parts:
             # do it while the user looks at the cut, not in the worker at the first Ctrl+Enter
             # (which froze the window for 0.2-0.4 s in the GUI benchmark).
-            QTimer.singleShot(0, self._start_preload)
+            QTimer.singleShot(0, self, self._start_preload)
         self._restore_geometry()
         self._update_actions()
         self.panel.show_frame(None, -1)
@@ -335,7 +335,9 @@ class MainWindow(QMainWindow):
         """Show a message in the status bar."""
         self.message.setText(text)
         if timeout_ms:
-            QTimer.singleShot(timeout_ms, lambda t=text: self.message.text() == t and self.message.setText(""))
+            # The label is the timer's context: the call is dropped if the window is gone by then.
+            QTimer.singleShot(timeout_ms, self.message,
+                              lambda t=text: self.message.text() == t and self.message.setText(""))
 
     @property
     def busy(self) -> bool:
@@ -460,7 +462,7 @@ class MainWindow(QMainWindow):
         if urls and urls[0].isLocalFile():
             event.acceptProposedAction()
             # Open after the drop returns so the source application is not kept waiting.
-            QTimer.singleShot(0, lambda p=urls[0].toLocalFile(): self.open_cut(p))
+            QTimer.singleShot(0, self, lambda p=urls[0].toLocalFile(): self.open_cut(p))
 
     # ------------------------------------------------------------------ navigation and view
 
