@@ -29,7 +29,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, DistributedSampler
 
-from opdm_studio.errors import TrainingDataError
+from opdm_studio.errors import ImageReadError, TrainingDataError
+from opdm_studio.imaging.cut import read_image
 from opdm_studio.imaging.lineart import darkness_to_lineart, extract_lines
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
@@ -61,32 +62,17 @@ def _subdir(folder: Path, names: Sequence[str]) -> Path | None:
 def read_rgb(path: Path) -> np.ndarray:
     """Read a colour frame as uint8 (H, W, 3) RGB; transparent pixels become white paper."""
     try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
-                im = im.convert("RGBA")
-                bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(bg, im)
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-    except (OSError, ValueError) as exc:
-        raise TrainingDataError(f"{path}: cannot read this image ({exc})") from exc
+        return read_image(path, "rgb")
+    except ImageReadError as exc:
+        raise TrainingDataError(str(exc)) from exc
 
 
 def read_line(path: Path) -> np.ndarray:
-    """Read a line drawing as uint8 (H, W) gray, 255 paper, 0 ink.
-
-    Lines drawn on a transparent layer (alpha carries the ink) are composited onto white.
-    """
+    """Read a line drawing as uint8 (H, W) gray, 255 paper, 0 ink (alpha lines over white)."""
     try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
-                im = im.convert("RGBA")
-                bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(bg, im)
-            return np.asarray(im.convert("L"), dtype=np.uint8).copy()
-    except (OSError, ValueError) as exc:
-        raise TrainingDataError(f"{path}: cannot read this image ({exc})") from exc
+        return read_image(path, "gray")
+    except ImageReadError as exc:
+        raise TrainingDataError(str(exc)) from exc
 
 
 def _image_size(path: Path) -> tuple[int, int] | None:
