@@ -1,4 +1,4 @@
-"""`python -m training align|train|export|bench|check ...` (also `opdm-studio train ...`)."""
+"""`python -m training align|train|export|bench|refine|check ...` (also `opdm-studio train ...`)."""
 from __future__ import annotations
 
 import importlib
@@ -11,6 +11,7 @@ COMMANDS = {
     "train": ("training.train", "stage 2: train OPDM (x0 prediction, joint diffusion-reverse)"),
     "export": ("training.export", "write an fp16 inference checkpoint the app loads"),
     "bench": ("training.bench", "measure training steps per second (small and paper presets)"),
+    "refine": ("training.refine", "train the default model: OPDM refining flow propagation (issue 9)"),
     "check": ("training.export:check_main", "check a folder of finished cuts and show what training would use"),
 }
 

@@ -161,6 +161,30 @@ def frame_seed(base_seed: int, index: int) -> int:
 
 # ---------------------------------------------------------------------- per-frame colouriser
 
+def drive_sampler(sampler: Iterator[Any], device: Any, dtype: Any,
+                  cancel: "CancelToken | None") -> Generator[tuple[int, int], None, Any]:
+    """Step a DDIM generator under inference mode, yield (step, total) after each step and check
+    the cancel token between steps; return the last x0 prediction.
+
+    Inference mode / autocast cover only the sampler's own work: the caller's code between steps
+    must not run under them.
+    """
+    from opdm_studio.core.device import inference
+    x0 = None
+    while True:
+        with inference(device, dtype):
+            try:
+                step = next(sampler)
+            except StopIteration:
+                break
+        x0 = step.x0
+        yield (step.index + 1, step.total)
+        if cancel is not None and step.index + 1 < step.total:
+            cancel.raise_if_cancelled()
+    assert x0 is not None, "the sampler made no step"
+    return x0
+
+
 class FrameColorizer:
     """Colours one drawing from two keyframes; reusable across frames (caches per key pair).
 
@@ -291,7 +315,8 @@ class FrameColorizer:
                line_rgb: np.ndarray | None = None, palette: Any = None) -> FrameOutput:
         """Snap a full-resolution guess to the key pair's palette and put the lines on top.
 
-        ``palette`` defaults to the current pair's; pass it explicitly when finishing a frame
+        ``line_rgb`` is the drawing's own line colours; without it the ink pixels take the guess's
+        colour there (the keys' line colour carried by the method). ``palette`` defaults to the current pair's; pass it explicitly when finishing a frame
         in another thread while this colouriser already moved on to another pair.
         """
         from opdm_studio.imaging.regions import find_regions, snap_to_palette
@@ -299,7 +324,11 @@ class FrameColorizer:
             palette = self._pair["palette"]
         mask = line_mask_of(line_u8)
         if line_rgb is None:
-            line_rgb = np.repeat(line_u8[..., None], 3, axis=2)
+            # No line colours given (a bare drawing, e.g. line art extracted from finished frames):
+            # the ink keeps the colour the method carried over from the painted keys -- their line
+            # colour -- instead of black, which would paint coloured or anti-aliased key lines black.
+            line_rgb = np.full_like(guess, 255)
+            line_rgb[mask] = guess[mask]
         regions = find_regions(mask, gap=self.settings.gap)
         res = snap_to_palette(guess, regions, palette, mode=self.settings.snap,
                               line_mask=mask, line_rgb=line_rgb)
@@ -390,18 +419,7 @@ class FrameColorizer:
         gen = torch.Generator(device="cpu").manual_seed(int(seed))
         sampler = ddim_sample(model, diff, line_t, prev_t, next_t, steps=self.settings.steps,
                               generator=gen, cond=cond)
-        x0 = None
-        while True:
-            with inference(device, dtype):
-                try:
-                    step = next(sampler)
-                except StopIteration:
-                    break
-            x0 = step.x0
-            yield (step.index + 1, step.total)
-            if cancel is not None and step.index + 1 < step.total:
-                cancel.raise_if_cancelled()
-        assert x0 is not None
+        x0 = yield from drive_sampler(sampler, device, dtype, cancel)
         with inference(device, dtype):
             out = x0[0, :, :rh, :rw].float().clamp(-1, 1)
             small = ((out + 1.0) * 127.5).permute(1, 2, 0).cpu().numpy()

@@ -384,3 +384,19 @@ def test_export_from_dialog_runs_and_closes(qtbot, window, cut_dir, tmp_path):
     dlg.export_button.click()
     qtbot.waitUntil(lambda: not window.busy and not dlg.isVisible(), timeout=30000)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["ball_cut_0002.png", "ball_cut_0003.png"]
+
+
+@pytest.mark.shipped_model
+def test_first_start_selects_the_shipped_model(qtbot, dialogs):
+    """A fresh install opens the sample cut with the bundled OPDM model selected (no fallback)."""
+    from opdm_studio.app.launch import make_app
+    from opdm_studio.app.main_window import MainWindow
+    from opdm_studio.engine.models import default_model_path
+    assert default_model_path().is_file()
+    make_app()
+    w = MainWindow()
+    qtbot.addWidget(w)
+    assert w.doc is not None and w.doc.n_frames == 24
+    assert w.model_ok and w.method == "opdm"
+    assert "no OPDM model" not in w.method_label.text()
+    w.close()

@@ -12,6 +12,15 @@ from opdm_studio.engine.project import ColorizeSettings
 W, H = 72, 40
 
 
+@pytest.fixture(autouse=True)
+def _without_shipped_model(monkeypatch, tmp_path_factory):
+    """Engine tests run as on an install without resources/models/default.safetensors (issue 9
+    ships one): what they check must not depend on the shipped weights."""
+    import opdm_studio.engine.models as models
+    absent = tmp_path_factory.mktemp("no_default") / "default.safetensors"
+    monkeypatch.setattr(models, "default_model_path", lambda: absent)
+
+
 def make_cut(folder: Path, n_frames: int = 10, seed: int = 3, holds: bool = True,
              colors_for: list[int] | None = None):
     """Write a synthetic cut (``folder/lineart`` + ``folder/color``) and return the SynthCut."""

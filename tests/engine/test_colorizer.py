@@ -77,7 +77,10 @@ def test_snap_all_gives_palette_colours_everywhere_but_lines(cut_dir, tmp_path, 
         assert set(map(tuple, comp[paper].tolist())) <= keys
 
 
-def test_flow_runs_without_any_model(cut_noholds, tmp_path):
+def test_flow_runs_without_any_model(cut_noholds, tmp_path, monkeypatch):
+    # As on an install without the shipped default model (resources/models/default.safetensors).
+    import opdm_studio.engine.models as models
+    monkeypatch.setattr(models, "default_model_path", lambda: tmp_path / "absent.safetensors")
     with pytest.raises(ModelNotInstalledError, match="no colouring model is installed"):
         resolve_model(None)
     s = ColorizeSettings(method="flow", snap="all")

@@ -10,8 +10,11 @@ from opdm_studio.engine.models import (clear_model_cache, default_model_path, in
 from opdm_studio.errors import CheckpointError, ModelNotInstalledError
 
 
-def test_no_model_installed_message_says_how_to_get_one():
+def test_no_model_installed_message_says_how_to_get_one(monkeypatch, tmp_path):
     assert default_model_path().name == "default.safetensors"
+    # As on an install without the shipped default model.
+    import opdm_studio.engine.models as models
+    monkeypatch.setattr(models, "default_model_path", lambda: tmp_path / "absent.safetensors")
     with pytest.raises(ModelNotInstalledError) as exc:
         resolve_model(None)
     msg = str(exc.value)
