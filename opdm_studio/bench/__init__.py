@@ -11,7 +11,7 @@ import importlib
 PARTS = {
     "--imaging": "opdm_studio.bench.imaging_bench",
     "--cut": "opdm_studio.bench.cut_bench",
-    "--gui": "opdm_studio.bench.gui_bench",
+    "--gui": "opdm_studio.app.gui_bench",  # Qt code lives in app
 }
 
 
