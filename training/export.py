@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from opdm_studio.errors import ExportError
+from opdm_studio.errors import CheckpointError, ExportError
 from training.train import (is_training_checkpoint, load_model_weights, model_config_of, read_training_state,
                             resolve_checkpoint, save_png_atomic)
 
@@ -45,15 +44,11 @@ def export_model(src: str | Path, dst: str | Path, use_ema: bool = True, fp16: b
         meta.update({k: v for k, v in info.items() if isinstance(v, (str, int, float, bool))})
     meta.update(extra or {})
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.stem}.part{os.getpid()}.safetensors")
+    # save_checkpoint itself writes through a temporary name and renames into place.
     try:
-        save_checkpoint(tmp, model.eval(), metadata=meta, dtype=torch.float16 if fp16 else None)
-        os.replace(tmp, dst)
-    except OSError as exc:
+        save_checkpoint(dst, model.eval(), metadata=meta, dtype=torch.float16 if fp16 else None)
+    except CheckpointError as exc:
         raise ExportError(f"{dst}: cannot write the model ({exc})") from exc
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return dst
 
 

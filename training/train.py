@@ -41,6 +41,7 @@ from torch.utils.checkpoint import checkpoint as grad_checkpoint
 from torch.utils.data import DataLoader
 
 from opdm_studio.errors import CheckpointError, TrainingDataError
+from opdm_studio.fileio import atomic_path, write_text_atomic
 from training import data as tdata
 from training.losses import (LossWeights, content_loss, load_vgg19, noise_loss, perceptual_loss, psnr,
                              ssim)
@@ -322,9 +323,8 @@ def save_training_state(path: Path, model: nn.Module, ema: EMA | None, opt: torc
             "optim_groups": json.dumps(osd["param_groups"]), "optim_scalars": json.dumps(scalars),
             "rng": json.dumps(rng_meta), "extra": json.dumps(extra or {})}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
     return path
 
 
@@ -434,9 +434,8 @@ def save_png_atomic(img: np.ndarray, path: Path) -> Path:
     """Write an RGB uint8 image to ``path`` through a temporary file."""
     from PIL import Image
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.png")
-    Image.fromarray(img).save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        Image.fromarray(img).save(tmp, format="PNG")
     return path
 
 
@@ -636,9 +635,7 @@ def _write_run_json(run_dir: Path, cfg: TrainConfig, mcfg: Any, report: tdata.Da
     meta = {"train_config": dataclasses.asdict(cfg), "model_config": mcfg.to_dict(),
             "data": {"root": str(report.root), "cuts": len(report.cuts), "frames": report.n_frames,
                      "problems": report.problems[:50]}}
-    tmp = run_dir / "run.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp, run_dir / "run.json")
+    write_text_atomic(run_dir / "run.json", json.dumps(meta, indent=1))
 
 
 def _append_log(run_dir: Path, record: dict[str, Any]) -> None:
@@ -652,9 +649,7 @@ def _truncate_log(run_dir: Path, step: int) -> None:
     if not p.is_file():
         return
     keep = [r for r in read_log(p) if r.get("step", 0) <= step]
-    tmp = p.with_name("log.jsonl.tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in keep))
-    os.replace(tmp, p)
+    write_text_atomic(p, "".join(json.dumps(r) + "\n" for r in keep))
 
 
 # --------------------------------------------------------------------------------------------

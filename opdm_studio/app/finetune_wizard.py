@@ -12,7 +12,6 @@ package; the worker talks back by signals only and stops through a ``threading.E
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
 
 from opdm_studio import paths
 from opdm_studio.errors import OPDMError
+from opdm_studio.fileio import write_text_atomic
 
 STATE_FILE = "wizard.json"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
@@ -55,9 +55,7 @@ def read_state(run_dir: Path) -> dict[str, Any]:
 def write_state(run_dir: Path, state: dict[str, Any]) -> None:
     """Write the run record atomically."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = run_dir / (STATE_FILE + ".tmp")
-    tmp.write_text(json.dumps(state, indent=1))
-    os.replace(tmp, run_dir / STATE_FILE)
+    write_text_atomic(run_dir / STATE_FILE, json.dumps(state, indent=1))
 
 
 def unfinished_runs() -> list[Path]:

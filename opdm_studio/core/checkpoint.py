@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from safetensors.torch import save_file
 from opdm_studio.core.config import ModelConfig
 from opdm_studio.core.model import OPDM
 from opdm_studio.errors import CheckpointError
+from opdm_studio.fileio import atomic_path
 
 FORMAT_NAME = "opdm-studio-checkpoint"
 FORMAT_VERSION = 1
@@ -68,27 +68,11 @@ def save_checkpoint(path: str | os.PathLike, model: OPDM, metadata: dict[str, An
     folder = path.parent if str(path.parent) else Path(".")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        os.close(fd)
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata=header)
     except OSError as exc:
-        raise CheckpointError(f"{path}: cannot write the model file here ({exc.strerror or exc})") from None
-    try:
-        save_file(tensors, tmp, metadata=header)
-        os.replace(tmp, path)
-    except OSError as exc:
-        _unlink(tmp)
         raise CheckpointError(f"{path}: could not write the model file ({exc.strerror or exc})") from None
-    except BaseException:
-        _unlink(tmp)
-        raise
     return path
-
-
-def _unlink(p: str) -> None:
-    try:
-        os.unlink(p)
-    except OSError:
-        pass
 
 
 def _read_header(path: Path) -> tuple[dict[str, Any], int]:

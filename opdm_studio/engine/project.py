@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from opdm_studio.errors import CutError, ProjectError
+from opdm_studio.fileio import atomic_path, write_text_atomic
 from opdm_studio.imaging.export import DEFAULT_TEMPLATE
 
 PROJECT_FILENAME = "opdm-project.json"
@@ -159,23 +159,6 @@ class FrameResult:
         if kw.get("status") not in STATUSES:
             raise ValueError(f"unknown status {kw.get('status')!r}")
         return cls(**kw)
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _same_folder(a: Path, b: Path) -> bool:
@@ -313,14 +296,10 @@ class Project:
         rel = f"{DATA_DIRNAME}/keys/{Path(self.frame_name(index)).stem}.png"
         dst = self.root / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-        os.close(fd)
         try:
-            shutil.copyfile(self.root / res.color_path, tmp)
-            os.replace(tmp, dst)
+            with atomic_path(dst) as tmp:
+                shutil.copyfile(self.root / res.color_path, tmp)
         except OSError as exc:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
             raise ProjectError(f"cannot store the promoted keyframe {dst}: {exc.strerror or exc}") from exc
         self.keyframes[index] = KeyFrame(index, "result", rel)
         self._drop_result(index)
@@ -423,16 +402,9 @@ class Project:
         try:
             if path.exists() and _is_valid_project_text(path):
                 # Copy (not move) so a project file exists at every instant.
-                fd, tmp = tempfile.mkstemp(prefix=f".{bak.name}.", suffix=".tmp", dir=self.root)
-                os.close(fd)
-                try:
+                with atomic_path(bak) as tmp:
                     shutil.copyfile(path, tmp)
-                    os.replace(tmp, bak)
-                except BaseException:
-                    if os.path.exists(tmp):
-                        os.unlink(tmp)
-                    raise
-            _write_text_atomic(path, text)
+            write_text_atomic(path, text, fsync=True)
         except OSError as exc:
             raise ProjectError(f"cannot save the project file {path}: {exc.strerror or exc}") from exc
         return path

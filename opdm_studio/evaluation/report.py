@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 from collections import defaultdict
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 
 from opdm_studio.errors import ExportError
 from opdm_studio.evaluation.protocol import GT_NAME, FrameRecord, Results, Sheet, WindowRecord
+from opdm_studio.fileio import write_bytes_atomic, write_text_atomic
 
 FRAME_METRICS = ("psnr224", "ssim224", "msssim224", "qssim224", "psnr", "ssim", "palette", "seconds")
 WINDOW_METRICS = ("cdc", "warp_error")
@@ -88,13 +88,9 @@ def markdown_table(rows: list[dict], with_clip: bool = False, metrics: tuple[str
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        write_text_atomic(path, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
@@ -131,12 +127,9 @@ def _write_png_atomic(path: Path, rgb: np.ndarray) -> None:
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise ExportError(f"cannot encode {path}")
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_bytes(buf.tobytes())
-        os.replace(tmp, path)
+        write_bytes_atomic(path, buf.tobytes())
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
