@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from opdm_studio.fileio import atomic_path
+
 
 def main(argv: list[str] | None = None) -> int:
     """Take the screenshot; returns 0 on success."""
@@ -70,11 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         image = image.scaledToWidth(args.width, Qt.TransformationMode.SmoothTransformation)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    if not image.save(str(tmp), "PNG"):
-        print(f"cannot write {out}", file=sys.stderr)
+    try:
+        with atomic_path(out) as tmp:
+            if not image.save(str(tmp), "PNG"):
+                raise OSError("Qt could not encode the PNG")
+    except OSError as exc:
+        print(f"cannot write {out}: {exc}", file=sys.stderr)
         return 1
-    os.replace(tmp, out)
     win.undo.setClean()
     win.close()
     print(f"wrote {out} ({out.stat().st_size // 1024} KB): frame {doc.frame_name(frame)}, "
