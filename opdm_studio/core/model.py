@@ -131,11 +131,12 @@ class OPDM(nn.Module):
 
     # --- stage 1 (offset estimator) -------------------------------------------------------
     def align_reference(self, line: torch.Tensor, ref: torch.Tensor, branch: int = 0,
-                        level: int = 0) -> torch.Tensor:
+                        level: int = 0, at_level: bool = False) -> torch.Tensor:
         """The reference (B,3,H,W) deformably resampled onto the target line art (B,1,H,W).
 
         branch 0 uses the previous-keyframe estimator, 1 the next one; level picks the scale
         (0 = full resolution). Training stage 1 compares the result with the target colours.
+        ``at_level`` returns the warp at the level's own resolution (H/2^level, W/2^level).
         """
         if branch not in (0, 1):
             raise ValueError(f"branch must be 0 (previous) or 1 (next), got {branch!r}")
@@ -143,7 +144,8 @@ class OPDM(nn.Module):
             raise ValueError(f"level must be in [0, {LEVELS}), got {level!r}")
         self._check("line", line, 1)
         self._check("ref", ref, 3)
-        return self.offset_adapter.align_reference(self._in(line), self._in(ref), branch, level)
+        return self.offset_adapter.align_reference(self._in(line), self._in(ref), branch, level,
+                                                   at_level=at_level)
 
     def offset_estimator_parameters(self):
         """Parameters of the eight offset estimators (4 levels x 2 branches)."""

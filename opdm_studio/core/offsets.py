@@ -191,10 +191,16 @@ class OffsetAdapter(nn.Module):
         return self.levels[level].estimators[branch](line, ref)
 
     def align_reference(self, line: torch.Tensor, ref: torch.Tensor, branch: int,
-                        level: int = 0) -> torch.Tensor:
-        """The reference (B,3,H,W) resampled onto the target line art by a level's offsets."""
+                        level: int = 0, at_level: bool = False) -> torch.Tensor:
+        """The reference (B,3,H,W) resampled onto the target line art by a level's offsets.
+
+        ``at_level``: return the level's own resolution (B,3,H/2^level,W/2^level), the area-
+        downsampled reference warped by the level's flow, instead of the full-resolution warp.
+        """
         flow = offsets_to_flow(self.offsets(line, ref, branch, level))    # (B,2,h,w) level pixels
         f = 2 ** level
+        if at_level:
+            return warp(F.avg_pool2d(ref, f) if f > 1 else ref, flow)
         if f > 1:
             flow = F.interpolate(flow, size=ref.shape[-2:], mode="bilinear", align_corners=False) * f
         return warp(ref, flow)

@@ -67,6 +67,12 @@ def test_align_reference_identity_at_init():
     with torch.no_grad():
         for level in range(4):
             torch.testing.assert_close(m.align_reference(line, ref, branch=0, level=level), ref)
+            # at the level's own resolution: the area-downsampled reference, unmoved
+            small = m.align_reference(line, ref, branch=1, level=level, at_level=True)
+            f = 2 ** level
+            assert small.shape == (1, 3, 32 // f, 32 // f)
+            expected = torch.nn.functional.avg_pool2d(ref, f) if f > 1 else ref
+            torch.testing.assert_close(small, expected)
 
 
 def test_estimator_learns_a_known_shift():

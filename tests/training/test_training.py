@@ -143,6 +143,7 @@ def test_stage1_then_stage2_then_export(toy_cuts, tmp_path):
     assert ev.status == "finished"
     log = read_log(tmp_path / "s1" / "log.jsonl")
     assert any("val_psnr_unaligned" in r for r in log)
+    assert all("l1_unaligned" in r for r in log if "loss" in r)
     run(_cfg(toy_cuts, tmp_path / "s2", init=str(tmp_path / "s1"), steps=2))
     out = export_model(tmp_path / "s2", tmp_path / "model.safetensors", name="toy")
     model, cfg, meta = load_checkpoint(out, device="cpu")
@@ -172,3 +173,15 @@ def test_two_process_gloo_ddp(toy_cuts, tmp_path):
     assert [p.name for p in ckpts] == ["step_000002.safetensors"]
     steps = [r["step"] for r in read_log(tmp_path / "ddp" / "log.jsonl")]
     assert steps == [1, 2]   # rank 0 alone writes the log
+
+
+def test_stage1_validation_starts_at_the_unaligned_score(toy_cuts):
+    """Zero offsets at initialisation: the aligned keys are the keys, so both PSNRs agree (pooled
+    over the batch, so a held frame's exact key cannot swamp the mean)."""
+    model, diffusion = _model()
+    report = td.scan_cuts(toy_cuts)
+    ds = td.TripletDataset(report.cuts, size=SIZE, gap=(2, 6), seed=1)
+    batch = td.fixed_batch(ds, 3)
+    metrics, grid = AlignStage().validate(model, diffusion, batch, _cfg(toy_cuts, Path(".")), torch.device("cpu"))
+    assert metrics["val_psnr"] == pytest.approx(metrics["val_psnr_unaligned"], abs=1e-4)
+    assert np.isfinite(metrics["val_psnr"]) and grid.ndim == 3
