@@ -41,7 +41,7 @@ def sample_cut_path() -> Path | None:
 
 def model_status(settings: AppSettings) -> tuple[bool, str]:
     """(OPDM model usable?, sentence for the status bar and the settings dialog)."""
-    from opdm_studio.engine.models import HOW_TO_GET_A_MODEL, resolve_model
+    from opdm_studio.engine.models import HOW_TO_GET_A_MODEL, resolve_model, sampling_summary
     try:
         path = resolve_model(None if settings.model == "default" else settings.model)
     except ModelNotInstalledError:
@@ -49,7 +49,7 @@ def model_status(settings: AppSettings) -> tuple[bool, str]:
                        "one: " + HOW_TO_GET_A_MODEL + ".")
     except OPDMError as exc:
         return False, f"The chosen model cannot be used ({exc}); colouring uses the flow preview."
-    return True, f"Model: {path.name}"
+    return True, f"Model: {path.name} ({sampling_summary(path, settings.steps)})"
 
 
 def _preload_model(choice: str) -> None:
@@ -359,14 +359,26 @@ class MainWindow(QMainWindow):
     def _check_model(self) -> None:
         ok, text = model_status(self.settings)
         self.model_ok, self.model_text = ok, text
+        self.model_sampling = self._sampling_text()
         if not ok and self.settings.method == "opdm":
             # Without a model the app still works end to end with the flow preview.
             self.status(text)
         self._show_method()
 
+    def _sampling_text(self) -> str:
+        """"10 steps", or what a refine-mode model does instead (it ignores the steps setting)."""
+        from opdm_studio.engine.models import resolve_model, sampling_summary
+        if not self.model_ok:
+            return f"{self.settings.steps} steps"
+        try:
+            path = resolve_model(None if self.settings.model == "default" else self.settings.model)
+        except OPDMError:
+            return f"{self.settings.steps} steps"
+        return sampling_summary(path, self.settings.steps)
+
     def _show_method(self) -> None:
         if self.method == "opdm":
-            text = f"OPDM · {self.settings.steps} steps"
+            text = f"OPDM · {self.model_sampling}"
         elif not self.model_ok:
             # Say it where the user looks while colouring, not only once at start-up.
             text = "Flow preview · no OPDM model installed (see Tools > Settings)"
@@ -731,6 +743,7 @@ class MainWindow(QMainWindow):
         self.settings.save()
         ok, text = model_status(self.settings)
         self.model_ok, self.model_text = ok, text
+        self.model_sampling = self._sampling_text()
         if self.settings.method == "opdm" and not ok:
             show_user_error(self, text)
         self._show_method()

@@ -87,7 +87,7 @@ def installed_models() -> list[ModelInfo]:
     Files whose header cannot be read are listed with an empty config so the user can see and
     remove them; they fail with a clear error only when loaded.
     """
-    from opdm_studio.core.checkpoint import read_checkpoint_info
+    from opdm_studio.core.checkpoint_info import read_checkpoint_info   # header only, no torch
     out: list[ModelInfo] = []
     candidates: list[tuple[str, Path, bool]] = []
     shipped = default_model_path()
@@ -164,3 +164,21 @@ def clear_model_cache() -> None:
     """Drop the cached model (e.g. after the user deleted or retrained it)."""
     with _cache_lock:
         _cache.clear()
+
+
+def sampling_summary(path: str | os.PathLike, steps: int) -> str:
+    """How a model file colours, in a few words for the status bar, read from its header only.
+
+    ``steps`` is the user's DDIM steps setting, which a refine-mode model (the shipped default)
+    does not use: it runs the steps stored in the model. A file whose header cannot be read gets
+    the plain description; loading it reports the real problem.
+    """
+    from opdm_studio.core.checkpoint_info import read_checkpoint_info
+    from opdm_studio.engine.refine import refine_mode_of_config
+    try:
+        mode = refine_mode_of_config(read_checkpoint_info(Path(path)).config)
+    except CheckpointError:
+        mode = None
+    if mode is not None:
+        return f"refines the flow preview · {mode.steps} step{'s' if mode.steps != 1 else ''}"
+    return f"{steps} step{'s' if steps != 1 else ''}"

@@ -46,7 +46,11 @@ def refine_mode_of(model: Any) -> RefineMode | None:
     Raises :class:`CheckpointError` when the entry exists but cannot be run (a newer or damaged
     model file), rather than silently colouring with the wrong procedure.
     """
-    cfg = getattr(model, "config", None)
+    return refine_mode_of_config(getattr(model, "config", None))
+
+
+def refine_mode_of_config(cfg: Any) -> RefineMode | None:
+    """:func:`refine_mode_of` for a model config (e.g. read from a file's header, without torch)."""
     extra = getattr(cfg, "extra", None) or {}
     inf = extra.get("inference") if isinstance(extra, dict) else None
     if inf is None:

@@ -104,6 +104,7 @@ def test_colorize_with_tiny_model(qtbot, dialogs, tmp_path, one_torch_thread):
     win = MainWindow(settings=s, open_sample=False, open_dialogs_on_finish=False)
     qtbot.addWidget(win)
     assert win.model_ok and win.method == "opdm"
+    assert win.method_label.text() == "OPDM · 2 steps"      # a plain model runs the steps setting
     assert win.open_cut(write_cut(tmp_path / "short", n=4, size=64))
     outcome = colorize_all(qtbot, win, timeout=120000)
     assert outcome.error is None, outcome.details or outcome.error
@@ -399,4 +400,7 @@ def test_first_start_selects_the_shipped_model(qtbot, dialogs):
     assert w.doc is not None and w.doc.n_frames == 24
     assert w.model_ok and w.method == "opdm"
     assert "no OPDM model" not in w.method_label.text()
+    # The shipped model refines the flow preview in one step; it does not run the steps setting.
+    assert w.method_label.text() == "OPDM · refines the flow preview · 1 step"
+    assert "refines the flow preview" in w.model_text
     w.close()
