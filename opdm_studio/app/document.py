@@ -150,6 +150,11 @@ class Document:
         r = self.project.results.get(i)
         return r is not None and r.color_path is not None
 
+    def is_outdated(self, i: int) -> bool:
+        """True if frame ``i``'s result was made with other keyframes or colouring settings than
+        the current ones (shown until the next Colorize replaces it)."""
+        return self.project.is_outdated(i)
+
     def result_info(self, i: int) -> FrameResult | None:
         """The engine's record of frame ``i``'s result."""
         return self.project.results.get(i)

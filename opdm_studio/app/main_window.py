@@ -747,6 +747,10 @@ class MainWindow(QMainWindow):
         if self.settings.method == "opdm" and not ok:
             show_user_error(self, text)
         self._show_method()
+        if self.doc is not None and not self.busy:
+            # The timeline marks results made with the old settings as out of date at once.
+            self.apply_settings_to_project()
+            self.model.layoutChanged.emit()
         if thumbs_changed:
             self.model.set_thumb_size(new.thumb_size)
 

@@ -18,13 +18,14 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen, Q
 from PySide6.QtWidgets import (QAbstractItemView, QListView, QStyle, QStyledItemDelegate,
                                QStyleOptionViewItem, QWidget)
 
-from opdm_studio.app.theme import DONE_COLOR, FLAG_COLOR, KEY_COLOR, LINE_ONLY_COLOR
+from opdm_studio.app.theme import DONE_COLOR, FLAG_COLOR, KEY_COLOR, LINE_ONLY_COLOR, OUTDATED_COLOR
 
 # Extra data roles of FrameListModel.
 KeyRole = Qt.ItemDataRole.UserRole + 1
 ColouredRole = Qt.ItemDataRole.UserRole + 2
 FlaggedRole = Qt.ItemDataRole.UserRole + 3
 NumberRole = Qt.ItemDataRole.UserRole + 4
+OutdatedRole = Qt.ItemDataRole.UserRole + 5
 
 
 def rgb_to_qimage(rgb: np.ndarray) -> QImage:
@@ -196,6 +197,8 @@ class FrameListModel(QAbstractListModel):
             return self._doc.frame_label(i)
         if role == Qt.ItemDataRole.ToolTipRole:
             tags = [t for t, on in (("keyframe", self._doc.is_key(i)), ("coloured", self._doc.has_result(i)),
+                                    ("out of date: other keys or settings, Colorize redoes it",
+                                     self._doc.is_outdated(i)),
                                     ("flagged for review", self._doc.is_flagged(i))) if on]
             return f"{self._doc.frame_name(i)}" + (f" ({', '.join(tags)})" if tags else " (line only)")
         if role == Qt.ItemDataRole.DecorationRole:
@@ -206,6 +209,8 @@ class FrameListModel(QAbstractListModel):
             return self._doc.has_result(i)
         if role == FlaggedRole:
             return self._doc.is_flagged(i)
+        if role == OutdatedRole:
+            return self._doc.is_outdated(i)
         if role == NumberRole:
             return i
         return None
@@ -261,7 +266,9 @@ class FrameDelegate(QStyledItemDelegate):
         # status bar under the thumbnail: key / coloured / line only, flagged triangle
         is_key, coloured, flagged = index.data(KeyRole), index.data(ColouredRole), index.data(FlaggedRole)
         bar = QRect(r.x() + 2, img_rect.bottom() + 2, r.width() - 4, 4)
-        painter.fillRect(bar, KEY_COLOR if is_key else DONE_COLOR if coloured else LINE_ONLY_COLOR)
+        outdated = coloured and not is_key and index.data(OutdatedRole)
+        painter.fillRect(bar, KEY_COLOR if is_key else OUTDATED_COLOR if outdated
+                         else DONE_COLOR if coloured else LINE_ONLY_COLOR)
         painter.setPen(QColor(200, 203, 207))
         f = QFont(painter.font())
         f.setPointSizeF(max(7.0, f.pointSizeF() - 1))

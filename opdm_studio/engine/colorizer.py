@@ -696,7 +696,8 @@ class Colorizer:
         def finish_color(item: PlanItem, guess: np.ndarray, palette: Any) -> tuple[FrameOutput, FrameResult]:
             cut = project.cut
             output = fc.finish(guess, cut.line(item.index), cut.line_rgb(item.index), palette=palette)
-            result = FrameResult(item.index, "done", keys=item.keys, method=settings.method)
+            result = FrameResult(item.index, "done", keys=item.keys, method=settings.method,
+                                 recipe=settings.recipe())
             self._write_frame(item, output, result, targets[item.index])
             return output, result
 
@@ -830,8 +831,11 @@ class Colorizer:
             out = FrameOutput(composite, color, color, conf if conf is not None else
                               np.ones(color.shape[:2], np.float32), res.confidence or 0.0,
                               res.flagged, res.regions)
-        method = None if src in project.keyframes else project.settings.method
-        return out, FrameResult(item.index, "held", keys=item.keys, method=method, source_index=src)
+        from_key = src in project.keyframes      # a key's colours do not depend on the settings
+        method = None if from_key else project.settings.method
+        recipe = None if from_key else project.settings.recipe()
+        return out, FrameResult(item.index, "held", keys=item.keys, method=method, source_index=src,
+                                recipe=recipe)
 
     def _rewrite_missing(self, item: PlanItem, res: FrameResult, missing: dict[str, Path]) -> None:
         """Write layer files of a finished frame that are missing (e.g. a layer added later)."""

@@ -98,6 +98,22 @@ class ColorizeSettings:
         """Plain JSON-able dict."""
         return asdict(self)
 
+    def recipe(self) -> dict[str, Any]:
+        """The settings that decide a coloured frame's colours (not device, layers or naming).
+
+        A result made with another recipe is kept and shown but is out of date: the next run
+        colours it again. A refine-mode model (the shipped default) runs the steps stored in it,
+        so the steps setting is not part of its recipe.
+        """
+        r: dict[str, Any] = {"method": self.method, "snap": self.snap, "gap": self.gap}
+        if self.method == "opdm":
+            r.update(model=self.model or None, seed=self.seed, working_size=self.working_size)
+            if not _runs_stored_steps(self.model):
+                r["steps"] = self.steps
+        else:
+            r["flow_size"] = self.flow_size
+        return r
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ColorizeSettings":
         """Build from a dict, ignoring unknown keys (written by a newer version)."""
@@ -106,6 +122,29 @@ class ColorizeSettings:
         if "layers" in kwargs:
             kwargs["layers"] = list(kwargs["layers"])
         return cls(**kwargs)
+
+
+_STORED_STEPS: dict[tuple[str, int, int], bool] = {}
+
+
+def _runs_stored_steps(model: str | None) -> bool:
+    """True when the chosen model is a refine-mode model (reads its header once per file version)."""
+    from opdm_studio.engine.models import resolve_model
+    from opdm_studio.errors import OPDMError
+    try:
+        path = resolve_model(model)
+        st = path.stat()
+    except (OPDMError, OSError):
+        return False
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _STORED_STEPS:
+        from opdm_studio.core.checkpoint_info import read_checkpoint_info   # header only, no torch
+        from opdm_studio.engine.refine import refine_mode_of_config
+        try:
+            _STORED_STEPS[key] = refine_mode_of_config(read_checkpoint_info(path).config) is not None
+        except OPDMError:
+            _STORED_STEPS[key] = False
+    return _STORED_STEPS[key]
 
 
 @dataclass
@@ -136,6 +175,7 @@ class FrameResult:
     flagged: int = 0                                   # regions flagged for review
     regions: int = 0                                   # closed regions in the drawing
     source_index: int | None = None                    # for "held": the frame whose colours it reuses
+    recipe: dict[str, Any] | None = None               # ColorizeSettings.recipe() it was made with
     seconds: float = 0.0                               # time spent colouring it
     finished: float = 0.0                              # unix time
 
@@ -356,7 +396,31 @@ class Project:
             return False
         if res.method is not None and res.method != self.settings.method:
             return False
+        if res.recipe is not None and res.recipe != self.settings.recipe():
+            return False
         return res.color_path is not None and (self.root / res.color_path).is_file()
+
+    def is_outdated(self, index: int) -> bool:
+        """True if frame ``index`` has a stored result that the current keyframes or colouring
+        settings would no longer give (it stays visible; the next run colours it again)."""
+        from opdm_studio.engine.plan import key_pair
+        res = self.results.get(index)
+        if res is None or res.status == "keyframe" or res.color_path is None:
+            return False
+        keys = self.key_indices()
+        if not keys:
+            return True
+        if res.status == "held" and res.source_index is not None and res.source_index != index:
+            src = res.source_index
+            if res.method is None:                     # held from a keyframe's colours
+                return src not in self.keyframes
+            if src in self.keyframes or self.is_outdated(src):
+                return True
+        elif res.keys is not None and tuple(res.keys) != key_pair(index, keys)[:2]:
+            return True
+        if res.method is not None and res.method != self.settings.method:
+            return True
+        return res.recipe is not None and res.recipe != self.settings.recipe()
 
     def result_color(self, index: int) -> np.ndarray | None:
         """Stored colour-only layer (uint8 RGB, full resolution) of frame ``index``, or None."""

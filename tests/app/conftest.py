@@ -105,6 +105,3 @@ def _without_shipped_model(request, monkeypatch, tmp_path_factory):
     absent = tmp_path_factory.mktemp("no_default") / "default.safetensors"
     monkeypatch.setattr(models, "default_model_path", lambda: absent)
 
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "shipped_model: use the model shipped in resources/models")

@@ -404,3 +404,27 @@ def test_first_start_selects_the_shipped_model(qtbot, dialogs):
     assert w.method_label.text() == "OPDM · refines the flow preview · 1 step"
     assert "refines the flow preview" in w.model_text
     w.close()
+
+
+def test_changed_settings_mark_results_out_of_date_until_recoloured(qtbot, window, tmp_path, dialogs):
+    """A colourist who changes snapping sees which frames the next Colorize will redo."""
+    import copy
+
+    from opdm_studio.app.timeline import OutdatedRole
+    window.settings.method = "flow"
+    assert window.open_cut(write_cut(tmp_path / "c", n=6, size=64, keys=(0, 5)))
+    outcome = colorize_all(qtbot, window)
+    assert outcome.error is None and outcome.done == 6
+    model = window.model
+    coloured = [i for i in range(6) if window.doc.result_info(i) is not None
+                and window.doc.result_info(i).method == "flow"]
+    assert coloured and not any(model.index(i).data(OutdatedRole) for i in range(6))
+    new = copy.deepcopy(window.settings)
+    new.snapping = "all" if window.settings.snapping != "all" else "off"
+    window.apply_settings(new)
+    assert all(model.index(i).data(OutdatedRole) for i in coloured)
+    assert "out of date" in model.index(coloured[0]).data(Qt.ItemDataRole.ToolTipRole)
+    assert window.doc.has_result(coloured[0])          # still shown until it is redone
+    outcome = colorize_all(qtbot, window)
+    assert outcome.error is None
+    assert not any(model.index(i).data(OutdatedRole) for i in range(6))

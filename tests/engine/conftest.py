@@ -13,9 +13,12 @@ W, H = 72, 40
 
 
 @pytest.fixture(autouse=True)
-def _without_shipped_model(monkeypatch, tmp_path_factory):
+def _without_shipped_model(request, monkeypatch, tmp_path_factory):
     """Engine tests run as on an install without resources/models/default.safetensors (issue 9
-    ships one): what they check must not depend on the shipped weights."""
+    ships one): what they check must not depend on the shipped weights; mark a test
+    `shipped_model` to keep them."""
+    if request.node.get_closest_marker("shipped_model"):
+        return
     import opdm_studio.engine.models as models
     absent = tmp_path_factory.mktemp("no_default") / "default.safetensors"
     monkeypatch.setattr(models, "default_model_path", lambda: absent)

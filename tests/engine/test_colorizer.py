@@ -243,3 +243,60 @@ def test_closing_the_run_early_keeps_the_frame_in_flight(cut_noholds, tmp_path, 
     assert sorted(q.results) == [0, 1]
     assert (tmp_path / "out" / "cut_0001_lines.png").is_file()
     assert not (tmp_path / "out" / "cut_0002.png").exists()
+
+
+def test_results_from_other_settings_or_keys_are_outdated_and_redone(cut_dir, tmp_path):
+    """A finished frame stays shown but is out of date after a colour-deciding setting or the
+    keyframes change; the next run colours exactly those frames again (held ones included)."""
+    s = ColorizeSettings(method="flow", snap="off")
+    p = Project.create(cut_dir, tmp_path / "out", keys=[0, 9], settings=s)
+    run_all(Colorizer(p))
+    # Frames coloured by the method (held copies of a key's colours depend on no setting).
+    coloured = [i for i in range(1, 9) if p.results[i].method is not None]
+    assert len(coloured) >= 3 and not any(p.is_outdated(i) for i in range(10))
+    assert all(p.results[i].recipe == s.recipe() for i in coloured)
+    # Output naming, layers and device do not change colours: nothing to redo.
+    p.settings.layers, p.settings.device = ["composite", "color"], "cpu"
+    assert not any(p.is_outdated(i) for i in range(10))
+    p.settings.layers = ["composite"]
+    events = run_all(Colorizer(p))
+    assert not [e for e in events if e.kind == "done" and e.index in coloured]
+    # Snapping decides colours: every coloured frame is out of date and is done again.
+    p.settings.snap = "all"
+    assert all(p.is_outdated(i) for i in coloured) and not p.is_outdated(0)
+    events = run_all(Colorizer(p, overwrite=True))
+    assert sorted(e.index for e in events if e.kind == "done") == coloured
+    assert not any(p.is_outdated(i) for i in range(10))
+    # The settings survive a save and load with the recipe.
+    q = Project.load(tmp_path / "out")
+    assert q.results[4].recipe == q.settings.recipe() and not q.is_outdated(4)
+    # A new key in the middle: every frame coloured with the pair (0, 9) is out of date; copies
+    # of key 0's own colours are not.
+    q.promote_result(5)
+    moved = {i for i in range(1, 9) if q.is_outdated(i)}
+    assert set(coloured) - {5} <= moved
+    assert not any(q.results[i].source_index == 0 for i in moved)
+    events = run_all(Colorizer(q, overwrite=True))
+    assert {e.index for e in events if e.kind == "done"} == moved | {5}
+    assert not any(q.is_outdated(i) for i in range(10))
+    assert not q.is_outdated(5)
+
+
+def test_recipe_leaves_out_what_does_not_change_colours():
+    a = ColorizeSettings(method="flow", steps=10, working_size=224)
+    b = ColorizeSettings(method="flow", steps=30, working_size=512, device="cpu", layers=["color"])
+    assert a.recipe() == b.recipe()                      # flow ignores the network's settings
+    assert a.recipe() != ColorizeSettings(method="flow", flow_size=0).recipe()
+    c = ColorizeSettings(method="opdm", model="/no/such/model.safetensors", steps=10)
+    assert c.recipe() != ColorizeSettings(method="opdm", model="/no/such/model.safetensors",
+                                          steps=20).recipe()
+    assert c.recipe() != ColorizeSettings(method="opdm", model="/no/such/other.safetensors",
+                                          steps=10).recipe()
+
+
+@pytest.mark.shipped_model
+def test_steps_do_not_outdate_results_of_a_refine_model():
+    """The shipped model runs the step count stored in it: the steps setting is not its recipe."""
+    a, b = ColorizeSettings(method="opdm", steps=10), ColorizeSettings(method="opdm", steps=25)
+    assert a.recipe() == b.recipe() and "steps" not in a.recipe()
+    assert a.recipe() != ColorizeSettings(method="opdm", seed=1).recipe()
