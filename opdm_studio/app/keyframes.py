@@ -185,7 +185,8 @@ class KeyframePanel(QWidget):
             return
         is_key = doc.is_key(frame)
         prev, nxt = doc.neighbours(frame)
-        state = "keyframe" if is_key else "coloured" if doc.has_result(frame) else "line only"
+        state = "keyframe" if is_key else "line only" if not doc.has_result(frame) else \
+            "coloured, out of date (Colorize redoes it)" if doc.is_outdated(frame) else "coloured"
         self.header.setText(f"<b>Frame {doc.frame_label(frame)}</b> ({doc.frame_name(frame)}) — {state}")
         for slot, k in ((self.prev_slot, prev), (self.next_slot, nxt)):
             if k is None:

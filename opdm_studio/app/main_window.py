@@ -520,6 +520,8 @@ class MainWindow(QMainWindow):
         if info is not None and info.status != "keyframe":
             extra = f" · confidence {info.confidence:.2f}" if info.confidence is not None else ""
             extra += f" · {info.flagged} region(s) to review" if info.flagged else ""
+            extra += " · out of date: other keys or settings, Colorize redoes it" \
+                if self.doc.is_outdated(frame) else ""
         if not self.busy:
             self.status(f"Frame {self.doc.frame_label(frame)} ({self.doc.frame_name(frame)}) · "
                         f"{MODE_LABELS[self._mode]}{extra}" + (f" · {note}" if note else ""))
