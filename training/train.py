@@ -466,49 +466,105 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
     return out
 
 
-def plot_loss_curve(records: list[dict[str, Any]], path: Path | None = None, size: tuple[int, int] = (640, 360),
+def _smooth(ys: list[float]) -> list[float]:
+    """Exponential moving average (heavier for long series), as the curves are drawn."""
+    out, acc = [], ys[0]
+    beta = 0.9 if len(ys) > 20 else 0.5
+    for y in ys:
+        acc = beta * acc + (1 - beta) * y
+        out.append(acc)
+    return out
+
+
+def _series(records: list[dict[str, Any]], key: str, positive: bool = False) -> list[tuple[int, float]]:
+    return [(int(r["step"]), float(r[key])) for r in records
+            if r.get(key) is not None and math.isfinite(r[key]) and (r[key] > 0 or not positive)]
+
+
+def plot_loss_curve(records: list[dict[str, Any]], path: Path | None = None, size: tuple[int, int] = (640, 420),
                     key: str = "loss") -> np.ndarray:
-    """Draw the loss (raw and smoothed, log scale) and validation PSNR points; optionally save."""
+    """Draw the run's curves; optionally save the PNG.
+
+    Top: the training loss (raw and smoothed, log scale); a stage-1 log also gets the level-0
+    alignment L1 and the L1 of the unaligned keys (what doing nothing scores), smoothed. Bottom
+    (when the log has validation records): validation PSNR per evaluation, and the unaligned keys'
+    PSNR for stage 1. Axes are labelled in the quantities' own units.
+    """
     from PIL import Image, ImageDraw
     w, h = size
     img = Image.new("RGB", size, (255, 255, 255))
     d = ImageDraw.Draw(img)
-    left, right, top, bottom = 56, 12, 14, 30
-    pts = [(r["step"], r[key]) for r in records if key in r and r.get(key) is not None
-           and math.isfinite(r[key]) and r[key] > 0]
-    d.rectangle([left, top, w - right, h - bottom], outline=(120, 120, 120))
-    if len(pts) >= 1:
-        xs = [p[0] for p in pts]
-        ys = [math.log10(p[1]) for p in pts]
-        x0, x1 = min(xs), max(max(xs), min(xs) + 1)
-        y0, y1 = min(ys), max(ys)
+    vals = _series(records, "val_psnr")
+    ref_vals = _series(records, "val_psnr_unaligned")
+    left, right = 56, 12
+    split = int(h * 0.62) if vals else h
+    top, bottom = 14, split - 30
+
+    def frame(y_top: int, y_bottom: int) -> None:
+        d.rectangle([left, y_top, w - right, y_bottom], outline=(120, 120, 120))
+
+    pts = _series(records, key, positive=True)
+    extra = [(name, _series(records, name, positive=True), colour)
+             for name, colour in (("l1_level0", (0, 140, 120)), ("l1_unaligned", (130, 130, 130)))]
+    extra = [e for e in extra if e[1]] if all(e[1] for e in extra) else []
+    frame(top, bottom)
+    steps_all = [p[0] for p in pts] + [v[0] for v in vals]
+    if steps_all:
+        x0, x1 = min(steps_all), max(max(steps_all), min(steps_all) + 1)
+        sx = lambda x: left + (x - x0) / (x1 - x0) * (w - left - right)  # noqa: E731
+        d.text((left, h - 16), f"step {x0}", fill=(60, 60, 60))
+        d.text((w - right - 90, h - 16), f"step {x1}", fill=(60, 60, 60))
+    if pts:
+        all_y = [math.log10(y) for _, y in pts] + [math.log10(y) for _, s, _ in extra for _, y in s]
+        y0, y1 = min(all_y), max(all_y)
         if y1 - y0 < 1e-6:
             y0, y1 = y0 - 0.5, y1 + 0.5
-        sx = lambda x: left + (x - x0) / (x1 - x0) * (w - left - right)
-        sy = lambda y: top + (y1 - y) / (y1 - y0) * (h - top - bottom)
+        sy = lambda y: top + (y1 - y) / (y1 - y0) * (bottom - top)  # noqa: E731
         for k in range(5):  # gridlines with labels in the loss's own units
             yv = y0 + (y1 - y0) * k / 4
             yy = sy(yv)
             d.line([left, yy, w - right, yy], fill=(230, 230, 230))
             d.text((4, yy - 6), f"{10 ** yv:.3g}", fill=(60, 60, 60))
-        d.text((left, h - bottom + 6), f"step {x0}", fill=(60, 60, 60))
-        d.text((w - right - 90, h - bottom + 6), f"step {x1}", fill=(60, 60, 60))
+        xs = [p[0] for p in pts]
+        ys = [math.log10(p[1]) for p in pts]
         raw = [(sx(x), sy(y)) for x, y in zip(xs, ys)]
         if len(raw) > 1:
             d.line(raw, fill=(170, 190, 230), width=1)
-        sm, acc = [], ys[0]
-        beta = 0.9 if len(ys) > 20 else 0.5
-        for x, y in zip(xs, ys):
-            acc = beta * acc + (1 - beta) * y
-            sm.append((sx(x), sy(acc)))
+        sm = [(sx(x), sy(y)) for x, y in zip(xs, _smooth(ys))]
         if len(sm) > 1:
             d.line(sm, fill=(20, 70, 200), width=2)
         else:
             d.ellipse([sm[0][0] - 2, sm[0][1] - 2, sm[0][0] + 2, sm[0][1] + 2], fill=(20, 70, 200))
-    d.text((left + 6, top + 2), f"{key} (log scale), smoothed", fill=(20, 70, 200))
-    vals = [r for r in records if "val_psnr" in r]
+        legend = [(f"{key} (log scale), smoothed", (20, 70, 200))]
+        for name, series, colour in extra:
+            ys_e = _smooth([math.log10(y) for _, y in series])
+            line = [(sx(x), sy(y)) for (x, _), y in zip(series, ys_e)]
+            if len(line) > 1:
+                d.line(line, fill=colour, width=2)
+            legend.append((name + (" (keys as they are)" if name == "l1_unaligned" else ""), colour))
+        for k, (text, colour) in enumerate(legend):
+            d.text((left + 6, top + 2 + 12 * k), text, fill=colour)
     if vals:
-        d.text((w - right - 200, top + 2), f"last val PSNR {vals[-1]['val_psnr']:.2f} dB", fill=(180, 60, 20))
+        vt, vb = split + 8, h - 24
+        frame(vt, vb)
+        ys_v = [v for _, v in vals] + [v for _, v in ref_vals]
+        v0, v1 = min(ys_v), max(ys_v)
+        if v1 - v0 < 0.2:
+            v0, v1 = v0 - 0.1, v1 + 0.1
+        sv = lambda y: vt + (v1 - y) / (v1 - v0) * (vb - vt)  # noqa: E731
+        for k in range(3):
+            yv = v0 + (v1 - v0) * k / 2
+            d.line([left, sv(yv), w - right, sv(yv)], fill=(230, 230, 230))
+            d.text((4, sv(yv) - 6), f"{yv:.2f}", fill=(60, 60, 60))
+        for series, colour in ((ref_vals, (130, 130, 130)), (vals, (200, 80, 20))):
+            line = [(sx(x), sv(y)) for x, y in series]
+            if len(line) > 1:
+                d.line(line, fill=colour, width=2)
+            for x, y in line:
+                d.ellipse([x - 2, y - 2, x + 2, y + 2], fill=colour)
+        d.text((left + 6, vt + 2), f"validation PSNR (dB), last {vals[-1][1]:.2f}", fill=(200, 80, 20))
+        if ref_vals:
+            d.text((left + 6, vt + 14), f"unaligned keys {ref_vals[-1][1]:.2f}", fill=(130, 130, 130))
     arr = np.asarray(img)
     if path is not None:
         save_png_atomic(arr, path)

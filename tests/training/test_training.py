@@ -185,3 +185,21 @@ def test_stage1_validation_starts_at_the_unaligned_score(toy_cuts):
     metrics, grid = AlignStage().validate(model, diffusion, batch, _cfg(toy_cuts, Path(".")), torch.device("cpu"))
     assert metrics["val_psnr"] == pytest.approx(metrics["val_psnr_unaligned"], abs=1e-4)
     assert np.isfinite(metrics["val_psnr"]) and grid.ndim == 3
+
+
+def test_loss_curve_draws_validation_and_the_unaligned_reference():
+    from training.train import plot_loss_curve
+
+    def has(img, rgb):
+        return bool(np.any(np.all(img == np.array(rgb, np.uint8), axis=2)))
+    stage2 = [{"step": s, "loss": 1.0 / s} for s in range(1, 30)]
+    img = plot_loss_curve(stage2)
+    assert img.shape == (420, 640, 3) and has(img, (20, 70, 200))
+    assert not has(img, (200, 80, 20)) and not has(img, (0, 140, 120))    # no validation, no stage 1
+    stage1 = [{"step": s, "loss": 0.1 - s / 1e3, "l1_level0": 0.12 - s / 1e3, "l1_unaligned": 0.12}
+              for s in range(1, 30)]
+    stage1 += [{"step": 10, "val_psnr": 17.0, "val_psnr_unaligned": 16.5},
+               {"step": 20, "val_psnr": 17.4, "val_psnr_unaligned": 16.5}]
+    img = plot_loss_curve(stage1, size=(560, 240))
+    assert img.shape == (240, 560, 3)
+    assert has(img, (200, 80, 20)) and has(img, (0, 140, 120)) and has(img, (130, 130, 130))
