@@ -39,17 +39,19 @@ def sample_cut_path() -> Path | None:
     return p if p.is_dir() and any(p.iterdir()) else None
 
 
-def model_status(settings: AppSettings) -> tuple[bool, str]:
-    """(OPDM model usable?, sentence for the status bar and the settings dialog)."""
+def model_status(settings: AppSettings) -> tuple[bool, str, str]:
+    """(OPDM model usable?, sentence for the status bar and the settings dialog, what the model
+    runs: "10 steps" or, for a refine-mode model, its own step count)."""
     from opdm_studio.engine.models import HOW_TO_GET_A_MODEL, resolve_model, sampling_summary
     try:
         path = resolve_model(None if settings.model == "default" else settings.model)
     except ModelNotInstalledError:
         return False, ("No OPDM model is installed: colouring uses the fast flow preview. To get "
-                       "one: " + HOW_TO_GET_A_MODEL + ".")
+                       "one: " + HOW_TO_GET_A_MODEL + "."), ""
     except OPDMError as exc:
-        return False, f"The chosen model cannot be used ({exc}); colouring uses the flow preview."
-    return True, f"Model: {path.name} ({sampling_summary(path, settings.steps)})"
+        return False, f"The chosen model cannot be used ({exc}); colouring uses the flow preview.", ""
+    sampling = sampling_summary(path, settings.steps)
+    return True, f"Model: {path.name} ({sampling})", sampling
 
 
 def _preload_model(choice: str) -> None:
@@ -357,24 +359,12 @@ class MainWindow(QMainWindow):
         return self.settings.method if self.model_ok else "flow"
 
     def _check_model(self) -> None:
-        ok, text = model_status(self.settings)
+        ok, text, self.model_sampling = model_status(self.settings)
         self.model_ok, self.model_text = ok, text
-        self.model_sampling = self._sampling_text()
         if not ok and self.settings.method == "opdm":
             # Without a model the app still works end to end with the flow preview.
             self.status(text)
         self._show_method()
-
-    def _sampling_text(self) -> str:
-        """"10 steps", or what a refine-mode model does instead (it ignores the steps setting)."""
-        from opdm_studio.engine.models import resolve_model, sampling_summary
-        if not self.model_ok:
-            return f"{self.settings.steps} steps"
-        try:
-            path = resolve_model(None if self.settings.model == "default" else self.settings.model)
-        except OPDMError:
-            return f"{self.settings.steps} steps"
-        return sampling_summary(path, self.settings.steps)
 
     def _show_method(self) -> None:
         if self.method == "opdm":
@@ -743,9 +733,8 @@ class MainWindow(QMainWindow):
         thumbs_changed = new.thumb_size != self.settings.thumb_size
         self.settings = new
         self.settings.save()
-        ok, text = model_status(self.settings)
+        ok, text, self.model_sampling = model_status(self.settings)
         self.model_ok, self.model_text = ok, text
-        self.model_sampling = self._sampling_text()
         if self.settings.method == "opdm" and not ok:
             show_user_error(self, text)
         self._show_method()

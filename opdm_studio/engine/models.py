@@ -166,19 +166,38 @@ def clear_model_cache() -> None:
         _cache.clear()
 
 
+_REFINE_MODES: dict[tuple[str, int, int], Any] = {}
+
+
+def refine_mode_of_file(path: str | os.PathLike) -> Any:
+    """The refine mode (:class:`~opdm_studio.engine.refine.RefineMode`) stored in a model file, or
+    None for a plain model or a file whose header cannot be read (loading it reports why).
+
+    Reads the header only (no torch), once per file version.
+    """
+    from opdm_studio.core.checkpoint_info import read_checkpoint_info
+    from opdm_studio.engine.refine import refine_mode_of_config
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError:
+        return None
+    key = (str(p), st.st_size, st.st_mtime_ns)
+    if key not in _REFINE_MODES:
+        try:
+            _REFINE_MODES[key] = refine_mode_of_config(read_checkpoint_info(p).config)
+        except CheckpointError:
+            _REFINE_MODES[key] = None
+    return _REFINE_MODES[key]
+
+
 def sampling_summary(path: str | os.PathLike, steps: int) -> str:
     """How a model file colours, in a few words for the status bar, read from its header only.
 
     ``steps`` is the user's DDIM steps setting, which a refine-mode model (the shipped default)
-    does not use: it runs the steps stored in the model. A file whose header cannot be read gets
-    the plain description; loading it reports the real problem.
+    does not use: it runs the steps stored in the model.
     """
-    from opdm_studio.core.checkpoint_info import read_checkpoint_info
-    from opdm_studio.engine.refine import refine_mode_of_config
-    try:
-        mode = refine_mode_of_config(read_checkpoint_info(Path(path)).config)
-    except CheckpointError:
-        mode = None
+    mode = refine_mode_of_file(path)
     if mode is not None:
         return f"refines the flow preview · {mode.steps} step{'s' if mode.steps != 1 else ''}"
     return f"{steps} step{'s' if steps != 1 else ''}"

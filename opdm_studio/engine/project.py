@@ -124,27 +124,14 @@ class ColorizeSettings:
         return cls(**kwargs)
 
 
-_STORED_STEPS: dict[tuple[str, int, int], bool] = {}
-
-
 def _runs_stored_steps(model: str | None) -> bool:
-    """True when the chosen model is a refine-mode model (reads its header once per file version)."""
-    from opdm_studio.engine.models import resolve_model
+    """True when the chosen model is a refine-mode model (it ignores the steps setting)."""
+    from opdm_studio.engine.models import refine_mode_of_file, resolve_model
     from opdm_studio.errors import OPDMError
     try:
-        path = resolve_model(model)
-        st = path.stat()
-    except (OPDMError, OSError):
+        return refine_mode_of_file(resolve_model(model)) is not None
+    except OPDMError:
         return False
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _STORED_STEPS:
-        from opdm_studio.core.checkpoint_info import read_checkpoint_info   # header only, no torch
-        from opdm_studio.engine.refine import refine_mode_of_config
-        try:
-            _STORED_STEPS[key] = refine_mode_of_config(read_checkpoint_info(path).config) is not None
-        except OPDMError:
-            _STORED_STEPS[key] = False
-    return _STORED_STEPS[key]
 
 
 @dataclass
