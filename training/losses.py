@@ -38,7 +38,13 @@ def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 2.0, window: int 
     ``a``, ``b``: (B, C, H, W); ``data_range`` is 2 for images in [-1, 1]. Returns the mean, or the
     per-image mean (B,) with ``reduce=False``. Computed in float32 even under autocast.
     """
-    a, b = a.float(), b.float()
+    # autocast would run the blurs in bf16 again; their differences (variances) then cancel to
+    # ~0 or below and the ratio blows up (measured: SSIM -> inf at stage-2 step 46 under bf16).
+    with torch.autocast(device_type=a.device.type, enabled=False):
+        return _ssim(a.float(), b.float(), data_range, window, reduce)
+
+
+def _ssim(a: torch.Tensor, b: torch.Tensor, data_range: float, window: int, reduce: bool) -> torch.Tensor:
     c = a.shape[1]
     g = _gaussian_window(window).to(a.device)
     win = min(window, a.shape[-1], a.shape[-2])

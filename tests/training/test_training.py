@@ -203,3 +203,20 @@ def test_loss_curve_draws_validation_and_the_unaligned_reference():
     img = plot_loss_curve(stage1, size=(560, 240))
     assert img.shape == (240, 560, 3)
     assert has(img, (200, 80, 20)) and has(img, (0, 140, 120)) and has(img, (130, 130, 130))
+
+
+def test_ssim_stays_float32_under_bf16_autocast():
+    """Under CPU bf16 autocast the SSIM blurs ran in bf16 and variances cancelled to <= 0: stage 2
+    stopped with a content loss of -inf. SSIM must match its fp32 value there."""
+    from training.losses import ssim
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(2, 3, 64, 64, generator=g) * 2 - 1
+    b = (a + 0.01 * torch.randn(2, 3, 64, 64, generator=g)).clamp(-1, 1)
+    flat = torch.full((1, 3, 32, 32), 0.7)                       # zero variance, as flat paint
+    ref = ssim(a, b)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        got = ssim(a, b)
+        got_flat = ssim(flat, flat)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, ref)
+    assert torch.isfinite(got_flat) and abs(float(got_flat) - 1.0) < 1e-5
