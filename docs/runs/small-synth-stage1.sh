@@ -1,5 +1,5 @@
 #!/bin/sh
-# Issue 7's real run, stage 1: the small preset's offset estimators on synthetic cuts (this CPU).
+# The documented small-preset run (docs/training-runs.md), stage 1: the small preset's offset estimators on synthetic cuts (this CPU).
 # Run from anywhere; uses the repository's .venv. Re-running continues from the last checkpoint.
 # (The documented run executed these arguments from a copy of the code taken at its start.)
 set -e

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Issue 7's real run, stage 2 (after small-synth-stage1.sh): joint diffusion-reverse training from
+# The documented small-preset run (docs/training-runs.md), stage 2 (after small-synth-stage1.sh): joint diffusion-reverse training from
 # the frozen estimators, then the fp16 export. Re-running continues from the last checkpoint.
 set -e
 cd "$(dirname "$0")/../.."
