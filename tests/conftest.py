@@ -30,3 +30,19 @@ def _private_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("opdm_home")
     monkeypatch.setenv("OPDM_STUDIO_HOME", str(home))
     yield home
+
+
+def _bf16_reason() -> str | None:
+    try:
+        import torch
+        if bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+            return None
+        return (f"this CPU ({torch.backends.cpu.get_cpu_capability()}) has no bf16 convolutions "
+                "in oneDNN")
+    except Exception as exc:  # pragma: no cover - torch without the query
+        return f"bf16 support unknown ({exc})"
+
+
+#: Mark for tests that run bf16 convolutions on the CPU: skipped, with the reason, where oneDNN
+#: cannot run them (AMD EPYC with AVX2 only); they run on CPUs with AVX512-BF16 or AMX.
+requires_bf16 = pytest.mark.skipif(_bf16_reason() is not None, reason=_bf16_reason() or "")

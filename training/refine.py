@@ -3,7 +3,7 @@
 A small network trained for an hour on a CPU cannot learn correspondence from scratch, so the
 shipped model gets it from optical flow and learns only the correction:
 
-- references: the two keyframes *flow-warped onto the target* (``imaging.refine.flow_references``),
+- references: the two keyframes *flow-warped onto the target* (``imaging.flow.propagate_two``),
   so the reference encoder and the Offset-Adapter see keys already aligned and learn the residual
   displacement where the flow is wrong;
 - start: the two-key propagation (``propagate_two``'s result) noised to a small timestep
@@ -106,7 +106,7 @@ class RefineData:
 
     def item(self) -> RefineItem:
         """One (target, prev key, next key) example with its flow references, at the working size."""
-        from opdm_studio.imaging.refine import flow_references
+        from opdm_studio.imaging.flow import propagate_two
         if self._left <= 0 or self._cut is None:
             self._new_cut()
         self._left -= 1
@@ -119,7 +119,7 @@ class RefineData:
             p, q = q, p
         colors = [self._cut[p], self._cut[j], self._cut[q]]
         lines = [self._lines[p], self._lines[j], self._lines[q]]
-        refs = flow_references(lines[1], colors[0], lines[0], colors[2], lines[2],
+        refs = propagate_two(lines[1], colors[0], lines[0], colors[2], lines[2],
                                t=abs(j - p) / float(abs(q - p)))
         # Flow at the cut's size, then everything area-resized: what the engine does with frames.
         h, w = lines[1].shape

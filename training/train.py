@@ -227,9 +227,7 @@ class DiffusionObjective(nn.Module):
                 tt = torch.full((b,), ti, device=dev, dtype=torch.long)
                 y = self._denoise(x, tt, line, cond)
                 if i + 1 < len(ts):
-                    a, a_next = abar[ti].float(), abar[ts[i + 1]].float()
-                    e = (x.float() - a.sqrt() * y.float()) / (1 - a).sqrt()
-                    x = a_next.sqrt() * y.float() + (1 - a_next).sqrt() * e
+                    x = self.diffusion.ddim_step(x, y, ti, ts[i + 1])
         else:
             y = x0_hat
         weight = None
@@ -390,7 +388,7 @@ def load_model_weights(model: nn.Module, path: str | Path, use_ema: bool = True)
         model.load_state_dict({k: v.to(own[k].dtype) for k, v in sd.items() if k in own}, strict=True)
         return {"step": int(meta.get("step", 0)), "train_config": json.loads(meta.get("train_config", "{}"))}
     from opdm_studio.core.checkpoint import load_checkpoint
-    src, _, meta = load_checkpoint(path, device="cpu")
+    src, _, meta, _spec = load_checkpoint(path, device="cpu")
     model.load_state_dict(src.state_dict(), strict=True)
     return dict(meta or {})
 

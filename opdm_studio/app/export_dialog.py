@@ -58,7 +58,8 @@ def existing_targets(doc, request: ExportRequest) -> list[Path]:
 
 def export_job(doc, request: ExportRequest) -> Job:
     """A worker job writing the layers of every coloured frame of ``request``."""
-    from opdm_studio.engine.colorizer import ProgressEvent, line_mask_of
+    from opdm_studio.engine.frame import line_mask_of
+    from opdm_studio.engine.run import ProgressEvent
     from opdm_studio.imaging.export import make_layers, write_png_atomic, write_psd
 
     frames = exportable(doc, request.frames)

@@ -610,7 +610,7 @@ class MainWindow(QMainWindow):
 
     def colorize(self, frames) -> None:
         """Colour ``frames`` in the background (results appear one by one)."""
-        from opdm_studio.engine.colorizer import Colorizer
+        from opdm_studio.engine.run import Colorizer
         if self.doc is None or self.busy:
             return
         if not self.doc.keys():

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from opdm_studio.engine.colorizer import CancelToken
+from opdm_studio.pipelines.base import CancelToken
 from opdm_studio.errors import Cancelled, OPDMError
 
 log = logging.getLogger("opdm_studio.app.worker")

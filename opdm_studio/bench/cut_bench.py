@@ -125,7 +125,7 @@ def _machine() -> dict[str, Any]:
 def _colour(folder: Path, settings_kw: dict[str, Any], keys: list[int],
             sample_at: set[int] | None = None) -> dict[str, Any]:
     """Open, plan, colour and write the cut in ``folder``; timings and memory samples."""
-    from opdm_studio.engine.colorizer import Colorizer
+    from opdm_studio.engine.run import Colorizer
     from opdm_studio.engine.project import ColorizeSettings, Project
     t0 = time.perf_counter()
     c0 = time.process_time()

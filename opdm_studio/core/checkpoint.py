@@ -1,5 +1,6 @@
 """Model files: one .safetensors file with the weights and, in its header metadata, the format
-name, format version, the model config (JSON) and free-form metadata (JSON).
+name, format version, the model config (JSON), the inference spec (JSON: which pipeline colours
+with it) and free-form metadata (JSON).
 
 Never unpickles anything: a model file from another studio cannot run code. Every problem a
 user can meet (missing, not a model file, truncated, another format or a newer version, a config
@@ -10,22 +11,41 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from opdm_studio.core.checkpoint_info import (FORMAT_NAME, FORMAT_VERSION, CheckpointInfo,  # noqa: F401
-                                              _check_meta, _read_header, read_checkpoint_info)
-from opdm_studio.core.config import ModelConfig
+from opdm_studio.core.checkpoint_info import (  # noqa: F401
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    CheckpointInfo,
+    check_metadata,
+    read_checkpoint_info,
+    read_header,
+)
+from opdm_studio.core.config import InferenceSpec, ModelConfig
 from opdm_studio.core.model import OPDM
 from opdm_studio.errors import CheckpointError
 from opdm_studio.fileio import atomic_path
 
+
+class Checkpoint(NamedTuple):
+    """A loaded model file."""
+
+    model: OPDM                 # eval mode, on the device asked for
+    config: ModelConfig
+    metadata: dict[str, Any]
+    inference: InferenceSpec    # how it colours (the pipeline and its settings)
+
+
 def save_checkpoint(path: str | os.PathLike, model: OPDM, metadata: dict[str, Any] | None = None,
-                    dtype: torch.dtype | None = None, overwrite: bool = True) -> Path:
-    """Write model + config + metadata to one .safetensors file atomically; return its path.
+                    dtype: torch.dtype | None = None, overwrite: bool = True,
+                    inference: InferenceSpec | None = None) -> Path:
+    """Write model + config + inference spec + metadata to one .safetensors file atomically.
+
+    ``inference`` defaults to the paper's sampling. Returns the path.
 
     ``dtype=torch.float16`` (or bfloat16) exports smaller weights; loading casts them back.
     With ``overwrite=False`` an existing file raises CheckpointError instead of being replaced.
@@ -42,8 +62,14 @@ def save_checkpoint(path: str | os.PathLike, model: OPDM, metadata: dict[str, An
         elif t.is_floating_point() and t.dtype != torch.float32:
             t = t.float()               # a model running in bf16 still saves full precision
         tensors[name] = t.contiguous()
+    cfg = model.config
+    if "inference" in cfg.extra:   # a format-1 style config: the spec moves to its own entry
+        if inference is None:
+            inference = InferenceSpec.from_legacy(cfg.extra["inference"], cfg.timesteps)
+        cfg = cfg.replace(extra={k: v for k, v in cfg.extra.items() if k != "inference"})
+    spec = (inference or InferenceSpec.paper()).validate(cfg.timesteps)
     header = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION),
-              "config": model.config.to_json(), "metadata": meta_json}
+              "config": cfg.to_json(), "inference": spec.to_json(), "metadata": meta_json}
     folder = path.parent if str(path.parent) else Path(".")
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -54,12 +80,11 @@ def save_checkpoint(path: str | os.PathLike, model: OPDM, metadata: dict[str, An
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu"
-                    ) -> tuple[OPDM, ModelConfig, dict[str, Any]]:
-    """Load a model file: (model in eval mode on device, its config, its metadata)."""
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> Checkpoint:
+    """Load a model file: the model in eval mode on ``device``, its config, metadata and spec."""
     path = Path(path)
-    header, _ = _read_header(path)
-    _, cfg, user = _check_meta(path, header)
+    header, _ = read_header(path)
+    _, cfg, spec, user = check_metadata(path, header)
     model = OPDM(cfg)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     found = {k: tuple(v.get("shape", ())) for k, v in header.items() if k != "__metadata__"}
@@ -93,4 +118,4 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu"
     except Exception as exc:  # safetensors raises its own error type for damaged files
         raise CheckpointError(f"{path}: the model file is damaged ({exc})") from None
     model.load_state_dict(state, strict=True)
-    return model.to(device).eval(), cfg, user
+    return Checkpoint(model.to(device).eval(), cfg, user, spec)

@@ -1,10 +1,15 @@
-"""Model-file headers without torch: format, version, config and metadata of a .safetensors model.
+"""Model-file headers without torch: format, version, config, inference spec and metadata.
+
+Format 2 stores the :class:`~opdm_studio.core.config.InferenceSpec` as its own header entry
+(``inference``); format 1 files (written before it) kept it in ``config.extra["inference"]`` and
+still load: the spec is read from there and removed from the config.
 
 The app lists models and shows how each one colours at start-up; reading a header must not import
 torch (seconds of start-up). :mod:`opdm_studio.core.checkpoint` builds on this to load and save.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import struct
@@ -12,11 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opdm_studio.core.config import ModelConfig
+from opdm_studio.core.config import InferenceSpec, ModelConfig
 from opdm_studio.errors import CheckpointError
 
 FORMAT_NAME = "opdm-studio-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Oldest format version this version reads.
+OLDEST_FORMAT_VERSION = 1
 _MAX_HEADER = 100 * 1024 * 1024   # safetensors' own limit for the JSON header
 
 
@@ -28,13 +35,14 @@ class CheckpointInfo:
     format: str
     format_version: int
     config: ModelConfig
+    inference: InferenceSpec = field(default_factory=InferenceSpec)
     metadata: dict[str, Any] = field(default_factory=dict)
     num_parameters: int = 0
     dtype: str = "F32"
     file_size: int = 0
 
 
-def _read_header(path: Path) -> tuple[dict[str, Any], int]:
+def read_header(path: Path) -> tuple[dict[str, Any], int]:
     """Parse and sanity-check the safetensors header; returns (header, file size)."""
     if not path.exists():
         raise CheckpointError(f"{path}: model file not found")
@@ -75,7 +83,10 @@ def _read_header(path: Path) -> tuple[dict[str, Any], int]:
     return header, size
 
 
-def _check_meta(path: Path, header: dict[str, Any]) -> tuple[int, ModelConfig, dict[str, Any]]:
+def check_metadata(path: Path, header: dict[str, Any]
+                   ) -> tuple[int, ModelConfig, InferenceSpec, dict[str, Any]]:
+    """Format version, config, inference spec and user metadata of a parsed header, or
+    :class:`CheckpointError` naming the file."""
     meta = header.get("__metadata__") or {}
     fmt = meta.get("format")
     if fmt != FORMAT_NAME:
@@ -88,7 +99,7 @@ def _check_meta(path: Path, header: dict[str, Any]) -> tuple[int, ModelConfig, d
     if version > FORMAT_VERSION:
         raise CheckpointError(f"{path}: written by a newer OPDM Studio (model format {version}, this "
                               f"version reads up to {FORMAT_VERSION}); please update OPDM Studio")
-    if version < 1:
+    if version < OLDEST_FORMAT_VERSION:
         raise CheckpointError(f"{path}: unknown model format version {version}")
     if "config" not in meta:
         raise CheckpointError(f"{path}: the model file has no model configuration")
@@ -96,20 +107,30 @@ def _check_meta(path: Path, header: dict[str, Any]) -> tuple[int, ModelConfig, d
         cfg = ModelConfig.from_json(meta["config"])
     except ValueError as exc:
         raise CheckpointError(f"{path}: the model configuration is invalid ({exc})") from None
+    legacy = cfg.extra.get("inference")
+    if legacy is not None:
+        cfg = dataclasses.replace(cfg, extra={k: v for k, v in cfg.extra.items() if k != "inference"})
+    try:
+        if version >= 2 and "inference" in meta:
+            spec = InferenceSpec.from_json(meta["inference"], cfg.timesteps)
+        else:
+            spec = InferenceSpec.from_legacy(legacy, cfg.timesteps)
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
     try:
         user = json.loads(meta.get("metadata", "{}"))
         if not isinstance(user, dict):
             raise ValueError
     except ValueError:
         raise CheckpointError(f"{path}: the model file's metadata is not valid JSON") from None
-    return version, cfg, user
+    return version, cfg, spec, user
 
 
 def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
     """Format, version, config and metadata of a model file, without loading the weights."""
     path = Path(path)
-    header, size = _read_header(path)
-    version, cfg, user = _check_meta(path, header)
+    header, size = read_header(path)
+    version, cfg, spec, user = check_metadata(path, header)
     tensors = {k: v for k, v in header.items() if k != "__metadata__"}
     nparams = 0
     dtypes = set()
@@ -120,5 +141,6 @@ def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
         nparams += n
         dtypes.add(entry.get("dtype", "?"))
     return CheckpointInfo(path=path, format=FORMAT_NAME, format_version=version, config=cfg,
+                          inference=spec,
                           metadata=user, num_parameters=nparams, dtype="/".join(sorted(dtypes)),
                           file_size=size)

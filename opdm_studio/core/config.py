@@ -1,10 +1,16 @@
-"""Model configuration: one dataclass, saved as JSON inside every checkpoint, plus named presets.
+"""Model configuration (one dataclass, saved as JSON inside every checkpoint, plus named presets)
+and the inference spec (how a checkpoint colours a frame: which pipeline, with what settings).
 
 Presets (parameter counts are checked by tests/core and reported by ``opdm-studio bench``):
 
 - ``paper``: the size the OPDM paper reports (about 205 M in total; this preset has 200.0 M).
 - ``small``: the CPU default (at most 30 M parameters).
 - ``tiny``: for tests (under 1 M parameters).
+
+:class:`InferenceSpec` is saved beside the config in the checkpoint header; it picks the pipeline
+(``opdm_studio.pipelines``) that colours with the model: ``opdm`` (the paper: DDIM from pure noise,
+the raw keyframes as references) or ``refine`` (the keyframes flow-warped onto the drawing as
+references, DDIM from the noised flow propagation, the correction gated by the warp confidence).
 """
 from __future__ import annotations
 
@@ -12,6 +18,21 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+#: Pipelines a checkpoint can ask for (the model-free ``flow`` method needs no checkpoint).
+MODEL_PIPELINES = ("opdm", "refine")
+#: How a refine pipeline weighs the network's correction: not at all, or by 1 - warp confidence.
+GATES = ("none", "confidence")
+#: Reference images the network sees: the raw keyframes, or the keyframes flow-warped onto the target.
+REFERENCES = ("raw", "flow-warped")
+#: Upper bounds of the sizes a config may ask for: a hostile or damaged file must not make the
+#: loader allocate tens of gigabytes before it fails (the paper preset is well inside them).
+MAX_BASE_CHANNELS = 512
+MAX_CHANNEL_MULT = 16
+MAX_BLOCKS = 32
+MAX_IMAGE_SIZE = 4096
+MAX_TIMESTEPS = 10000
+MAX_PARAMETER_ESTIMATE = 2_000_000_000
 
 #: Number of resolution levels of the U-Net encoder / reference encoder / Offset-Adapter (paper: 4).
 LEVELS = 4
@@ -122,7 +143,31 @@ class ModelConfig:
         need(self.beta_schedule in ("linear", "cosine"), "beta_schedule must be 'linear' or 'cosine'")
         need(1 <= self.sampling_steps <= self.timesteps, "sampling_steps must be in [1, timesteps]")
         need(isinstance(self.extra, dict), "extra must be a JSON object")
+        need(self.base_channels <= MAX_BASE_CHANNELS, f"base_channels must be <= {MAX_BASE_CHANNELS}")
+        need(all(m <= MAX_CHANNEL_MULT for m in self.channel_mult),
+             f"channel_mult entries must be <= {MAX_CHANNEL_MULT}")
+        need(all(r <= MAX_BASE_CHANNELS * MAX_CHANNEL_MULT for r in self.ref_channels)
+             and self.mid_channels <= MAX_BASE_CHANNELS * MAX_CHANNEL_MULT
+             and self.time_embed_dim <= MAX_BASE_CHANNELS * MAX_CHANNEL_MULT
+             and self.offset_channels <= MAX_BASE_CHANNELS * MAX_CHANNEL_MULT
+             and self.offset_feat_channels <= MAX_BASE_CHANNELS * MAX_CHANNEL_MULT,
+             "a channel count is larger than any OPDM network uses")
+        need(max(self.num_res_blocks, self.mid_blocks, self.ref_blocks, self.offset_blocks) <= MAX_BLOCKS,
+             f"block counts must be <= {MAX_BLOCKS}")
+        need(self.image_size <= MAX_IMAGE_SIZE, f"image_size must be <= {MAX_IMAGE_SIZE}")
+        need(self.timesteps <= MAX_TIMESTEPS, f"timesteps must be <= {MAX_TIMESTEPS}")
+        need(self.parameter_estimate() <= MAX_PARAMETER_ESTIMATE,
+             f"the network would have about {self.parameter_estimate() / 1e9:.1f} billion parameters")
         return self
+
+    def parameter_estimate(self) -> int:
+        """Rough upper estimate of the parameter count (3x3 convolutions dominate), computed
+        without building the network, so absurd sizes are refused before any allocation."""
+        per_level = sum(9 * c * c * (4 * self.num_res_blocks + 2) + 9 * r * r * 2 * self.ref_blocks
+                        for c, r in zip(self.channels, self.ref_widths))
+        middle = 9 * self.middle_channels ** 2 * 2 * (self.mid_blocks + 1)
+        offsets = 2 * LEVELS * 9 * self.offset_channels ** 2 * (self.offset_blocks + 2)
+        return int(per_level + middle + offsets)
 
     # --- serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -217,3 +262,118 @@ def _tiny() -> ModelConfig:
 
 
 PRESETS = {"paper": _paper, "small": _small, "tiny": _tiny}
+
+
+@dataclass(frozen=True)
+class InferenceSpec:
+    """How a checkpoint colours one frame: the pipeline and its settings (typed, validated).
+
+    - ``pipeline="opdm"``: the paper. DDIM from pure noise at T-1 with the raw keyframes as
+      references; ``steps`` None uses the user's steps setting.
+    - ``pipeline="refine"``: the keyframes flow-warped onto the drawing are the references, DDIM
+      runs ``steps`` steps from the flow propagation noised to ``t_start``, and the correction is
+      multiplied by ``1 - warp confidence`` when ``gate="confidence"``.
+    """
+
+    pipeline: str = "opdm"
+    steps: int | None = None
+    t_start: int | None = None
+    gate: str = "none"
+    refs: str = "raw"
+
+    @classmethod
+    def paper(cls) -> "InferenceSpec":
+        """The paper's sampling (every checkpoint without a spec of its own)."""
+        return cls()
+
+    @classmethod
+    def refine(cls, t_start: int, steps: int = 1, gate: str = "confidence") -> "InferenceSpec":
+        """A refine spec (flow-warped references, start from the noised propagation)."""
+        return cls(pipeline="refine", steps=steps, t_start=t_start, gate=gate, refs="flow-warped")
+
+    def validate(self, timesteps: int | None = None) -> "InferenceSpec":
+        """Raise ValueError naming what cannot run; ``timesteps`` is the model's T; return self."""
+        def need(ok: bool, msg: str) -> None:
+            if not ok:
+                raise ValueError(f"invalid inference spec: {msg}")
+
+        need(self.pipeline in MODEL_PIPELINES,
+             f"unknown pipeline {self.pipeline!r} (known: {', '.join(MODEL_PIPELINES)}); "
+             "a newer OPDM Studio may be needed")
+        need(self.steps is None or (isinstance(self.steps, int) and not isinstance(self.steps, bool)
+                                    and self.steps >= 1), "steps must be a positive integer")
+        need(self.gate in GATES, f"gate must be one of {', '.join(GATES)}")
+        need(self.refs in REFERENCES, f"refs must be one of {', '.join(REFERENCES)}")
+        if self.pipeline == "opdm":
+            need(self.t_start is None, "the opdm pipeline starts from pure noise (no t_start)")
+            need(self.refs == "raw" and self.gate == "none",
+                 "the opdm pipeline uses the raw keyframes and no gate")
+        else:
+            need(isinstance(self.t_start, int) and not isinstance(self.t_start, bool)
+                 and self.t_start >= 0, "the refine pipeline needs an integer t_start >= 0")
+            need(self.steps is not None, "the refine pipeline needs its number of steps")
+            need(self.refs == "flow-warped", "the refine pipeline uses flow-warped references")
+            if timesteps is not None:
+                assert self.t_start is not None
+                need(self.t_start < timesteps, f"t_start must be below the model's {timesteps} timesteps")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        """JSON text (sorted keys)."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Any, timesteps: int | None = None) -> "InferenceSpec":
+        """Build and validate; unknown fields or wrong types raise ValueError."""
+        if not isinstance(data, dict):
+            raise ValueError("invalid inference spec: expected a JSON object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"invalid inference spec: unknown field(s) {', '.join(unknown)}; "
+                             "a newer OPDM Studio may be needed")
+        for key in ("pipeline", "gate", "refs"):
+            if key in data and not isinstance(data[key], str):
+                raise ValueError(f"invalid inference spec: {key} must be a string")
+        return cls(**data).validate(timesteps)
+
+    @classmethod
+    def from_json(cls, text: str, timesteps: int | None = None) -> "InferenceSpec":
+        """Inverse of :meth:`to_json`."""
+        try:
+            data = json.loads(text)
+        except (TypeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"invalid inference spec: not JSON ({exc})") from None
+        return cls.from_dict(data, timesteps)
+
+    @classmethod
+    def from_legacy(cls, entry: Any, timesteps: int | None = None) -> "InferenceSpec":
+        """The spec of a format-1 checkpoint, whose config held ``extra["inference"]``
+        (``{"mode": "refine" | "sample", "t_start", "steps", "gate", "refs"}``; None = the paper)."""
+        if entry is None:
+            return cls.paper()
+        if not isinstance(entry, dict) or entry.get("mode") not in ("refine", "sample"):
+            raise ValueError(f"invalid inference spec: unknown inference mode {entry!r}; "
+                             "a newer OPDM Studio may be needed")
+        if entry["mode"] == "sample":
+            return cls.paper()
+        try:
+            spec = cls.refine(t_start=int(entry.get("t_start", 30)), steps=int(entry.get("steps", 1)),
+                              gate=str(entry.get("gate", "confidence")))
+        except (TypeError, ValueError):
+            raise ValueError(f"invalid inference spec: bad refine settings {entry!r}") from None
+        if str(entry.get("refs", "flow-warped")) != "flow-warped":
+            raise ValueError(f"invalid inference spec: refine settings out of range {entry!r}")
+        return spec.validate(timesteps)
+
+    def summary(self, user_steps: int) -> str:
+        """A few words for the status bar: how this spec colours (``user_steps``: the steps setting)."""
+        if self.pipeline == "refine":
+            n = self.steps or 1
+            return f"refines the flow preview · {n} step{'s' if n != 1 else ''}"
+        n = self.steps or user_steps
+        return f"{n} step{'s' if n != 1 else ''}"

@@ -1,15 +1,27 @@
-"""Device and precision policy: cuda > mps > cpu; bf16 where it is fast, fp32 elsewhere.
+"""Device and precision policy (cuda > mps > cpu; bf16 where it is fast, fp32 elsewhere) and the
+inference wrapper that gives a model its fast CPU path.
 
 bf16 is chosen automatically on CUDA and on CPUs with Intel AMX tiles (there it is ~4x faster
-than fp32); on other CPUs bf16 is slower than fp32, so "auto" keeps fp32 there.
+than fp32); on other CPUs bf16 is slower than fp32, so "auto" keeps fp32 there, and an explicit
+bf16 on a CPU whose oneDNN cannot run bf16 convolutions is refused with one line.
+
+The model files (``unet.py`` ...) are plain PyTorch. :func:`prepare_for_inference` returns a
+prepared copy for one device and dtype: on the CPU, channels_last, weights cast to the compute
+dtype, convolutions keeping pre-packed oneDNN weights (:class:`PackedConv2d`) and ResNet blocks
+whose timestep / injection / residual adds run inside those convolutions (:class:`FusedResBlock`).
+The numbers equal the plain path's (tests/core check it).
 """
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+import copy
+from collections.abc import Iterator
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from opdm_studio.core.unet import ResBlock
 
 _DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16,
            "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
@@ -21,6 +33,17 @@ def cpu_has_amx() -> bool:
         return bool(torch.cpu._is_amx_tile_supported())
     except Exception:  # older torch or an unusual build: assume no AMX
         return False
+
+
+def cpu_supports_bf16() -> bool:
+    """True when oneDNN can run bf16 convolutions on this CPU (AVX512-BF16/AMX or AVX-NE-CONVERT)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:  # an unusual build without the query: be safe
+        return False
+
+
+NO_BF16_MESSAGE = "this CPU has no bf16 support; use fp32"
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -57,12 +80,14 @@ def pick_dtype(device: torch.device | str, name: str = "auto") -> torch.dtype:
             raise ValueError(f"unsupported dtype {name!r}; use auto, fp32, bf16 or fp16") from None
         if dev.type == "cpu" and dtype == torch.float16:
             raise ValueError("fp16 compute is not supported on the CPU; use fp32 or bf16")
+        if dev.type == "cpu" and dtype == torch.bfloat16 and not cpu_supports_bf16():
+            raise ValueError(NO_BF16_MESSAGE)
         return dtype
     if dev.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if dev.type == "mps":
         return torch.float16
-    return torch.bfloat16 if cpu_has_amx() else torch.float32
+    return torch.bfloat16 if cpu_has_amx() and cpu_supports_bf16() else torch.float32
 
 
 def autocast(device: torch.device | str, dtype: torch.dtype) -> contextlib.AbstractContextManager:
@@ -144,10 +169,47 @@ class PackedConv2d(nn.Conv2d):
             x, add, self._packed_weight(x), b, *args, "add", 1.0, None, [], None)
 
 
-def pack_convolutions(model: nn.Module) -> int:
-    """Switch every nn.Conv2d of model to :class:`PackedConv2d` (same parameters and state_dict).
+class FusedResBlock(ResBlock):
+    """A :class:`~opdm_studio.core.unet.ResBlock` whose CPU inference runs on packed convolutions:
+    the timestep term is folded into conv1's bias and the injection / residual adds run inside
+    the convolutions. Same parameters, same state_dict, same numbers; every other case (training,
+    per-sample timesteps, other devices) takes the plain forward."""
 
-    Returns how many were switched (0 where this torch build lacks oneDNN).
+    conv1: PackedConv2d
+    conv2: PackedConv2d
+
+    def forward(self, x: torch.Tensor, temb: torch.Tensor | None = None,
+                inject: torch.Tensor | None = None) -> torch.Tensor:
+        """Same as ResBlock.forward."""
+        fast = self._fused(x, temb, inject)
+        return fast if fast is not None else super().forward(x, temb, inject)
+
+    def _fused(self, x: torch.Tensor, temb: torch.Tensor | None,
+               inject: torch.Tensor | None) -> torch.Tensor | None:
+        if torch.is_grad_enabled() or x.device.type != "cpu":
+            return None
+        bias = self.conv1.bias
+        if self.temb is not None and temb is not None:
+            tb = self.temb(temb).to(x.dtype)                       # (B, cout)
+            if tb.shape[0] > 1 and not torch.equal(tb, tb[:1].expand_as(tb)):
+                return None                                        # per-sample timesteps
+            bias = tb[0] if bias is None else bias + tb[0]
+        add = None
+        if inject is not None:
+            add = inject.to(x.dtype)
+            if add.shape[0] != x.shape[0]:
+                add = add.expand(x.shape[0], -1, -1, -1)
+        h = self.conv1.fused(F.silu(self.norm1(x), inplace=True), bias=bias, add=add)
+        if h is None:
+            return None
+        return self.conv2.fused(self.dropout(F.silu(self.norm2(h), inplace=True)), add=self.skip(x))
+
+
+def pack_convolutions(model: nn.Module) -> int:
+    """Give ``model`` (in place) the fast CPU path: every nn.Conv2d becomes a
+    :class:`PackedConv2d` and every ResBlock a :class:`FusedResBlock` (same parameters).
+
+    Returns how many convolutions were switched (0 where this torch build lacks oneDNN).
     """
     if not _mkldnn_packing_available():
         return 0
@@ -156,24 +218,30 @@ def pack_convolutions(model: nn.Module) -> int:
         if type(m) is nn.Conv2d:
             m.__class__ = PackedConv2d
             n += 1
+    for m in model.modules():
+        if type(m) is ResBlock and isinstance(m.conv1, PackedConv2d) and isinstance(m.conv2, PackedConv2d):
+            m.__class__ = FusedResBlock
     return n
 
 
 def prepare_for_inference(model: nn.Module, device: torch.device | str,
-                          dtype: torch.dtype = torch.float32) -> nn.Module:
-    """Move a model to device, eval mode, channels_last on CPU (oneDNN's fast layout).
+                          dtype: torch.dtype = torch.float32, inplace: bool = False) -> nn.Module:
+    """A copy of ``model`` (the model itself with ``inplace``) ready to colour on device/dtype.
 
-    With a reduced dtype on the CPU the weights are cast to it too: that skips autocast's
-    per-call weight casts and keeps norms/activations in bf16 (measured faster on AMX CPUs).
-    On the CPU the convolutions also keep pre-packed weights (:class:`PackedConv2d`).
-    Use :func:`prepare_inputs` on the input tensors and keep calling under :func:`autocast`.
+    Eval mode, no gradients; on the CPU channels_last (oneDNN's fast layout), weights cast to a
+    reduced ``dtype`` (skips autocast's per-call weight casts; measured faster on AMX CPUs) and
+    the fast path of :func:`pack_convolutions`. Use :func:`prepare_inputs` on the input tensors
+    and call it under :func:`inference`.
     """
     dev = torch.device(device)
+    if not inplace:
+        model = copy.deepcopy(model)
     model = model.to(dev).eval()
+    for param in model.parameters():
+        param.requires_grad_(False)
     if dev.type == "cpu":
         model = model.to(memory_format=torch.channels_last)
-        if dtype != torch.float32:
-            model = model.to(dtype)
+        model = model.to(dtype) if dtype != torch.float32 else model.float()
         pack_convolutions(model)
     return model
 

@@ -63,15 +63,24 @@ class GaussianDiffusion(nn.Module):
         return self._at(self.sqrt_alphas_cumprod, t, x0) * x0 + \
             self._at(self.sqrt_one_minus_alphas_cumprod, t, x0) * noise
 
-    def eps_from_x0(self, x_t: torch.Tensor, t: torch.Tensor | int, x0: torch.Tensor) -> torch.Tensor:
-        """The noise implied by a predicted x0 (training's noise loss and DDIM use it)."""
-        return (x_t - self._at(self.sqrt_alphas_cumprod, t, x_t) * x0) / \
-            self._at(self.sqrt_one_minus_alphas_cumprod, t, x_t)
+    def ddim_step(self, x_t: torch.Tensor, x0: torch.Tensor, t: int, t_prev: int, eta: float = 0.0,
+                  noise: torch.Tensor | None = None) -> torch.Tensor:
+        """The DDIM update t -> t_prev from the network's x0 prediction (the module doc's formula).
 
-    def x0_from_eps(self, x_t: torch.Tensor, t: torch.Tensor | int, eps: torch.Tensor) -> torch.Tensor:
-        """Inverse of :meth:`eps_from_x0`."""
-        return (x_t - self._at(self.sqrt_one_minus_alphas_cumprod, t, x_t) * eps) / \
-            self._at(self.sqrt_alphas_cumprod, t, x_t)
+        The one place this update is written: the sampler and training's differentiable chain both
+        call it. ``noise`` (same shape) is needed when ``eta > 0``. Computes in float32.
+        """
+        a_t = self.alphas_cumprod[t].to(x_t.device, torch.float32)
+        a_prev = self.alphas_cumprod[t_prev].to(x_t.device, torch.float32)
+        x_t, x0 = x_t.float(), x0.float()
+        eps = (x_t - a_t.sqrt() * x0) / (1.0 - a_t).sqrt()
+        sigma = eta * ((1 - a_prev) / (1 - a_t)).sqrt() * (1 - a_t / a_prev).clamp(min=0.0).sqrt()
+        x_prev = a_prev.sqrt() * x0 + (1 - a_prev - sigma ** 2).clamp(min=0.0).sqrt() * eps
+        if eta > 0:
+            if noise is None:
+                raise ValueError("ddim_step with eta > 0 needs noise")
+            x_prev = x_prev + sigma * noise
+        return x_prev
 
     def ddim_timesteps(self, steps: int, t_start: int | None = None) -> list[int]:
         """Descending timesteps for a DDIM run of ``steps`` steps from t_start (default T-1) to 0."""
@@ -140,7 +149,6 @@ def ddim_sample(model, diff: GaussianDiffusion, line: torch.Tensor, prev: torch.
         timesteps = diff.ddim_timesteps(steps)
         x_t = _randn((b, 3, h, w), generator, device)
 
-    abar = diff.alphas_cumprod
     total = len(timesteps)
     for i, t in enumerate(timesteps):
         with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
@@ -151,11 +159,6 @@ def ddim_sample(model, diff: GaussianDiffusion, line: torch.Tensor, prev: torch.
             if i + 1 == total:
                 x_t = x0
             else:
-                t_prev = timesteps[i + 1]
-                a_t, a_prev = abar[t].item(), abar[t_prev].item()
-                eps = (x_t - math.sqrt(a_t) * x0) / math.sqrt(1.0 - a_t)
-                sigma = eta * math.sqrt((1 - a_prev) / (1 - a_t)) * math.sqrt(max(0.0, 1 - a_t / a_prev))
-                x_t = math.sqrt(a_prev) * x0 + math.sqrt(max(0.0, 1 - a_prev - sigma ** 2)) * eps
-                if sigma > 0:
-                    x_t = x_t + sigma * _randn((b, 3, h, w), generator, device)
+                noise = _randn((b, 3, h, w), generator, device) if eta > 0 else None
+                x_t = diff.ddim_step(x_t, x0, t, timesteps[i + 1], eta, noise)
         yield DDIMStep(index=i, total=total, t=t, x0=x0, x_t=x_t)

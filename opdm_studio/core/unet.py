@@ -54,9 +54,6 @@ class ResBlock(nn.Module):
     def forward(self, x: torch.Tensor, temb: torch.Tensor | None = None,
                 inject: torch.Tensor | None = None) -> torch.Tensor:
         """x (B,cin,h,w), temb (B,temb_dim) already SiLU'd, inject (B|1,cout,h,w) -> (B,cout,h,w)."""
-        fast = self._fused_forward(x, temb, inject) if hasattr(self.conv1, "fused") else None
-        if fast is not None:
-            return fast
         # In-place adds and activations on fresh tensors: on the CPU every full-size temporary
         # costs an allocation and a memory pass, which at 224x224 rivals the convolutions.
         h = self.conv1(F.silu(self.norm1(x), inplace=True))
@@ -67,31 +64,6 @@ class ResBlock(nn.Module):
             h += inject.to(h.dtype)
         h = self.conv2(self.dropout(F.silu(self.norm2(h), inplace=True)))
         h += self.skip(x)
-        return h
-
-
-    def _fused_forward(self, x: torch.Tensor, temb: torch.Tensor | None,
-                       inject: torch.Tensor | None) -> torch.Tensor | None:
-        """CPU inference with packed convolutions (device.PackedConv2d): the timestep term is
-        folded into conv1's bias and the injection / residual adds run inside the convolutions.
-        None when it does not apply (training, batch with different timesteps, ...)."""
-        if torch.is_grad_enabled() or x.device.type != "cpu":
-            return None
-        bias = self.conv1.bias
-        if self.temb is not None and temb is not None:
-            tb = self.temb(temb).to(x.dtype)                       # (B, cout)
-            if tb.shape[0] > 1 and not torch.equal(tb, tb[:1].expand_as(tb)):
-                return None                                        # per-sample timesteps
-            bias = tb[0] if bias is None else bias + tb[0]
-        add = None
-        if inject is not None:
-            add = inject.to(x.dtype)
-            if add.shape[0] != x.shape[0]:
-                add = add.expand(x.shape[0], -1, -1, -1)
-        h = self.conv1.fused(F.silu(self.norm1(x), inplace=True), bias=bias, add=add)
-        if h is None:
-            return None
-        h = self.conv2.fused(self.dropout(F.silu(self.norm2(h), inplace=True)), add=self.skip(x))
         return h
 
 

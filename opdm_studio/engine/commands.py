@@ -15,10 +15,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from opdm_studio.engine.colorizer import CancelToken, Colorizer, export_results
+from opdm_studio.engine.export import export_results
+from opdm_studio.engine.run import CancelToken, Colorizer
 from opdm_studio.engine.plan import parse_frame_range
-from opdm_studio.engine.project import (DEVICES, DTYPES, LAYERS, METHODS, PROJECT_FILENAME,
-                                        SNAP_MODES, ColorizeSettings, Project)
+from opdm_studio.engine.project import (
+    DEVICES,
+    DTYPES,
+    LAYERS,
+    METHODS,
+    PROJECT_FILENAME,
+    SNAP_MODES,
+    ColorizeSettings,
+    Project,
+)
 from opdm_studio.errors import OPDMError, ProjectError
 
 EXIT_CANCELLED = 130

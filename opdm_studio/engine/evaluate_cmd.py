@@ -30,11 +30,11 @@ def opdm_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = 
     The network samples once per frame (row ``off``, uncached); ``auto`` and ``all`` reuse that
     guess and only re-snap, but report the full per-frame time (sampling + their snapping).
     """
-    from opdm_studio.engine.colorizer import FrameColorizer
+    from opdm_studio.engine.frame import FrameColorizer
     from opdm_studio.engine.models import load_model
     from opdm_studio.engine.project import ColorizeSettings
 
-    model, _cfg, _meta = load_model(model_path)
+    model = load_model(model_path, device)
     settings = ColorizeSettings(method="opdm", steps=steps, seed=seed, device=device, snap="off",
                                 working_size=working_size)
     fc = FrameColorizer("opdm", model=model, settings=settings)

@@ -1,23 +1,26 @@
 """Which model colours a cut: the shipped default, a user checkpoint, or an installed named model.
 
-- The shipped default is ``resources/models/default.safetensors`` (a later issue ships it). Until it
-  exists, :class:`ModelNotInstalledError` says so and how to get one.
+- The shipped default is ``resources/models/default.safetensors``. Without it,
+  :class:`ModelNotInstalledError` says so and how to get one.
 - A user checkpoint is any ``.safetensors`` file written by ``opdm-studio train``.
 - Installed models live in ``paths.models_dir()`` (one ``NAME.safetensors`` each, e.g. written by
   the fine-tuning wizard) and are chosen by NAME.
 
-Loaded models are cached (one at a time, so memory stays flat when the user switches models).
+Loaded models are prepared for a device and dtype and cached per (file, device, dtype), a few at a
+time, so memory stays bounded when the user switches models.
 """
 from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from opdm_studio import paths
-from opdm_studio.errors import CheckpointError, ModelNotInstalledError
+from opdm_studio.core.config import InferenceSpec, ModelConfig
+from opdm_studio.errors import CheckpointError, ModelNotInstalledError, ProjectError
 
 DEFAULT_MODEL_NAME = "default"
 CHECKPOINT_SUFFIX = ".safetensors"
@@ -87,7 +90,9 @@ def installed_models() -> list[ModelInfo]:
     Files whose header cannot be read are listed with an empty config so the user can see and
     remove them; they fail with a clear error only when loaded.
     """
-    from opdm_studio.core.checkpoint_info import read_checkpoint_info   # header only, no torch
+    from opdm_studio.core.checkpoint_info import (
+        read_checkpoint_info,  # header only, no torch
+    )
     out: list[ModelInfo] = []
     candidates: list[tuple[str, Path, bool]] = []
     shipped = default_model_path()
@@ -120,29 +125,76 @@ def _info_parts(info: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     return dict(cfg or {}), dict(meta or {})
 
 
+@dataclass(frozen=True)
+class LoadedModel:
+    """A network prepared for one device and dtype, with what its file says about it.
+
+    Handed out by the cache and shared: nobody changes ``model`` after preparation (another
+    device or dtype gets its own prepared copy).
+    """
+
+    model: Any                  # OPDM, eval mode, no grad, prepared (core.device.prepare_for_inference)
+    config: ModelConfig
+    inference: InferenceSpec    # which pipeline colours with it
+    metadata: dict[str, Any]
+    device: Any                 # torch.device
+    dtype: Any                  # torch.dtype
+    path: Path | None = None
+
+    def matches(self, device: str, dtype: str) -> bool:
+        """True when this model was prepared for the device/dtype that these settings pick."""
+        return (self.device, self.dtype) == resolve_device(device, dtype)
+
+
+def resolve_device(device: str = "auto", dtype: str = "auto") -> tuple[Any, Any]:
+    """(torch.device, torch.dtype) for the user's settings; :class:`ProjectError` when this
+    machine cannot run them (no GPU, no bf16 on this CPU)."""
+    from opdm_studio.core.device import pick_device, pick_dtype
+    try:
+        dev = pick_device(device)
+        return dev, pick_dtype(dev, dtype)
+    except ValueError as exc:   # e.g. --device cuda on a machine without a GPU
+        raise ProjectError(f"cannot colour with device {device!r} / dtype {dtype!r}: {exc}") from exc
+
+
+def prepare_model(model: Any, spec: InferenceSpec | None = None, device: str = "auto",
+                  dtype: str = "auto") -> LoadedModel:
+    """A prepared copy of an in-memory network (tests, benchmarks); ``model`` is not changed."""
+    from opdm_studio.core.device import prepare_for_inference
+    dev, dt = resolve_device(device, dtype)
+    cfg = model.config
+    spec = (spec or InferenceSpec.paper()).validate(cfg.timesteps)
+    return LoadedModel(prepare_for_inference(model, dev, dt), cfg, spec, {}, dev, dt)
+
+
+#: Prepared models kept at once: the GUI's model and one other device/dtype, memory stays bounded.
+CACHE_SIZE = 2
 _cache_lock = threading.Lock()
-_cache: dict[str, Any] = {}
+_cache: OrderedDict[tuple[Any, ...], LoadedModel] = OrderedDict()
 
 
-def load_model(path: str | os.PathLike, device: Any = "cpu") -> tuple[Any, Any, dict[str, Any]]:
-    """Load a checkpoint as ``(model, config, metadata)`` in eval mode on ``device``; cached.
+def load_model(path: str | os.PathLike, device: str = "auto", dtype: str = "auto") -> LoadedModel:
+    """Load a checkpoint prepared for ``device``/``dtype`` (settings names); cached per
+    (file version, device, dtype).
 
-    The cache holds one model: loading another replaces it. Raises :class:`CheckpointError` for
-    missing, corrupt or mismatched checkpoints.
+    Raises :class:`CheckpointError` for missing, corrupt or mismatched checkpoints and
+    :class:`ProjectError` when this machine cannot run the device/dtype asked for.
     """
     from opdm_studio.core.checkpoint import load_checkpoint
+    from opdm_studio.core.device import prepare_for_inference
     p = Path(path)
     try:
         st = p.stat()
     except OSError as exc:
         raise CheckpointError(f"the model file {p} cannot be read ({exc.strerror or exc})") from exc
-    key = (str(p.resolve()), st.st_mtime_ns, st.st_size, str(device))
+    dev, dt = resolve_device(device, dtype)
+    key = (str(p.resolve()), st.st_mtime_ns, st.st_size, str(dev), str(dt))
     with _cache_lock:
-        if _cache.get("key") == key:
-            return _cache["value"]
-        _cache.clear()   # free the previous model before loading the next
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
     try:
-        model, cfg, meta = load_checkpoint(p, device=device)
+        ckpt = load_checkpoint(p, device="cpu")
     except CheckpointError:
         raise
     except (RuntimeError, ValueError, KeyError) as exc:
@@ -150,54 +202,48 @@ def load_model(path: str | os.PathLike, device: Any = "cpu") -> tuple[Any, Any, 
         raise CheckpointError(
             f"the model file {p} does not fit this version of OPDM Studio ({exc}); "
             "retrain it or use another model") from exc
-    model.eval()
-    for param in model.parameters():
-        param.requires_grad_(False)
-    value = (model, cfg, dict(meta or {}))
+    # The freshly loaded network is private to this entry: prepare it in place.
+    model = prepare_for_inference(ckpt.model, dev, dt, inplace=True)
+    value = LoadedModel(model, ckpt.config, ckpt.inference, dict(ckpt.metadata or {}), dev, dt, p)
     with _cache_lock:
-        _cache["key"] = key
-        _cache["value"] = value
+        _cache[key] = value
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
     return value
 
 
 def clear_model_cache() -> None:
-    """Drop the cached model (e.g. after the user deleted or retrained it)."""
+    """Drop the cached models (e.g. after the user deleted or retrained one)."""
     with _cache_lock:
         _cache.clear()
 
 
-_REFINE_MODES: dict[tuple[str, int, int], Any] = {}
+_SPECS: dict[tuple[str, int, int], InferenceSpec | None] = {}
 
 
-def refine_mode_of_file(path: str | os.PathLike) -> Any:
-    """The refine mode (:class:`~opdm_studio.engine.refine.RefineMode`) stored in a model file, or
-    None for a plain model or a file whose header cannot be read (loading it reports why).
-
-    Reads the header only (no torch), once per file version.
-    """
+def inference_spec_of_file(path: str | os.PathLike) -> InferenceSpec | None:
+    """The inference spec stored in a model file, or None for a file whose header cannot be read
+    (loading it reports why). Reads the header only (no torch), once per file version."""
     from opdm_studio.core.checkpoint_info import read_checkpoint_info
-    from opdm_studio.engine.refine import refine_mode_of_config
     p = Path(path)
     try:
         st = p.stat()
     except OSError:
         return None
     key = (str(p), st.st_size, st.st_mtime_ns)
-    if key not in _REFINE_MODES:
+    if key not in _SPECS:
         try:
-            _REFINE_MODES[key] = refine_mode_of_config(read_checkpoint_info(p).config)
+            _SPECS[key] = read_checkpoint_info(p).inference
         except CheckpointError:
-            _REFINE_MODES[key] = None
-    return _REFINE_MODES[key]
+            _SPECS[key] = None
+    return _SPECS[key]
 
 
 def sampling_summary(path: str | os.PathLike, steps: int) -> str:
     """How a model file colours, in a few words for the status bar, read from its header only.
 
-    ``steps`` is the user's DDIM steps setting, which a refine-mode model (the shipped default)
-    does not use: it runs the steps stored in the model.
+    ``steps`` is the user's DDIM steps setting, which a refine model (the shipped default) does
+    not use: it runs the steps stored in its inference spec.
     """
-    mode = refine_mode_of_file(path)
-    if mode is not None:
-        return f"refines the flow preview · {mode.steps} step{'s' if mode.steps != 1 else ''}"
-    return f"{steps} step{'s' if steps != 1 else ''}"
+    spec = inference_spec_of_file(path) or InferenceSpec.paper()
+    return spec.summary(steps)

@@ -125,13 +125,14 @@ class ColorizeSettings:
 
 
 def _runs_stored_steps(model: str | None) -> bool:
-    """True when the chosen model is a refine-mode model (it ignores the steps setting)."""
-    from opdm_studio.engine.models import refine_mode_of_file, resolve_model
+    """True when the chosen model's inference spec fixes its steps (the steps setting is unused)."""
+    from opdm_studio.engine.models import inference_spec_of_file, resolve_model
     from opdm_studio.errors import OPDMError
     try:
-        return refine_mode_of_file(resolve_model(model)) is not None
+        spec = inference_spec_of_file(resolve_model(model))
     except OPDMError:
         return False
+    return spec is not None and spec.steps is not None
 
 
 @dataclass

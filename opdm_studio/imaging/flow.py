@@ -9,7 +9,7 @@ attraction wider than one pixel, then OpenCV's DIS optical flow (preset MEDIUM) 
 target pixel, where the same point sits in the keyframe; the key's colours are fetched there
 (backward warp with ``cv2.remap``).
 
-Inputs follow docs/INTERFACES.md: colour = ``uint8 (H, W, 3)`` RGB; line drawing = ``uint8 (H, W)``
+Inputs follow docs/architecture.md: colour = ``uint8 (H, W, 3)`` RGB; line drawing = ``uint8 (H, W)``
 with 255 paper and 0 ink. A ``float32`` darkness map in [0, 1] (1 = ink) is accepted wherever a
 line drawing is, and converted.
 """
@@ -28,12 +28,12 @@ DIS_PRESETS = {
 }
 # Scale of the blurred line-art difference (0-255 gray levels) at which a warp is considered
 # half-trustworthy; chosen so that a clean warp (< ~5 levels) reads as confidence > 0.9.
-_CONSISTENCY_SCALE = 24.0
+CONSISTENCY_SCALE = 24.0
 # Window over which warp consistency is averaged: one pixel is too noisy to pick a key by.
-_CONSISTENCY_SIGMA = 4.0
+CONSISTENCY_SIGMA = 4.0
 # Gray levels of consistency error that one unit of temporal distance is worth (prior towards the
 # nearer key); 4-16 all measure within 0.05 dB of each other, 8 is the middle.
-_TEMPORAL_PRIOR = 8.0
+TEMPORAL_PRIOR = 8.0
 
 
 def _as_line_u8(line: np.ndarray) -> np.ndarray:
@@ -103,16 +103,19 @@ def warp_consistency(target_line: np.ndarray, key_line: np.ndarray, flow: np.nda
     a = prepare_line(target_line, sigma).astype(np.float32)
     b = warp_colors(prepare_line(key_line, sigma), flow).astype(np.float32)
     err = np.abs(a - b)
-    return cv2.GaussianBlur(err, (0, 0), sigmaX=_CONSISTENCY_SIGMA, sigmaY=_CONSISTENCY_SIGMA)
+    return cv2.GaussianBlur(err, (0, 0), sigmaX=CONSISTENCY_SIGMA, sigmaY=CONSISTENCY_SIGMA)
 
 
 @dataclass
 class Propagation:
-    """Result of :func:`propagate_two`: colours, confidence and which key won each pixel."""
+    """Result of :func:`propagate_two`: colours, confidence, which key won each pixel, and both
+    single-key warps (the refine pipeline gives them to the network as its references)."""
 
     rgb: np.ndarray          # uint8 (H, W, 3)
     confidence: np.ndarray   # float32 (H, W) in [0, 1]; 1 = warp fully consistent with target lines
     choice: np.ndarray       # uint8 (H, W): 0 = colour from prev key, 1 = from next key
+    warp_prev: np.ndarray    # uint8 (H, W, 3): the previous key warped onto the target
+    warp_next: np.ndarray    # uint8 (H, W, 3): the next key warped onto the target
 
     def __iter__(self):
         # Allows `rgb, confidence = propagate_two(...)`.
@@ -149,13 +152,24 @@ def propagate_two(target_line_u8: np.ndarray, prev_rgb: np.ndarray, prev_line_u8
     # (motion since it is smaller); elsewhere the far key wins only where its warp is clearly more
     # consistent. Measured on the evaluation set (docs/notes/evaluation.md): a multiplicative prior
     # lost 0.3-2 dB to single-key flowwarp, this one gains 0.3-0.6 dB over it.
-    score_p = err_p + _TEMPORAL_PRIOR * t
-    score_n = err_n + _TEMPORAL_PRIOR * (1.0 - t)
-    choose_next = score_n < score_p
     warp_p = warp_colors(prev_rgb, flow_p)
     warp_n = warp_colors(next_rgb, flow_n)
-    rgb = np.where(choose_next[..., None], warp_n, warp_p)
-    err = np.where(choose_next, err_n, err_p)
-    confidence = (1.0 / (1.0 + (err / _CONSISTENCY_SCALE) ** 2)).astype(np.float32)
+    return fuse_two(warp_p, err_p, warp_n, err_n, t)
+
+
+def fuse_two(warp_prev: np.ndarray, err_prev: np.ndarray, warp_next: np.ndarray,
+             err_next: np.ndarray, t: float) -> Propagation:
+    """The two-key rule: per pixel, the warp whose line art agrees better with the target, with a
+    prior towards the nearer key (``t`` in [0, 1]); confidence from the winner's error."""
+    t = float(min(max(t, 0.0), 1.0))
+    # Temporal prior, additive: in flat areas both errors are ~0 and the nearer key must win
+    # (motion since it is smaller); elsewhere the far key wins only where its warp is clearly more
+    # consistent. Measured on the evaluation set (docs/evaluation.md): a multiplicative prior
+    # lost 0.3-2 dB to single-key flowwarp, this one gains 0.3-0.6 dB over it.
+    choose_next = (err_next + TEMPORAL_PRIOR * (1.0 - t)) < (err_prev + TEMPORAL_PRIOR * t)
+    rgb = np.where(choose_next[..., None], warp_next, warp_prev)
+    err = np.where(choose_next, err_next, err_prev)
+    confidence = (1.0 / (1.0 + (err / CONSISTENCY_SCALE) ** 2)).astype(np.float32)
     return Propagation(rgb=np.ascontiguousarray(rgb, dtype=np.uint8), confidence=confidence,
-                       choice=choose_next.astype(np.uint8))
+                       choice=choose_next.astype(np.uint8),
+                       warp_prev=np.ascontiguousarray(warp_prev), warp_next=np.ascontiguousarray(warp_next))

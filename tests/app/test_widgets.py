@@ -8,7 +8,7 @@ from PIL import Image
 
 from opdm_studio.app.settings import AppSettings, qsettings
 from opdm_studio.app.worker import Job, WorkerThread
-from opdm_studio.engine.colorizer import ProgressEvent
+from opdm_studio.engine.run import ProgressEvent
 
 
 def test_timeline_with_500_frames_makes_only_visible_thumbnails(qtbot, window, tmp_path):

@@ -30,7 +30,7 @@ def _inputs():
 
 
 def test_round_trip(model, saved, tmp_path):
-    loaded, cfg, meta = load_checkpoint(saved)
+    loaded, cfg, meta, _spec = load_checkpoint(saved)
     assert cfg == model.config and meta == {"trained_on": "cut A", "steps": 3}
     assert not loaded.training
     for k, v in model.state_dict().items():
@@ -47,7 +47,7 @@ def test_fp16_export_loads(model, tmp_path):
     assert p16.stat().st_size < 0.6 * p32.stat().st_size
     info = read_checkpoint_info(p16)
     assert info.dtype == "F16" and info.num_parameters == model.num_parameters()
-    loaded, cfg, _ = load_checkpoint(p16)
+    loaded, cfg, _, _spec = load_checkpoint(p16)
     assert next(loaded.parameters()).dtype == torch.float32
     x, l, p, n = _inputs()
     with torch.no_grad():
@@ -173,3 +173,42 @@ def test_bad_checkpoint_gives_clear_error(case, model, tmp_path):
     if case not in ("nan", "wrong_shape", "missing_tensor", "unexpected_tensor"):
         with pytest.raises(CheckpointError):       # the header-only reader agrees
             read_checkpoint_info(path)
+
+
+def test_format_1_checkpoint_still_loads_with_its_spec(tmp_path):
+    """A file written before the inference spec had its own header entry (format 1, the spec in
+    config.extra) loads with the same spec, and a re-save writes format 2 with the spec apart."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from opdm_studio.core.checkpoint_info import FORMAT_VERSION
+    from opdm_studio.core.config import InferenceSpec
+    torch.manual_seed(0)
+    model = OPDM(ModelConfig.preset("tiny"))
+    old_cfg = json.loads(model.config.to_json())
+    old_cfg["extra"] = {"inference": {"mode": "refine", "refs": "flow-warped", "t_start": 35,
+                                      "steps": 1, "gate": "confidence"}}
+    old = tmp_path / "old.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(old),
+              metadata={"format": "opdm-studio-checkpoint", "format_version": "1",
+                        "config": json.dumps(old_cfg), "metadata": "{}"})
+    info = read_checkpoint_info(old)
+    assert info.format_version == 1 and info.inference == InferenceSpec.refine(t_start=35)
+    assert "inference" not in info.config.extra
+    loaded = load_checkpoint(old)
+    assert loaded.inference == info.inference
+    assert all(torch.equal(a, b) for a, b in zip(loaded.model.state_dict().values(),
+                                                  model.state_dict().values()))
+    new = save_checkpoint(tmp_path / "new.safetensors", loaded.model, inference=loaded.inference)
+    again = read_checkpoint_info(new)
+    assert again.format_version == FORMAT_VERSION == 2 and again.inference == info.inference
+
+
+def test_shipped_default_is_a_refine_model():
+    from opdm_studio.core.config import InferenceSpec
+    from opdm_studio.engine.models import default_model_path
+    path = default_model_path()
+    if not path.is_file():
+        pytest.skip("no shipped default model in this checkout")
+    assert read_checkpoint_info(path).inference == InferenceSpec.refine(t_start=35, steps=1)

@@ -57,3 +57,40 @@ def test_invalid_config_rejected(change, match):
 def test_not_json():
     with pytest.raises(ValueError, match="not JSON"):
         ModelConfig.from_json("{broken")
+
+
+def test_inference_spec_round_trip_and_validation():
+    from opdm_studio.core.config import InferenceSpec
+    spec = InferenceSpec.refine(t_start=35)
+    assert InferenceSpec.from_json(spec.to_json(), 500) == spec
+    assert InferenceSpec.from_dict({}) == InferenceSpec.paper()
+    assert spec.summary(10) == "refines the flow preview · 1 step"
+    assert InferenceSpec.paper().summary(10) == "10 steps"
+    for bad in ({"pipeline": "dream"}, {"pipeline": "refine", "t_start": 10_000, "steps": 1,
+                                        "refs": "flow-warped"},
+                {"pipeline": "refine", "t_start": 5, "steps": 1, "refs": "flow-warped", "gate": "maybe"},
+                {"pipeline": "refine", "t_start": 5, "steps": "many", "refs": "flow-warped"},
+                {"pipeline": "opdm", "t_start": 5}, {"colour": "red"}, ["opdm"]):
+        with pytest.raises(ValueError, match="invalid inference spec"):
+            InferenceSpec.from_dict(bad, 500)
+
+
+def test_legacy_inference_entries():
+    """Format-1 checkpoints kept the spec in config.extra["inference"]."""
+    from opdm_studio.core.config import InferenceSpec
+    assert InferenceSpec.from_legacy(None) == InferenceSpec.paper()
+    assert InferenceSpec.from_legacy({"mode": "sample"}) == InferenceSpec.paper()
+    old = {"gate": "confidence", "mode": "refine", "refs": "flow-warped", "steps": 1, "t_start": 35}
+    assert InferenceSpec.from_legacy(old, 500) == InferenceSpec.refine(t_start=35, steps=1)
+    for bad in ({"mode": "dream"}, {"mode": "refine", "t_start": 10_000}, {"mode": "refine", "gate": "x"}):
+        with pytest.raises(ValueError):
+            InferenceSpec.from_legacy(bad, 500)
+
+
+def test_absurd_sizes_are_refused_before_any_allocation():
+    for change in ({"base_channels": 100_000}, {"channel_mult": (1, 2, 4, 4096)},
+                   {"num_res_blocks": 1000}, {"image_size": 1 << 20}, {"timesteps": 10 ** 9},
+                   {"base_channels": 512, "channel_mult": (16, 16, 16, 16), "num_res_blocks": 32}):
+        with pytest.raises(ValueError, match="invalid model config"):
+            ModelConfig.preset("tiny").replace(**change)
+    assert ModelConfig.preset("paper").parameter_estimate() < 1e9

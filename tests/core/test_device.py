@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from opdm_studio.core import device as dev
+from tests.conftest import requires_bf16
 
 
 def test_pick_device_cpu_and_auto():
@@ -15,6 +16,7 @@ def test_pick_device_cpu_and_auto():
 def test_pick_dtype_policy(monkeypatch):
     cpu = torch.device("cpu")
     monkeypatch.setattr(dev, "cpu_has_amx", lambda: True)
+    monkeypatch.setattr(dev, "cpu_supports_bf16", lambda: True)
     assert dev.pick_dtype(cpu, "auto") == torch.bfloat16
     monkeypatch.setattr(dev, "cpu_has_amx", lambda: False)
     assert dev.pick_dtype(cpu, "auto") == torch.float32
@@ -26,6 +28,16 @@ def test_pick_dtype_policy(monkeypatch):
         dev.pick_dtype(cpu, "int8")
 
 
+def test_bf16_refused_in_one_line_where_the_cpu_cannot_run_it(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(dev, "cpu_has_amx", lambda: True)     # even with AMX reported
+    monkeypatch.setattr(dev, "cpu_supports_bf16", lambda: False)
+    assert dev.pick_dtype(cpu, "auto") == torch.float32       # auto keeps fp32
+    with pytest.raises(ValueError, match="^this CPU has no bf16 support; use fp32$"):
+        dev.pick_dtype(cpu, "bf16")
+
+
+@requires_bf16
 def test_autocast_and_prepare():
     with dev.autocast("cpu", torch.float32):
         assert not torch.is_autocast_enabled("cpu")

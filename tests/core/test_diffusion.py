@@ -28,14 +28,18 @@ def test_schedule_buffers():
     assert c.alphas_cumprod[-1] < 0.01
 
 
-def test_q_sample_and_noise_inverse():
+def test_ddim_step_is_deterministic_ddim():
+    """From x_t = q_sample(x0, t, eps) with the true x0, DDIM (eta 0) lands on q_sample(x0, t', eps)."""
     d = GaussianDiffusion(T=500)
     x0 = torch.rand(2, 3, 8, 8) * 2 - 1
     eps = torch.randn(2, 3, 8, 8)
-    t = torch.tensor([10, 400])
-    x_t = d.q_sample(x0, t, eps)
-    torch.testing.assert_close(d.eps_from_x0(x_t, t, x0), eps, rtol=1e-4, atol=1e-4)
-    torch.testing.assert_close(d.x0_from_eps(x_t, t, eps), x0, rtol=1e-4, atol=1e-4)
+    x_t = d.q_sample(x0, 400, eps)
+    torch.testing.assert_close(d.ddim_step(x_t, x0, 400, 100), d.q_sample(x0, 100, eps),
+                               rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError):
+        d.ddim_step(x_t, x0, 400, 100, eta=1.0)
+    noisy = d.ddim_step(x_t, x0, 400, 100, eta=1.0, noise=torch.randn_like(x0))
+    assert not torch.allclose(noisy, d.q_sample(x0, 100, eps))
 
 
 def test_ddim_timesteps():

@@ -89,7 +89,7 @@ def test_ctrl_c_stops_cleanly_and_rerun_continues(cut_noholds, tmp_path, monkeyp
     import os
     import signal
 
-    from opdm_studio.engine import colorizer as colorizer_mod
+    from opdm_studio.engine import run as colorizer_mod
     original = colorizer_mod.Colorizer.run
 
     def run_and_press_ctrl_c(self, *a, **k):

@@ -4,8 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from opdm_studio.engine.colorizer import (CancelToken, Colorizer, FrameColorizer,
-                                          line_mask_of, working_geometry)
+from opdm_studio.engine.frame import FrameColorizer, line_mask_of
+from opdm_studio.engine.run import CancelToken, Colorizer
+from opdm_studio.pipelines.base import working_geometry
 from opdm_studio.engine.models import resolve_model
 from opdm_studio.engine.project import ColorizeSettings, Project
 from opdm_studio.errors import ExportError, ModelNotInstalledError
@@ -199,9 +200,10 @@ def test_frame_colorizer_directly(cut_noholds, fast_settings):
     from opdm_studio.engine.models import load_model
     from opdm_studio.imaging.cut import open_cut
     cut = open_cut(cut_noholds)
-    model, cfg, _ = load_model(fast_settings.model)
-    assert cfg.name == "tiny"
-    fc = FrameColorizer("opdm", model, fast_settings)
+    loaded = load_model(fast_settings.model, fast_settings.device, fast_settings.dtype)
+    assert loaded.config.name == "tiny"
+    fc = FrameColorizer("opdm", loaded, fast_settings)
+    assert fc.model is loaded.model                                  # the cached, prepared network
     steps = []
     out = fc.colorize(cut.line(4), cut.color(0), cut.color(9), cut.line(0), cut.line(9), t=4 / 9,
                       on_step=lambda j, k: steps.append((j, k)), line_rgb=cut.line_rgb(4), seed=1)

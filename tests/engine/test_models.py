@@ -39,9 +39,11 @@ def test_installed_by_name_and_by_path(tiny_checkpoint):
 
 def test_load_is_cached(tiny_checkpoint):
     clear_model_cache()
-    a = load_model(tiny_checkpoint)
-    b = load_model(tiny_checkpoint)
-    assert a[0] is b[0] and not a[0].training
+    a = load_model(tiny_checkpoint, "cpu", "fp32")
+    b = load_model(tiny_checkpoint, "cpu", "fp32")
+    assert a is b and a.model is b.model and not a.model.training
+    assert a.inference.pipeline == "opdm"
+    assert not any(p.requires_grad for p in a.model.parameters())
 
 
 def test_checkpoint_whose_config_does_not_fit(tmp_path):

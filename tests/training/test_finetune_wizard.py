@@ -68,7 +68,7 @@ def test_wizard_walks_pages_and_installs(qtbot, toy_cuts, tmp_path):
     wiz.next()
     install = wiz.page(FineTuneWizard.INSTALL)
     assert install.installed == paths.models_dir() / "toy-finetune.safetensors"
-    model, cfg, meta = load_checkpoint(install.installed, device="cpu")
+    model, cfg, meta, _spec = load_checkpoint(install.installed, device="cpu")
     assert meta.get("training_steps") == 3
     assert AppSettings.load().model == str(install.installed)
     assert read_state(paths.training_runs_dir() / "toy-finetune")["status"] == "installed"

@@ -146,7 +146,7 @@ def test_stage1_then_stage2_then_export(toy_cuts, tmp_path):
     assert all("l1_unaligned" in r for r in log if "loss" in r)
     run(_cfg(toy_cuts, tmp_path / "s2", init=str(tmp_path / "s1"), steps=2))
     out = export_model(tmp_path / "s2", tmp_path / "model.safetensors", name="toy")
-    model, cfg, meta = load_checkpoint(out, device="cpu")
+    model, cfg, meta, _spec = load_checkpoint(out, device="cpu")
     assert cfg.name == "tiny" and meta.get("training_steps") == 2
     assert next(model.parameters()).dtype in (torch.float16, torch.float32)
     with pytest.raises(Exception, match="already exists"):

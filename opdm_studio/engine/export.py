@@ -1,0 +1,53 @@
+"""Re-export: write the stored results of a project again (other layers, naming or folder).
+
+The one export path: the command line's ``opdm-studio export`` and the app's export dialog both
+call :func:`export_results`, so they write the same files.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from opdm_studio.engine.layers import check_free, key_layers, layer_paths, write_layers
+from opdm_studio.engine.project import ColorizeSettings, Project
+from opdm_studio.errors import ExportError
+from opdm_studio.pipelines.base import CancelToken
+
+
+def export_results(project: Project, out_dir: Path, layers: Iterable[str] | None = None,
+                   template: str | None = None, frames: Iterable[int] | None = None,
+                   psd: bool = False, overwrite: bool = False,
+                   cancel: CancelToken | None = None) -> Iterator[tuple[int, int, int]]:
+    """Write the stored results of ``project`` again (other layers, naming or folder).
+
+    Generator of ``(done, total, index)`` after each frame. Keyframes are written unchanged.
+    Raises :class:`ExportError` before writing anything when a target exists (unless
+    ``overwrite``) or when there is nothing to export. The project itself is not changed.
+    """
+    layers = list(layers or project.settings.layers)
+    template = template or project.settings.template
+    ColorizeSettings(layers=layers, template=template).validate()
+    wanted = set(range(len(project.cut))) if frames is None else set(frames)
+    indices = sorted(i for i in wanted if i in project.keyframes or (
+        i in project.results and project.results[i].color_path is not None))
+    if not indices:
+        raise ExportError(f"the project {project.path} has no coloured frames to export"
+                          + (" in that range" if frames is not None else "; colour it first"))
+    out_dir = Path(out_dir)
+    targets = {i: layer_paths(project, i, layers, out_dir, template, psd) for i in indices}
+    check_free([p for t in targets.values() for p in t.values()], set(), overwrite)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create the output folder {out_dir}: {exc.strerror or exc}") from exc
+    total = len(indices)
+    for n, i in enumerate(indices, start=1):
+        if cancel is not None and cancel.cancelled:
+            return
+        if i in project.keyframes:
+            color, composite = key_layers(project, i)
+        else:
+            color = project.result_color(i)
+            composite = None
+        write_layers(project, i, color, composite, targets[i])
+        yield n, total, i

@@ -1,0 +1,162 @@
+"""Pipelines: the spec picks the pipeline; flow, opdm and refine colour one frame each."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from opdm_studio.core.config import InferenceSpec, ModelConfig
+from opdm_studio.core.model import OPDM
+from opdm_studio.engine.frame import FrameColorizer
+from opdm_studio.engine.project import ColorizeSettings
+from opdm_studio.imaging.flow import propagate_two
+from opdm_studio.imaging.lineart import extract_lines, line_mask_from_darkness
+from opdm_studio.pipelines import make_pipeline
+from opdm_studio.pipelines.base import FrameInputs
+from opdm_studio.pipelines.flow import FlowPipeline
+from opdm_studio.pipelines.opdm import OPDMPipeline
+from opdm_studio.pipelines.refine import RefinePipeline
+
+REFINE = InferenceSpec.refine(t_start=20, steps=1, gate="confidence")
+
+
+def _drawing(rgb: np.ndarray) -> np.ndarray:
+    return np.where(line_mask_from_darkness(extract_lines(rgb)), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def triplet():
+    """Keys 0 and 6 and target 3 of a small synthetic cut, with extracted line art."""
+    from training.synth import generate_cut
+    cut = generate_cut(7, (96, 80), seed=3)
+    colors = [cut.colors[i] for i in (0, 3, 6)]
+    return colors, [_drawing(c) for c in colors]
+
+
+def _tiny() -> OPDM:
+    torch.manual_seed(0)
+    return OPDM(ModelConfig.preset("tiny")).eval()
+
+
+def _run(pipeline, inputs):
+    gen = pipeline(inputs)
+    steps = []
+    while True:
+        try:
+            steps.append(next(gen))
+        except StopIteration as stop:
+            return stop.value, steps
+
+
+def test_propagation_carries_both_single_key_warps(triplet):
+    (pc, _, nc), (pl, tl, nl) = triplet
+    prop = propagate_two(tl, pc, pl, nc, nl, t=0.4)
+    assert prop.warp_prev.shape == pc.shape and prop.warp_next.dtype == np.uint8
+    # Each pixel of the blend comes from one of the two single-key warps, as `choice` says.
+    from_prev = np.all(prop.rgb == prop.warp_prev, axis=2)
+    from_next = np.all(prop.rgb == prop.warp_next, axis=2)
+    assert np.all(from_prev | from_next)
+    assert np.all(from_next[prop.choice == 1])
+
+
+def test_the_spec_picks_the_pipeline():
+    model = _tiny()
+    assert isinstance(make_pipeline("flow"), FlowPipeline)
+    assert isinstance(make_pipeline("opdm", None, model, "cpu", torch.float32), OPDMPipeline)
+    assert isinstance(make_pipeline("opdm", InferenceSpec.paper(), model, "cpu", torch.float32), OPDMPipeline)
+    assert isinstance(make_pipeline("opdm", REFINE, model, "cpu", torch.float32), RefinePipeline)
+    with pytest.raises(ValueError, match="needs a model"):
+        make_pipeline("opdm")
+    with pytest.raises(ValueError, match="unknown colouring method"):
+        make_pipeline("paint")
+    with pytest.raises(ValueError, match="t_start"):    # beyond the model's 500 timesteps
+        make_pipeline("opdm", InferenceSpec.refine(t_start=900), model, "cpu", torch.float32)
+
+
+def test_flow_pipeline_is_propagate_two(triplet):
+    (pc, _, nc), (pl, tl, nl) = triplet
+    guess, steps = _run(FlowPipeline(), FrameInputs(tl, pc, nc, pl, nl, t=0.3, pair="a"))
+    prop = propagate_two(tl, pc, pl, nc, nl, t=0.3)
+    assert steps == [(1, 1)]
+    assert np.array_equal(guess.rgb, prop.rgb) and np.array_equal(guess.confidence, prop.confidence)
+    # At a reduced flow size the guess is the small propagation upsampled (same size as the drawing).
+    small, _ = _run(FlowPipeline(flow_size=40), FrameInputs(tl, pc, nc, pl, nl, t=0.3, pair="a"))
+    assert small.rgb.shape == tl.shape + (3,) and small.confidence.shape == tl.shape
+
+
+def test_opdm_pipeline_runs_the_users_steps_and_is_seeded(triplet):
+    (pc, _, nc), (pl, tl, nl) = triplet
+    pipe = make_pipeline("opdm", None, _tiny(), torch.device("cpu"), torch.float32, working_size=64, steps=3)
+    a, steps = _run(pipe, FrameInputs(tl, pc, nc, pl, nl, seed=5, pair="p"))
+    b, _ = _run(pipe, FrameInputs(tl, pc, nc, pl, nl, seed=5, pair="p"))
+    c, _ = _run(pipe, FrameInputs(tl, pc, nc, pl, nl, seed=6, pair="p"))
+    assert steps == [(1, 3), (2, 3), (3, 3)]
+    assert a.rgb.shape == tl.shape + (3,) and a.rgb.dtype == np.uint8
+    assert np.array_equal(a.rgb, b.rgb) and not np.array_equal(a.rgb, c.rgb)
+
+
+@pytest.mark.parametrize("gate", ["none", "confidence"])
+def test_refine_with_identity_network_returns_the_propagation(triplet, gate, monkeypatch):
+    """A network that returns its start image unchanged adds no correction: the guess is exactly
+    the native-resolution propagation (the composition of the pipeline, not the weights)."""
+    (pc, _, nc), (pl, tl, nl) = triplet
+    captured = {}
+    import opdm_studio.pipelines.refine as R
+    real = R.ddim_sample
+
+    def spy(model_, diff, line, prev, next_, **kw):
+        captured["x_init"] = kw["x_init"]
+        return real(model_, diff, line, prev, next_, **kw)
+
+    monkeypatch.setattr(R, "ddim_sample", spy)
+    fc = FrameColorizer("opdm", model=_tiny(), settings=ColorizeSettings(snap="off", dtype="fp32"),
+                        spec=InferenceSpec.refine(t_start=20, gate=gate))
+    monkeypatch.setattr(fc.model, "denoise", lambda x_t, t, line, cond: captured["x_init"].to(x_t.dtype))
+    guess = fc.colorize(tl, pc, nc, pl, nl, t=0.5).raw
+    prop = propagate_two(tl, pc, pl, nc, nl, t=0.5).rgb
+    assert guess.shape == prop.shape
+    assert np.abs(guess.astype(int) - prop.astype(int)).max() <= 1
+
+
+def test_refine_colours_at_native_size_in_its_own_steps(triplet):
+    (pc, tc, nc), (pl, tl, nl) = triplet
+    fc = FrameColorizer("opdm", model=_tiny(), spec=REFINE,
+                        settings=ColorizeSettings(snap="auto", working_size=64, steps=7))
+    steps = []
+    out = fc.colorize(tl, pc, nc, pl, nl, t=0.5, on_step=lambda j, k: steps.append((j, k)))
+    assert out.composite.shape == tc.shape and out.composite.dtype == np.uint8
+    assert steps == [(1, 1)]                       # the spec's steps, not the user's 7
+
+
+def test_prepared_model_is_a_copy():
+    """Colouring never changes the caller's network (the cache hands out prepared copies)."""
+    model = _tiny()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fc = FrameColorizer("opdm", model=model, settings=ColorizeSettings(dtype="fp32"))
+    assert fc.model is not model
+    assert all(type(m).__module__.startswith(("torch.", "opdm_studio.core.unet", "opdm_studio.core.model",
+                                              "opdm_studio.core.reference", "opdm_studio.core.offsets"))
+               for m in model.modules())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_finish_without_line_colours_keeps_the_guess_on_ink(triplet):
+    """Bare drawings (extracted line art) get the keys' line colour carried by the guess, not black."""
+    (pc, _, nc), (pl, tl, nl) = triplet
+    fc = FrameColorizer("flow", settings=ColorizeSettings(method="flow", snap="off"))
+    out = fc.colorize(tl, pc, nc, pl, nl, t=0.5)
+    ink = tl == 0
+    assert ink.any()
+    assert np.array_equal(out.composite[ink], out.raw[ink])
+    black = np.repeat(tl[..., None], 3, axis=2)
+    out2 = fc.colorize(tl, pc, nc, pl, nl, t=0.5, line_rgb=black)
+    assert (out2.composite[ink] == 0).all()
+
+
+def test_flow_method_needs_no_torch():
+    code = ("import sys; from opdm_studio.engine.frame import FrameColorizer; "
+            "FrameColorizer('flow'); assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
