@@ -18,7 +18,8 @@ import time
 import cv2
 import numpy as np
 
-from opdm_studio.imaging.regions import extract_palette, find_regions, snap_to_palette
+from opdm_studio.imaging.palette import extract_palette, snap_to_palette
+from opdm_studio.imaging.regions import find_regions
 
 TARGET_S = 0.5
 # Clips of real consecutive colour frames in the evaluation data (DESIGN.md: never copied here).

@@ -19,18 +19,9 @@ import numpy as np
 from opdm_studio.engine.models import LoadedModel, prepare_model
 from opdm_studio.engine.project import ColorizeSettings
 from opdm_studio.errors import ProjectError
-from opdm_studio.imaging.lineart import (
-    darkness_to_lineart,
-    extract_lines,
-    line_mask_from_drawing,
-)
-from opdm_studio.imaging.regions import (
-    Palette,
-    extract_palette,
-    find_regions,
-    merge_palettes,
-    snap_to_palette,
-)
+from opdm_studio.imaging.lineart import darkness_to_lineart, extract_lines, line_mask_from_drawing
+from opdm_studio.imaging.palette import Palette, extract_palette, merge_palettes, snap_to_palette
+from opdm_studio.imaging.regions import find_regions
 from opdm_studio.pipelines import METHODS, make_pipeline
 from opdm_studio.pipelines.base import CancelToken, FrameInputs, Pipeline
 

@@ -11,7 +11,7 @@ from opdm_studio.engine.models import resolve_model
 from opdm_studio.engine.project import ColorizeSettings, Project
 from opdm_studio.errors import ExportError, ModelNotInstalledError
 from opdm_studio.imaging.cut import read_image
-from opdm_studio.imaging.regions import extract_palette, merge_palettes
+from opdm_studio.imaging.palette import extract_palette, merge_palettes
 
 from .conftest import H, W, read_png
 
