@@ -106,14 +106,14 @@ class ModelConfig:
     @property
     def ref_widths(self) -> tuple[int, ...]:
         """Inner widths of the reference encoder levels."""
-        return tuple(r or c for r, c in zip(self.ref_channels, self.channels))
+        return tuple(r or c for r, c in zip(self.ref_channels, self.channels, strict=True))
 
     @property
     def size_multiple(self) -> int:
         """Height and width of inputs must be multiples of this (four 2x downsamplings)."""
         return 2 ** LEVELS
 
-    def validate(self) -> "ModelConfig":
+    def validate(self) -> ModelConfig:
         """Raise ValueError naming the first field that cannot build a network; return self."""
         def need(ok: bool, msg: str) -> None:
             if not ok:
@@ -164,7 +164,7 @@ class ModelConfig:
         """Rough upper estimate of the parameter count (3x3 convolutions dominate), computed
         without building the network, so absurd sizes are refused before any allocation."""
         per_level = sum(9 * c * c * (4 * self.num_res_blocks + 2) + 9 * r * r * 2 * self.ref_blocks
-                        for c, r in zip(self.channels, self.ref_widths))
+                        for c, r in zip(self.channels, self.ref_widths, strict=True))
         middle = 9 * self.middle_channels ** 2 * 2 * (self.mid_blocks + 1)
         offsets = 2 * LEVELS * 9 * self.offset_channels ** 2 * (self.offset_blocks + 2)
         return int(per_level + middle + offsets)
@@ -178,7 +178,7 @@ class ModelConfig:
         return d
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         """Build and validate a config; unknown or mistyped fields raise ValueError."""
         if not isinstance(data, dict):
             raise ValueError("invalid model config: expected a JSON object")
@@ -212,7 +212,7 @@ class ModelConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "ModelConfig":
+    def from_json(cls, text: str) -> ModelConfig:
         """Inverse of :meth:`to_json`; bad JSON or fields raise ValueError."""
         try:
             data = json.loads(text)
@@ -220,13 +220,13 @@ class ModelConfig:
             raise ValueError(f"invalid model config: not JSON ({exc})") from None
         return cls.from_dict(data)
 
-    def replace(self, **changes: Any) -> "ModelConfig":
+    def replace(self, **changes: Any) -> ModelConfig:
         """A validated copy with some fields changed."""
         return dataclasses.replace(self, **changes).validate()
 
     # --- presets -------------------------------------------------------------------------
     @classmethod
-    def preset(cls, name: str) -> "ModelConfig":
+    def preset(cls, name: str) -> ModelConfig:
         """The named preset: "paper", "small" or "tiny"."""
         try:
             make = PRESETS[name]
@@ -282,16 +282,16 @@ class InferenceSpec:
     refs: str = "raw"
 
     @classmethod
-    def paper(cls) -> "InferenceSpec":
+    def paper(cls) -> InferenceSpec:
         """The paper's sampling (every checkpoint without a spec of its own)."""
         return cls()
 
     @classmethod
-    def refine(cls, t_start: int, steps: int = 1, gate: str = "confidence") -> "InferenceSpec":
+    def refine(cls, t_start: int, steps: int = 1, gate: str = "confidence") -> InferenceSpec:
         """A refine spec (flow-warped references, start from the noised propagation)."""
         return cls(pipeline="refine", steps=steps, t_start=t_start, gate=gate, refs="flow-warped")
 
-    def validate(self, timesteps: int | None = None) -> "InferenceSpec":
+    def validate(self, timesteps: int | None = None) -> InferenceSpec:
         """Raise ValueError naming what cannot run; ``timesteps`` is the model's T; return self."""
         def need(ok: bool, msg: str) -> None:
             if not ok:
@@ -327,7 +327,7 @@ class InferenceSpec:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: Any, timesteps: int | None = None) -> "InferenceSpec":
+    def from_dict(cls, data: Any, timesteps: int | None = None) -> InferenceSpec:
         """Build and validate; unknown fields or wrong types raise ValueError."""
         if not isinstance(data, dict):
             raise ValueError("invalid inference spec: expected a JSON object")
@@ -342,7 +342,7 @@ class InferenceSpec:
         return cls(**data).validate(timesteps)
 
     @classmethod
-    def from_json(cls, text: str, timesteps: int | None = None) -> "InferenceSpec":
+    def from_json(cls, text: str, timesteps: int | None = None) -> InferenceSpec:
         """Inverse of :meth:`to_json`."""
         try:
             data = json.loads(text)
@@ -351,7 +351,7 @@ class InferenceSpec:
         return cls.from_dict(data, timesteps)
 
     @classmethod
-    def from_legacy(cls, entry: Any, timesteps: int | None = None) -> "InferenceSpec":
+    def from_legacy(cls, entry: Any, timesteps: int | None = None) -> InferenceSpec:
         """The spec of a format-1 checkpoint, whose config held ``extra["inference"]``
         (``{"mode": "refine" | "sample", "t_start", "steps", "gate", "refs"}``; None = the paper)."""
         if entry is None:

@@ -240,7 +240,7 @@ def prepare_for_inference(model: nn.Module, device: torch.device | str,
     for param in model.parameters():
         param.requires_grad_(False)
     if dev.type == "cpu":
-        model = model.to(memory_format=torch.channels_last)
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         model = model.to(dtype) if dtype != torch.float32 else model.float()
         pack_convolutions(model)
     return model

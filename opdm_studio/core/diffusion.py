@@ -9,8 +9,8 @@ DDIM (Song et al.) then steps t -> t_prev:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 from torch import nn
@@ -34,6 +34,11 @@ def make_betas(T: int, schedule: str = "linear") -> torch.Tensor:
 class GaussianDiffusion(nn.Module):
     """The forward process q(x_t | x0); schedule tensors are buffers (move with .to(device))."""
 
+    betas: torch.Tensor
+    alphas_cumprod: torch.Tensor
+    sqrt_alphas_cumprod: torch.Tensor
+    sqrt_one_minus_alphas_cumprod: torch.Tensor
+
     def __init__(self, T: int = 500, schedule: str = "linear"):
         super().__init__()
         if T < 2:
@@ -48,11 +53,11 @@ class GaussianDiffusion(nn.Module):
         self.register_buffer("sqrt_one_minus_alphas_cumprod", (1 - abar).sqrt().float(), persistent=False)
 
     @classmethod
-    def from_config(cls, cfg: ModelConfig) -> "GaussianDiffusion":
+    def from_config(cls, cfg: ModelConfig) -> GaussianDiffusion:
         """The schedule a model config was trained with."""
         return cls(T=cfg.timesteps, schedule=cfg.beta_schedule)
 
-    def _at(self, buf: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    def _at(self, buf: torch.Tensor, t: torch.Tensor | int, like: torch.Tensor) -> torch.Tensor:
         t = torch.as_tensor(t, device=buf.device).long()
         if t.dim() == 0:
             t = t.expand(like.shape[0])
@@ -159,6 +164,6 @@ def ddim_sample(model, diff: GaussianDiffusion, line: torch.Tensor, prev: torch.
             if i + 1 == total:
                 x_t = x0
             else:
-                noise = _randn((b, 3, h, w), generator, device) if eta > 0 else None
-                x_t = diff.ddim_step(x_t, x0, t, timesteps[i + 1], eta, noise)
+                z = _randn((b, 3, h, w), generator, device) if eta > 0 else None
+                x_t = diff.ddim_step(x_t, x0, t, timesteps[i + 1], eta, z)
         yield DDIMStep(index=i, total=total, t=t, x0=x0, x_t=x_t)

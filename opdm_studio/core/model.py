@@ -111,7 +111,7 @@ class OPDM(nn.Module):
             raise ValueError(f"refs were computed for size {tuple(refs[0].shape[-2:])}, "
                              f"the line art is {tuple(line.shape[-2:])}")
         offs = self.encode_offsets(line, prev, next)
-        return Conditions([r + o for r, o in zip(refs, offs)])
+        return Conditions([r + o for r, o in zip(refs, offs, strict=True)])
 
     # --- denoising ------------------------------------------------------------------------
     def denoise(self, x_t: torch.Tensor, t: torch.Tensor | int, line: torch.Tensor,

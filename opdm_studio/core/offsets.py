@@ -15,6 +15,7 @@ the ground truth), so the estimator learns real correspondences before it is fro
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -137,7 +138,7 @@ class OffsetEstimator(nn.Module):
         self.tail = nn.Conv2d(width, 2 * n * n, 3, padding=1)
         # Zero offsets at initialisation: the deformable conv starts as a plain conv (as in DCN).
         nn.init.zeros_(self.tail.weight)
-        nn.init.zeros_(self.tail.bias)
+        nn.init.zeros_(cast(torch.Tensor, self.tail.bias))
 
     def forward(self, line: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         """line (B,1,h,w), ref (B,3,h,w) -> offsets (B,2*N*N,h,w) in pixels of this level."""
@@ -159,7 +160,7 @@ class OffsetLevel(nn.Module):
     def forward(self, line: torch.Tensor, prev: torch.Tensor, next: torch.Tensor) -> torch.Tensor:
         """line (B,1,h,w), prev/next (B,3,h,w) -> F_o^i (B,C_i,h,w)."""
         aligned = [deform(ref, est(line, ref))
-                   for est, deform, ref in zip(self.estimators, self.deform, (prev, next))]
+                   for est, deform, ref in zip(self.estimators, self.deform, (prev, next), strict=True)]
         return self.align(torch.cat(aligned, dim=1))
 
 
@@ -181,14 +182,15 @@ class OffsetAdapter(nn.Module):
     def forward(self, line: torch.Tensor, prev: torch.Tensor, next: torch.Tensor) -> list[torch.Tensor]:
         """line (B,1,H,W), prev/next (B,3,H,W) -> [F_o^i (B,C_i,H/2^(i-1),W/2^(i-1))]."""
         lines, prevs, nexts = pyramid(line), pyramid(prev), pyramid(next)
-        return [lvl(l, p, n) for lvl, l, p, n in zip(self.levels, lines, prevs, nexts)]
+        return [lvl(l, p, n) for lvl, l, p, n in zip(self.levels, lines, prevs, nexts, strict=True)]
 
     def offsets(self, line: torch.Tensor, ref: torch.Tensor, branch: int, level: int = 0) -> torch.Tensor:
         """Offsets of one branch at one level: (B, 2*N*N, H/2^level, W/2^level), in that level's pixels."""
         f = 2 ** level
         if f > 1:
             line, ref = F.avg_pool2d(line, f), F.avg_pool2d(ref, f)
-        return self.levels[level].estimators[branch](line, ref)
+        level_module = cast(OffsetLevel, self.levels[level])
+        return level_module.estimators[branch](line, ref)
 
     def align_reference(self, line: torch.Tensor, ref: torch.Tensor, branch: int,
                         level: int = 0, at_level: bool = False) -> torch.Tensor:
@@ -208,4 +210,4 @@ class OffsetAdapter(nn.Module):
     def estimator_parameters(self):
         """Parameters of the offset estimators only (what stage 1 trains and then freezes)."""
         for lvl in self.levels:
-            yield from lvl.estimators.parameters()
+            yield from cast(OffsetLevel, lvl).estimators.parameters()

@@ -12,6 +12,8 @@ features; a 1x1 projection matches the U-Net channels (F_r^i, injected into enco
 """
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -27,7 +29,7 @@ class ReferenceEncoder(nn.Module):
         super().__init__()
         self.levels = nn.ModuleList()
         cin = 6
-        for width, cout in zip(cfg.ref_widths, cfg.channels):
+        for width, cout in zip(cfg.ref_widths, cfg.channels, strict=True):
             self.levels.append(nn.ModuleDict({
                 "conv": nn.Conv2d(cin, width, 3, padding=1),
                 "blocks": nn.Sequential(*[_Plain(ResBlock(width, width, 0, cfg.norm_groups))
@@ -40,7 +42,8 @@ class ReferenceEncoder(nn.Module):
         """prev, next (B,3,H,W) in [-1,1] -> [F_r^1..F_r^4], F_r^i (B,C_i,H/2^(i-1),W/2^(i-1))."""
         h = torch.cat([prev, next], dim=1)
         feats = []
-        for i, level in enumerate(self.levels):
+        for i, module in enumerate(self.levels):
+            level = cast(nn.ModuleDict, module)
             h = level["blocks"](level["conv"](h))
             feats.append(level["proj"](h))
             if i + 1 < LEVELS:

@@ -13,6 +13,7 @@ Shapes for an input of H x W (multiples of 16), C = config.channels:
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -140,15 +141,15 @@ class UNet(nn.Module):
         skips = []
         for i in range(LEVELS):
             cond = inject[i] if inject is not None else None
-            for block in self.enc[i]:
+            for block in cast(nn.ModuleList, self.enc[i]):
                 h = block(h, temb, cond)
             skips.append(h)                      # (B, C_i, H/2^i, W/2^i)
             h = self.down[i](h)
         for block in self.mid:                   # (B, Cmid, H/16, W/16)
             h = block(h, temb)
-        for up, blocks in zip(self.up, self.dec):
+        for up, blocks in zip(self.up, self.dec, strict=True):
             h = up(h)
             h = torch.cat([h, skips.pop()], dim=1)
-            for block in blocks:
+            for block in cast(nn.ModuleList, blocks):
                 h = block(h, temb)
         return self.out_conv(F.silu(self.out_norm(h)))

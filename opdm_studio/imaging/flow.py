@@ -69,8 +69,8 @@ def line_flow(target_line: np.ndarray, key_line: np.ndarray, sigma: float = FLOW
     b = prepare_line(key_line, sigma)
     if a.shape != b.shape:
         raise ValueError(f"line art sizes differ: target {a.shape} vs key {b.shape}")
-    dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
-    return dis.calc(a, b, None)
+    dis = cv2.DISOpticalFlow.create(DIS_PRESETS[preset])
+    return dis.calc(a, b, None)  # type: ignore[call-overload]  # (the stubs lack flow=None)
 
 
 def _sample_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

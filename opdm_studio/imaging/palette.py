@@ -61,10 +61,10 @@ class Palette:
 
     def to_list(self) -> list[dict]:
         """JSON-ready list of {"rgb": [r, g, b], "count": n}."""
-        return [{"rgb": [int(v) for v in c], "count": int(n)} for c, n in zip(self.colors, self.counts)]
+        return [{"rgb": [int(v) for v in c], "count": int(n)} for c, n in zip(self.colors, self.counts, strict=True)]
 
     @classmethod
-    def from_list(cls, items: list) -> "Palette":
+    def from_list(cls, items: list) -> Palette:
         """Inverse of :meth:`to_list` (also accepts plain [r, g, b] triples)."""
         cols, cnts = [], []
         for it in items:
@@ -242,7 +242,7 @@ def snap_to_palette(guess_rgb: np.ndarray, regions: Regions, palette: Palette | 
         # The upsampled guess read straight at the grid pixels (the same centre-aligned bilinear
         # mapping cv2.resize uses), without building the full-size image.
         ax, ay = step * gw / w, step * gh / h
-        m = np.float32([[ax, 0, 0.5 * gw / w - 0.5], [0, ay, 0.5 * gh / h - 0.5]])
+        m = np.array([[ax, 0, 0.5 * gw / w - 0.5], [0, ay, 0.5 * gh / h - 0.5]], np.float32)
         smooth_s = cv2.warpAffine(med, m, (ws, hs), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                   borderMode=cv2.BORDER_REPLICATE)
     else:
@@ -265,7 +265,7 @@ def snap_to_palette(guess_rgb: np.ndarray, regions: Regions, palette: Palette | 
         if missing.any():
             extra = np.flatnonzero(missing[labels.ravel()])
             ey, ex = np.divmod(extra, w)
-            full = _resize_to(med, h, w) if len(extra) else None
+            full = _resize_to(med, h, w)
             lbl = np.concatenate([lbl, labels.ravel()[extra]])
             lab = np.concatenate([lab, rgb_to_lab(full[ey, ex])])
             depth = np.concatenate([depth, np.minimum(dist.ravel()[extra], deep).astype(np.int32)])

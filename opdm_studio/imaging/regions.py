@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
@@ -37,7 +38,8 @@ class Regions:
     @property
     def shape(self) -> tuple[int, int]:
         """(H, W) of the drawing."""
-        return self.labels.shape  # type: ignore[return-value]
+        h, w = self.labels.shape[:2]
+        return int(h), int(w)
 
     def neighbours(self, label: int) -> np.ndarray:
         """Labels adjacent to ``label``."""
@@ -130,7 +132,7 @@ def find_regions(line_mask: np.ndarray, gap: int = 3, min_area: int | None = Non
         size = 2 * int(math.ceil(gap / 2)) + 1
         # A square (not a disk): a disk slips through a gap in a thin line from the side.
         kernel = _kernel(size, cv2.MORPH_RECT)
-        closed = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, kernel) | ink
+        closed = cast(np.ndarray, cv2.morphologyEx(ink, cv2.MORPH_CLOSE, kernel)) | ink
     else:
         size = 1
         closed = ink

@@ -6,8 +6,13 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from opdm_studio.core.checkpoint import (FORMAT_NAME, FORMAT_VERSION, load_checkpoint,
-                                         read_checkpoint_info, save_checkpoint)
+from opdm_studio.core.checkpoint import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    load_checkpoint,
+    read_checkpoint_info,
+    save_checkpoint,
+)
 from opdm_studio.core.config import ModelConfig
 from opdm_studio.core.model import OPDM
 from opdm_studio.errors import CheckpointError
@@ -199,7 +204,7 @@ def test_format_1_checkpoint_still_loads_with_its_spec(tmp_path):
     loaded = load_checkpoint(old)
     assert loaded.inference == info.inference
     assert all(torch.equal(a, b) for a, b in zip(loaded.model.state_dict().values(),
-                                                  model.state_dict().values()))
+                                                  model.state_dict().values(), strict=True))
     new = save_checkpoint(tmp_path / "new.safetensors", loaded.model, inference=loaded.inference)
     again = read_checkpoint_info(new)
     assert again.format_version == FORMAT_VERSION == 2 and again.inference == info.inference

@@ -2,10 +2,9 @@
 import pytest
 import torch
 
-from tests.conftest import requires_bf16
-
 from opdm_studio.core.config import ModelConfig
 from opdm_studio.core.model import OPDM
+from tests.conftest import requires_bf16
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +36,7 @@ def test_shapes_three_aspect_ratios(model, h, w):
         aligned = model.align_reference(line, prev, branch=1)
     assert out.shape == (2, 3, h, w) and torch.isfinite(out).all()
     ch = model.config.channels
-    for i, (r, c) in enumerate(zip(refs, cond.inject)):
+    for i, (r, c) in enumerate(zip(refs, cond.inject, strict=True)):
         assert r.shape == (2, ch[i], h >> i, w >> i)
         assert c.shape == (2, ch[i], h >> i, w >> i)
     assert aligned.shape == (2, 3, h, w)
@@ -129,8 +128,13 @@ def test_bf16_weights_run(model):
 def test_prepared_inference_model_matches(model, dtype, tol):
     """prepare_for_inference (channels_last, packed + fused oneDNN convs) keeps the results of
     the plain model, and leaves the plain model as it was (it returns a prepared copy)."""
-    from opdm_studio.core.device import (FusedResBlock, PackedConv2d, _mkldnn_packing_available,
-                                         prepare_for_inference, prepare_inputs)
+    from opdm_studio.core.device import (
+        FusedResBlock,
+        PackedConv2d,
+        _mkldnn_packing_available,
+        prepare_for_inference,
+        prepare_inputs,
+    )
     fast = prepare_for_inference(model, "cpu", dtype)
     assert fast is not model
     assert not any(isinstance(m, (PackedConv2d, FusedResBlock)) for m in model.modules())
