@@ -9,7 +9,9 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -18,6 +20,9 @@ from opdm_studio.engine.project import PROJECT_FILENAME, FrameResult, KeyFrame, 
 from opdm_studio.errors import CutError, ProjectError
 from opdm_studio.imaging.cut import LINE_DIR_NAMES, open_cut
 
+if TYPE_CHECKING:
+    from opdm_studio.engine.project import ColorizeSettings
+
 
 def _resources_root() -> Path | None:
     try:
@@ -25,6 +30,13 @@ def _resources_root() -> Path | None:
         return Path(str(resource_path()))
     except Exception:
         return None
+
+
+def sample_cut_path() -> Path | None:
+    """The bundled sample cut folder, None if this install has none."""
+    res = _resources_root()
+    p = res / "sample_cut" if res is not None else None
+    return p if p is not None and p.is_dir() and any(p.iterdir()) else None
 
 
 def project_root_for(cut_folder: Path, cut_name: str) -> Path:
@@ -47,6 +59,17 @@ def project_root_for(cut_folder: Path, cut_name: str) -> Path:
     return root
 
 
+class ColouringChoices(Protocol):
+    """The colouring choices the app's settings hold (``AppSettings`` has them)."""
+
+    model: str          # "default" (the shipped model) or a checkpoint path
+    steps: int
+    device: str
+    working_size: int
+    snapping: str       # "auto" | "off" | "all"
+    gap: int
+
+
 def composite(color: np.ndarray, line: np.ndarray) -> np.ndarray:
     """Lines multiplied over a colour layer: how the finished frame looks."""
     return (color.astype(np.uint16) * line[..., None].astype(np.uint16) // 255).astype(np.uint8)
@@ -67,7 +90,7 @@ class Document:
     # ------------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, folder: str | os.PathLike) -> "Document":
+    def open(cls, folder: str | os.PathLike) -> Document:
         """Open a cut folder (or a project folder / file); resumes the cut's existing project."""
         folder = Path(folder)
         if folder.is_file() and folder.name == PROJECT_FILENAME:
@@ -106,6 +129,13 @@ class Document:
         """(W, H) of the drawings."""
         return self.cut.size
 
+    def summary(self) -> str:
+        """One line about the cut: frames, keyframes, coloured frames, project folder, warnings."""
+        done = sum(1 for i in range(self.n_frames) if self.has_result(i))
+        warn = f" Warnings: {'; '.join(self.cut.warnings)}" if self.cut.warnings else ""
+        return (f"{self.name}: {self.n_frames} frames, {len(self.keys())} keyframes, {done} "
+                f"coloured. Project: {self.project.root}.{warn}")
+
     def frame_name(self, i: int) -> str:
         """File name of frame ``i``."""
         return self.cut.frames[i].name
@@ -121,6 +151,22 @@ class Document:
     def line_rgb(self, i: int) -> np.ndarray:
         """Line drawing as RGB."""
         return np.repeat(self.cut.line(i)[..., None], 3, axis=2)
+
+    # ------------------------------------------------------------------ settings
+
+    def apply_settings(self, choices: ColouringChoices, method: str) -> ColorizeSettings:
+        """Make the app's colouring choices the project's settings; returns them, validated.
+
+        ``method`` is the one colouring uses now ("flow" while no model is usable, whatever the
+        stored preference). Settings the app does not edit (seed, dtype, layers, naming) are
+        kept; on a bad value (:class:`ProjectError`) the project keeps its settings unchanged.
+        """
+        new = replace(self.project.settings, method=method,
+                      model=None if choices.model == "default" else choices.model,
+                      steps=choices.steps, device=choices.device,
+                      working_size=choices.working_size, snap=choices.snapping, gap=choices.gap)
+        self.project.settings = new.validate()
+        return new
 
     # ------------------------------------------------------------------ keys and results
 
@@ -158,6 +204,18 @@ class Document:
     def result_info(self, i: int) -> FrameResult | None:
         """The engine's record of frame ``i``'s result."""
         return self.project.results.get(i)
+
+    def result_summary(self, i: int) -> str:
+        """What the status bar says about frame ``i``'s result: confidence, regions to review,
+        out of date ("" for a keyframe or a frame without a result)."""
+        info = self.result_info(i)
+        if info is None or info.status == "keyframe":
+            return ""
+        text = f" · confidence {info.confidence:.2f}" if info.confidence is not None else ""
+        text += f" · {info.flagged} region(s) to review" if info.flagged else ""
+        if self.is_outdated(i):
+            text += " · out of date: other keys or settings, Colorize redoes it"
+        return text
 
     def is_flagged(self, i: int) -> bool:
         """True if some regions of frame ``i`` were flagged for review."""
