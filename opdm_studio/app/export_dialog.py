@@ -1,17 +1,35 @@
 """Export dialog (Ctrl+E) and the export job it starts: PNG layers and PSD, atomic, never silent
-overwrites. The files are written by :mod:`opdm_studio.imaging.export` in the worker thread."""
+overwrites. The files are written in the worker thread by the engine's
+:func:`opdm_studio.engine.export.export_results`, the command line's ``opdm-studio export`` too,
+so both write the same files for the same request.
+"""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QDialog, QDialogButtonBox, QFileDialog,
-                               QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
-                               QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
-from opdm_studio.app.worker import Job
+from opdm_studio.app.worker import Job, Outcome, Progress
 from opdm_studio.errors import ExportError, OPDMError
 
 DEFAULT_TEMPLATE = "{cut}_{frame:04d}.png"
@@ -34,15 +52,10 @@ class ExportRequest:
 
 def target_files(doc, request: ExportRequest, frame: int) -> list[tuple[str, Path]]:
     """(layer, path) of every file ``request`` writes for ``frame`` ("psd" for the PSD)."""
-    from opdm_studio.imaging.export import frame_filename
-    info = doc.cut.frames[frame]
-    stem = Path(info.name).stem
-    out = [(layer, request.folder / frame_filename(doc.name, info.number, request.template, layer, stem))
-           for layer in request.layers]
-    if request.psd:
-        base = frame_filename(doc.name, info.number, request.template, None, stem)
-        out.append(("psd", request.folder / (Path(base).stem + ".psd")))
-    return out
+    from opdm_studio.engine.layers import layer_paths
+    paths = layer_paths(doc.project, frame, request.layers, request.folder, request.template,
+                        request.psd)
+    return list(paths.items())
 
 
 def exportable(doc, frames: list[int]) -> list[int]:
@@ -56,52 +69,64 @@ def existing_targets(doc, request: ExportRequest) -> list[Path]:
             if p.exists()]
 
 
-def export_job(doc, request: ExportRequest) -> Job:
-    """A worker job writing the layers of every coloured frame of ``request``."""
-    from opdm_studio.engine.frame import line_mask_of
-    from opdm_studio.engine.run import ProgressEvent
-    from opdm_studio.imaging.export import make_layers, write_png_atomic, write_psd
-
+def check_request(doc, request: ExportRequest) -> list[int]:
+    """The frames ``request`` exports; raises an OPDMError the user can fix (nothing coloured,
+    no layer chosen, a bad naming template) before anything runs."""
     frames = exportable(doc, request.frames)
     if not frames:
         raise ExportError("none of the chosen frames is coloured yet: colour them first (Ctrl+Enter)")
-    if any(layer not in LAYER_LABELS for layer in request.layers) or not (request.layers or request.psd):
-        raise ExportError("choose at least one layer to export")
-    for i in frames:  # fail on a bad template before the first file is written
+    if not request.layers or any(layer not in LAYER_LABELS for layer in request.layers):
+        raise ExportError("choose at least one PNG layer to export (the PSD is written beside them)")
+    # The engine's own check of layers and naming (the command line's export runs it too).
+    replace(doc.project.settings, layers=list(request.layers), template=request.template).validate()
+    for i in frames:  # a template the names cannot be made with fails here, not mid-export
         target_files(doc, request, i)
-    protected = [doc.cut.folder]
+    return frames
+
+
+def export_job(doc, request: ExportRequest) -> Job:
+    """A worker job exporting the coloured frames of ``request`` with the engine's export."""
+    from opdm_studio.engine.export import export_results
+    from opdm_studio.engine.run import ProgressEvent
+
+    frames = check_request(doc, request)
+    project = doc.project
 
     def run(cancel):
         t0 = time.perf_counter()
-        try:
-            request.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ExportError(f"cannot create the export folder {request.folder}: "
-                              f"{exc.strerror or exc}") from exc
-        n = len(frames)
-        for pos, i in enumerate(frames, start=1):
-            cancel.raise_if_cancelled()
-            color = doc.result_color(i)
-            line = doc.line(i)
-            layers = make_layers(color, line_mask_of(line), doc.cut.line_rgb(i))
-            for layer, path in target_files(doc, request, i):
-                if layer == "psd":
-                    write_psd(path, layers.color, layers.lines, overwrite=request.overwrite,
-                              protected=protected)
-                else:
-                    write_png_atomic(path, layers.get(layer), overwrite=request.overwrite,
-                                     protected=protected)
+        for done, total, index in export_results(
+                project, request.folder, layers=request.layers, template=request.template,
+                frames=request.frames, psd=request.psd, overwrite=request.overwrite, cancel=cancel):
             elapsed = time.perf_counter() - t0
-            yield ProgressEvent(kind="done", frame=pos, frames=n, index=i, name=doc.frame_name(i),
-                                elapsed=elapsed, eta=elapsed / pos * (n - pos))
+            yield ProgressEvent(kind="done", frame=done, frames=total, index=index,
+                                name=doc.frame_name(index), elapsed=elapsed,
+                                eta=elapsed / done * (total - done))
 
     return Job("export", run, meta={"request": request, "frames": frames})
+
+
+def confirm_export(parent: QWidget | None, doc, request: ExportRequest) -> Job | None:
+    """The export job of ``request``, after asking before replacing files (None: the user said
+    no, nothing is written). A request the user can fix raises its OPDMError at once."""
+    job = export_job(doc, request)
+    existing = existing_targets(doc, request)
+    if existing:
+        button = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            parent, "Overwrite files?",
+            f"{len(existing)} file(s) already exist in {request.folder}, e.g. {existing[0].name}.\n"
+            "Overwrite them?", button.Yes | button.No, button.No)
+        if answer != button.Yes:
+            return None
+        request.overwrite = True
+    return job
 
 
 class ExportDialog(QDialog):
     """Folder, naming template, layers, range; shows progress while the export runs."""
 
     exportRequested = Signal(object)   # ExportRequest
+    cancelRequested = Signal()         # Cancel pressed while the export runs
 
     def __init__(self, parent: QWidget | None, doc, selection: list[int]) -> None:
         super().__init__(parent)
@@ -174,10 +199,8 @@ class ExportDialog(QDialog):
         lay.addLayout(form)
         lay.addWidget(self.progress)
         lay.addWidget(self.buttons)
+        self.running = False   # an export asked for by this dialog has not ended yet
         self._update_preview()
-        if parent is not None and hasattr(parent, "_workers"):
-            parent._workers.worker.progress.connect(self._on_progress)
-            parent._workers.worker.finished.connect(self._on_finished)
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export to folder", self.folder_edit.text())
@@ -187,12 +210,10 @@ class ExportDialog(QDialog):
     def _update_preview(self) -> None:
         try:
             req = self.request()
-            frames = exportable(self._doc, req.frames)
-            names = [p.name for _, p in target_files(self._doc, req, frames[0])] if frames else []
-            n = len(frames)
-            self.preview.setText((f"{n} coloured frame(s); first: " + ", ".join(names)) if names
-                                 else "None of these frames is coloured yet")
-            self.export_button.setEnabled(bool(names))
+            frames = check_request(self._doc, req)
+            names = [p.name for _, p in target_files(self._doc, req, frames[0])]
+            self.preview.setText(f"{len(frames)} coloured frame(s); first: " + ", ".join(names))
+            self.export_button.setEnabled(True)
         except OPDMError as exc:
             self.preview.setText(str(exc))
             self.export_button.setEnabled(False)
@@ -215,20 +236,31 @@ class ExportDialog(QDialog):
         if not self.folder_edit.text().strip():
             self.preview.setText("Choose a folder")
             return
+        self.running = True
+        self.progress.setValue(0)
         self.progress.setVisible(True)
         self.exportRequested.emit(self.request())
 
     def _cancel(self) -> None:
-        parent = self.parent()
-        if parent is not None and getattr(parent, "busy", False) and parent._running_kind == "export":
-            parent.cancel()
+        if self.running:
+            self.cancelRequested.emit()
         else:
             self.reject()
 
-    def _on_progress(self, p) -> None:
-        if self.isVisible():
+    def export_refused(self) -> None:
+        """The window did not start the export (overwrite declined, or an error shown)."""
+        self.running = False
+        self.progress.setVisible(False)
+
+    def on_progress(self, p: Progress) -> None:
+        """The running job's progress (the window's worker signal)."""
+        if self.running and self.isVisible():
             self.progress.setValue(int(p.fraction * 1000))
 
-    def _on_finished(self, outcome) -> None:
-        if outcome.kind == "export" and outcome.cancelled and self.isVisible():
+    def on_finished(self, outcome: Outcome) -> None:
+        """A job ended: after a cancel or an error, the dialog stays open for another try."""
+        if outcome.kind != "export" or not self.running:
+            return
+        self.running = False
+        if outcome.cancelled or outcome.error is not None:
             self.progress.setVisible(False)

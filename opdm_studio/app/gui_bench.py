@@ -124,7 +124,7 @@ def measure_latency(method: str, n: int, size: int, steps: int, workdir: Path) -
     # Start-up warm-up: with an OPDM model the window imports torch in the background; wait for
     # it (a user takes seconds to pick frames) and report the hitch it causes separately.
     end = time.perf_counter() + 60
-    while not win.preload_done() and time.perf_counter() < end:
+    while not win.preloader.done() and time.perf_counter() < end:
         QApplication.processEvents()
         time.sleep(0.001)
     QApplication.processEvents()
@@ -140,7 +140,7 @@ def measure_latency(method: str, n: int, size: int, steps: int, workdir: Path) -
         time.sleep(0.001)
     seconds = time.perf_counter() - t0
     timer.stop()
-    outcome = win._last_outcome
+    outcome = win.jobs.last_outcome
     win.undo.setClean()
     win.close()
     if outcome is None or outcome.error is not None:

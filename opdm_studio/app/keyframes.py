@@ -1,16 +1,17 @@
 """Keyframe panel (previous / next reference slots) and the undoable keyframe edits."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QPixmap, QUndoCommand
-from PySide6.QtWidgets import (QFrame, QLabel, QPushButton, QSizePolicy, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from opdm_studio.app.theme import icon
 from opdm_studio.app.timeline import IMAGE_SUFFIXES, rgb_to_qimage, scaled_thumb
+from opdm_studio.errors import ProjectError
 
 
 class KeyEditCommand(QUndoCommand):
@@ -52,6 +53,45 @@ def apply_key_edit(stack, doc, frame: int, text: str, edit: Callable[[], None],
     return cmd
 
 
+class KeyframeEditor:
+    """The undoable keyframe edits of the open cut: mark / unmark, colour from an image, promote.
+
+    Each edit is done at once and recorded on ``undo``; a refused edit raises an OPDMError (the
+    window shows it) and records nothing. ``on_change(frame)`` runs after each edit, undo and redo.
+    """
+
+    def __init__(self, undo, on_change: Callable[[int], None]) -> None:
+        self.undo = undo
+        self.on_change = on_change
+
+    def toggle(self, doc, frame: int) -> str:
+        """Mark ``frame`` as a keyframe, or unmark it; returns what was done, in words."""
+        label = doc.frame_label(frame)
+        if doc.is_key(frame):
+            text, edit = f"Unmark keyframe {label}", lambda: doc.unmark_key(frame)
+        else:
+            text, edit = f"Mark keyframe {label}", lambda: doc.mark_key(frame)
+        return apply_key_edit(self.undo, doc, frame, text, edit, self.on_change).text()
+
+    def assign_colour(self, doc, frame: int, image_path: str) -> str:
+        """Make ``frame`` a keyframe coloured by an image file; returns what was done."""
+        text = f"Colour keyframe {doc.frame_label(frame)} from {Path(image_path).name}"
+        return apply_key_edit(self.undo, doc, frame, text,
+                              lambda: doc.set_key_image(frame, image_path), self.on_change).text()
+
+    def promote(self, doc, frame: int) -> range:
+        """Make the coloured ``frame`` a keyframe; returns the frames to colour again (those
+        between its neighbouring keys, or the cut's ends)."""
+        if doc.is_key(frame) or not doc.has_result(frame):
+            raise ProjectError("Only a coloured frame that is not yet a keyframe can be promoted.")
+        prev, nxt = doc.neighbours(frame)
+        apply_key_edit(self.undo, doc, frame, f"Promote frame {doc.frame_label(frame)}",
+                       lambda: doc.mark_key(frame), self.on_change)
+        first = prev if prev is not None else 0
+        last = nxt if nxt is not None else doc.n_frames - 1
+        return range(first, last + 1)
+
+
 class KeySlot(QFrame):
     """Shows one reference keyframe; accepts a dropped colour image for it."""
 
@@ -71,6 +111,7 @@ class KeySlot(QFrame):
         self.image.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self._aspect = 9 / 16
         self._shown: tuple | None = None
+        self._pm: QPixmap | None = None    # the key image before fitting it to the slot
         self.caption = QLabel("—")
         self.caption.setWordWrap(True)
         self.caption.setStyleSheet("color: #9aa0a6;")
@@ -110,9 +151,8 @@ class KeySlot(QFrame):
         """Keep the picture fitted to the slot."""
         super().resizeEvent(event)
         self._fit_height()
-        pm = getattr(self, "_pm", None)
-        if self.frame is not None and pm is not None:
-            self.image.setPixmap(pm.scaled(self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
+        if self.frame is not None and self._pm is not None:
+            self.image.setPixmap(self._pm.scaled(self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
                                            Qt.TransformationMode.SmoothTransformation))
 
     def mouseDoubleClickEvent(self, event) -> None:

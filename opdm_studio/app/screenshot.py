@@ -35,8 +35,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtCore import Qt
 
+    from opdm_studio.app.document import sample_cut_path
     from opdm_studio.app.launch import make_app
-    from opdm_studio.app.main_window import MainWindow, sample_cut_path
+    from opdm_studio.app.main_window import MainWindow
 
     cut = Path(args.cut) if args.cut else sample_cut_path()
     if cut is None:
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = win.doc
     win.timeline.select_range(0, doc.n_frames - 1)
     win.colorize_selection()
-    if not win.wait_idle(600):
+    if not win.jobs.wait_idle(600):
         print("colouring did not finish", file=sys.stderr)
         return 1
     keys = doc.keys()
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         frame = (keys[0] + keys[1]) // 2 if len(keys) >= 2 else doc.n_frames // 2
     win.go_to(frame)
     win.set_mode(args.mode)
-    win.model.thumbs.wait(10000)
+    win.frames.thumbs.wait(10000)
     end = time.perf_counter() + 1.0
     while time.perf_counter() < end:   # let thumbnails and the last repaint land
         app.processEvents()

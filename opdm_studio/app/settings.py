@@ -9,8 +9,20 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from opdm_studio import paths
 
@@ -23,6 +35,27 @@ MAX_RECENT = 10
 def qsettings() -> QSettings:
     """The QSettings store of the app: an INI file in the per-user data folder."""
     return QSettings(str(paths.data_dir() / "settings.ini"), QSettings.Format.IniFormat)
+
+
+def restore_window_layout(window: QMainWindow, default_size: tuple[int, int] = (1400, 860)) -> None:
+    """Give ``window`` its size, position and dock layout of the last session."""
+    s = qsettings()
+    geo = s.value("window/geometry")
+    if geo is not None:
+        window.restoreGeometry(geo)
+    else:
+        window.resize(*default_size)
+    state = s.value("window/state")
+    if state is not None:
+        window.restoreState(state)
+
+
+def save_window_layout(window: QMainWindow) -> None:
+    """Remember ``window``'s size, position and dock layout for the next session."""
+    s = qsettings()
+    s.setValue("window/geometry", window.saveGeometry())
+    s.setValue("window/state", window.saveState())
+    s.sync()
 
 
 @dataclass
@@ -40,7 +73,7 @@ class AppSettings:
     recent: list[str] = field(default_factory=list)
 
     @classmethod
-    def load(cls) -> "AppSettings":
+    def load(cls) -> AppSettings:
         """Read the stored settings; unknown or broken values fall back to the defaults."""
         s = qsettings()
         out = cls()

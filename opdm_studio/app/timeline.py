@@ -7,16 +7,26 @@ instantly and scrolls smoothly.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 import cv2
 import numpy as np
-from PySide6.QtCore import (QAbstractListModel, QItemSelection, QItemSelectionModel, QModelIndex,
-                            QObject, QPersistentModelIndex, QRect, QRunnable, QSize, Qt, QThreadPool,
-                            Signal)
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRect,
+    QRunnable,
+    QSize,
+    Qt,
+    QThreadPool,
+    Signal,
+)
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QListView, QStyle, QStyledItemDelegate,
-                               QStyleOptionViewItem, QWidget)
+from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from opdm_studio.app.theme import DONE_COLOR, FLAG_COLOR, KEY_COLOR, LINE_ONLY_COLOR, OUTDATED_COLOR
 
@@ -104,6 +114,16 @@ class ThumbnailCache(QObject):
             self._pool.start(_ThumbJob(frame, self._generation.get(frame, 0), self.size,
                                        self._source, self._signals), self._seq)
         return None
+
+    @property
+    def cached(self) -> int:
+        """Thumbnails made and kept in memory."""
+        return len(self._cache)
+
+    @property
+    def requested(self) -> int:
+        """Thumbnails made or queued: how many frames the timeline had decoded."""
+        return len(self._cache) + len(self._pending)
 
     def invalidate(self, frame: int | None = None) -> None:
         """Forget one frame's thumbnail (or all): the next get() makes it again."""

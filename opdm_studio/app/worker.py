@@ -13,13 +13,14 @@ import logging
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from opdm_studio.pipelines.base import CancelToken
 from opdm_studio.errors import Cancelled, OPDMError
+from opdm_studio.pipelines.base import CancelToken
 
 log = logging.getLogger("opdm_studio.app.worker")
 

@@ -90,7 +90,7 @@ def window(qtbot, dialogs):
     yield win
     if win.busy:
         win.cancel()
-        win.wait_idle(30)
+        win.jobs.wait_idle(30)
     win.undo.setClean()
     win.close()
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +31,10 @@ def drop_folder(widget, folder: Path) -> None:
 
 def colorize_all(qtbot, win, timeout=60000):
     win.timeline.select_range(0, win.doc.n_frames - 1)
-    win.a_colorize.trigger()
+    win.acts.colorize.trigger()
     assert win.busy
     qtbot.waitUntil(lambda: not win.busy, timeout=timeout)
-    return win._last_outcome
+    return win.jobs.last_outcome
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ def save_tiny_default_model() -> Path:
 def test_drop_mark_two_keys_and_colorize_with_flow(qtbot, window, cut_dir, dialogs):
     # No model installed: the app falls back to the flow preview and says so.
     assert window.method == "flow" and window.settings.method == "opdm"  # preference kept
-    assert "No OPDM model" in window.model_text and "no OPDM model" in window.method_label.text()
+    assert "No OPDM model" in window.network.text and "no OPDM model" in window.status_bar.method_label.text()
     drop_folder(window, cut_dir)
     qtbot.waitUntil(lambda: window.doc is not None, timeout=5000)
     doc = window.doc
@@ -71,13 +72,13 @@ def test_drop_mark_two_keys_and_colorize_with_flow(qtbot, window, cut_dir, dialo
     # Unmark both painted keys, then mark them again with K.
     for f in (0, 7):
         window.go_to(f)
-        window.a_key.trigger()
+        window.acts.key.trigger()
     assert doc.keys() == []
     for f in (0, 7):
         window.go_to(f)
-        window.a_key.trigger()
+        window.acts.key.trigger()
     assert doc.keys() == [0, 7]
-    assert window.a_key.shortcut() == QKeySequence("K")
+    assert window.acts.key.shortcut() == QKeySequence("K")
 
     outcome = colorize_all(qtbot, window)
     assert outcome.error is None and not outcome.cancelled and outcome.done == 8
@@ -103,8 +104,8 @@ def test_colorize_with_tiny_model(qtbot, dialogs, tmp_path, one_torch_thread):
     s = AppSettings(method="opdm", steps=2, working_size=64)
     win = MainWindow(settings=s, open_sample=False, open_dialogs_on_finish=False)
     qtbot.addWidget(win)
-    assert win.model_ok and win.method == "opdm"
-    assert win.method_label.text() == "OPDM · 2 steps"      # a plain model runs the steps setting
+    assert win.network.usable and win.method == "opdm"
+    assert win.status_bar.method_label.text() == "OPDM · 2 steps"      # a plain model runs the steps setting
     assert win.open_cut(write_cut(tmp_path / "short", n=4, size=64))
     outcome = colorize_all(qtbot, win, timeout=120000)
     assert outcome.error is None, outcome.details or outcome.error
@@ -115,10 +116,31 @@ def test_colorize_with_tiny_model(qtbot, dialogs, tmp_path, one_torch_thread):
     win.close()
 
 
-def test_cancel_midway_keeps_finished_frames(qtbot, dialogs, tmp_path, one_torch_thread):
+def test_cancel_midway_keeps_finished_frames(qtbot, dialogs, tmp_path, one_torch_thread, monkeypatch):
+    from opdm_studio.app import main_window
     from opdm_studio.app.launch import make_app
     from opdm_studio.app.main_window import MainWindow
+    from opdm_studio.app.worker import Job
+    from opdm_studio.engine.run import ProgressEvent
     save_tiny_default_model()
+    hold = [True]
+
+    def held_colorize_job(project, frames):
+        """The window's job, paused after the first coloured frame until the GUI cancels: a tiny
+        model colours the whole cut before a throttled progress signal reaches the GUI."""
+        job = main_window.colorize_job.__wrapped__(project, frames)
+
+        def run(cancel):
+            for ev in job.run(cancel):
+                yield ev
+                if hold[0] and ev.kind == "done" and ev.result is not None and ev.result.status == "done":
+                    end = time.perf_counter() + 10
+                    while not cancel.cancelled and time.perf_counter() < end:
+                        time.sleep(0.01)
+                        yield ProgressEvent("frame", ev.frame, ev.frames, name="held")
+        return Job(job.kind, run, job.meta)
+    held_colorize_job.__wrapped__ = main_window.colorize_job
+    monkeypatch.setattr(main_window, "colorize_job", held_colorize_job)
     folder = write_cut(tmp_path / "long", n=6, size=64)
     make_app()
     win = MainWindow(settings=AppSettings(method="opdm", steps=2, working_size=64),
@@ -129,17 +151,18 @@ def test_cancel_midway_keeps_finished_frames(qtbot, dialogs, tmp_path, one_torch
     def cancel_after_first(p):
         if p.frames and any(win.doc.has_result(f) for f in p.frames):
             win.cancel()
-    win._workers.worker.progress.connect(cancel_after_first)
+    win.jobs.progress.connect(cancel_after_first)
     outcome = colorize_all(qtbot, win, timeout=120000)
     assert outcome.cancelled and outcome.error is None
     done = [i for i in range(6) if win.doc.has_result(i)]
     assert 0 < len(done) < 4
-    assert "cancelled" in win.message.text()
+    assert "cancelled" in win.status_bar.message.text()
     # Finished frames are kept on disk and in the project file; a second run resumes.
     saved = Project.load(win.doc.project.root)
     assert sorted(i for i, r in saved.results.items() if r.status == "done") == done
-    assert not win.busy and win.a_colorize.isEnabled()
-    win._workers.worker.progress.disconnect(cancel_after_first)
+    assert not win.busy and win.acts.colorize.isEnabled()
+    win.jobs.progress.disconnect(cancel_after_first)
+    hold[0] = False
     outcome = colorize_all(qtbot, win, timeout=120000)
     assert not outcome.cancelled and all(win.doc.has_result(i) for i in range(1, 5))
     win.close()
@@ -149,7 +172,7 @@ def test_undo_redo_keyframe_marking_and_colour_drop(qtbot, window, cut_dir, pain
     assert window.open_cut(cut_dir)
     doc = window.doc
     window.go_to(0)
-    window.a_key.trigger()
+    window.acts.key.trigger()
     assert doc.keys() == [7]
     window.undo.undo()
     assert doc.keys() == [0, 7]
@@ -158,7 +181,7 @@ def test_undo_redo_keyframe_marking_and_colour_drop(qtbot, window, cut_dir, pain
     window.undo.undo()
     # K on a frame without colour explains what to do and changes nothing.
     window.go_to(3)
-    window.a_key.trigger()
+    window.acts.key.trigger()
     assert doc.keys() == [0, 7]
     assert any("no colour yet" in d[2] for d in dialogs.seen)
     # Dropping a coloured image on a frame makes it a keyframe with that colour; undo removes it.
@@ -182,7 +205,7 @@ def test_promote_coloured_frame_recolours_neighbours(qtbot, window, cut_dir):
     assert window.open_cut(cut_dir)
     colorize_all(qtbot, window)
     window.go_to(3)
-    window.a_promote.trigger()
+    window.acts.promote.trigger()
     qtbot.waitUntil(lambda: not window.busy, timeout=60000)
     doc = window.doc
     assert doc.keys() == [0, 3, 7]
@@ -216,7 +239,7 @@ def test_export_writes_layers_and_asks_before_overwriting(qtbot, window, cut_dir
     dialogs.answers.append(QMessageBox.StandardButton.Yes)
     window.start_export(ExportRequest(folder=out, frames=[3], open_folder=False))
     qtbot.waitUntil(lambda: not window.busy, timeout=60000)
-    assert window._last_outcome.error is None and window._last_outcome.done == 1
+    assert window.jobs.last_outcome.error is None and window.jobs.last_outcome.done == 1
 
 
 def test_export_dialog_builds_request(qtbot, window, cut_dir):
@@ -256,7 +279,7 @@ def test_settings_persist_across_windows(qtbot, dialogs):
 
 def test_settings_dialog_round_trip(qtbot, window):
     from opdm_studio.app.settings import SettingsDialog
-    dlg = SettingsDialog(window.settings, window.model_text, [], window)
+    dlg = SettingsDialog(window.settings, window.network.text, [], window)
     qtbot.addWidget(dlg)
     dlg.steps_spin.setValue(25)
     dlg.snap_box.setCurrentIndex(dlg.snap_box.findData("off"))
@@ -311,35 +334,35 @@ def test_viewer_modes_and_colour_picker(qtbot, window, cut_dir):
     z = window.viewer.zoom()
     window.viewer.zoom_by(2.0)
     assert window.viewer.zoom() == pytest.approx(2 * z)
-    window.a_pick.setChecked(True)
+    window.acts.pick.setChecked(True)
     window.viewer.picked.emit(5, 5)   # background paint of the ball cut
     assert window.last_pick[2] == tuple(window.doc.result_color(3)[5, 5])
-    assert "#" in window.swatch.text()
+    assert "#" in window.status_bar.swatch.text()
 
 
 def test_navigation_keys(qtbot, window, cut_dir):
     assert window.open_cut(cut_dir)
-    window.a_next.trigger()
-    window.a_next.trigger()
+    window.acts.next.trigger()
+    window.acts.next.trigger()
     assert window.current_frame() == 2
-    window.a_prev.trigger()
+    window.acts.prev.trigger()
     assert window.current_frame() == 1
-    window.a_last.trigger()
+    window.acts.last.trigger()
     assert window.current_frame() == 7
-    window.a_first.trigger()
+    window.acts.first.trigger()
     assert window.current_frame() == 0
-    shortcuts = {a.shortcut().toString() for a in (window.a_prev, window.a_next, window.a_first,
-                                                     window.a_last, window.a_cancel, window.a_export,
-                                                     window.a_save)}
+    shortcuts = {a.shortcut().toString() for a in (window.acts.prev, window.acts.next, window.acts.first,
+                                                     window.acts.last, window.acts.cancel, window.acts.export,
+                                                     window.acts.save)}
     assert shortcuts == {",", ".", "Home", "End", "Esc", "Ctrl+E", "Ctrl+S"}
-    assert "Ctrl+Return" in [s.toString() for s in window.a_colorize.shortcuts()]
+    assert "Ctrl+Return" in [s.toString() for s in window.acts.colorize.shortcuts()]
 
 
 def test_save_project_and_reopen_resumes(qtbot, window, cut_dir, painted_frame):
     assert window.open_cut(cut_dir)
     window.assign_colour(3, str(painted_frame))
     assert window.isWindowModified()
-    window.a_save.trigger()
+    window.acts.save.trigger()
     assert not window.isWindowModified()
     data = json.loads((window.doc.project.root / "opdm-project.json").read_text())
     assert [k["index"] for k in data["keyframes"]] == [0, 3, 7]
@@ -366,16 +389,16 @@ def test_first_start_opens_sample_cut(qtbot, dialogs, monkeypatch, cut_dir):
 def test_finetune_wizard_menu_entry(qtbot, window, dialogs, monkeypatch):
     import sys
     monkeypatch.setitem(sys.modules, "opdm_studio.app.finetune_wizard", None)  # import fails
-    window.a_wizard.trigger()
+    window.acts.wizard.trigger()
     assert dialogs.seen and "fine-tune wizard is not available" in dialogs.seen[-1][2]
     tools = [m for m in window.menuBar().actions() if m.text() == "&Tools"][0].menu()
-    assert window.a_wizard in tools.actions()
+    assert window.acts.wizard in tools.actions()
 
 
 def test_export_from_dialog_runs_and_closes(qtbot, window, cut_dir, tmp_path):
     assert window.open_cut(cut_dir)
     colorize_all(qtbot, window)
-    window.a_export.trigger()
+    window.acts.export.trigger()
     dlg = window.export_dlg
     assert dlg.isVisible()
     dlg.folder_edit.setText(str(tmp_path / "out"))
@@ -398,11 +421,11 @@ def test_first_start_selects_the_shipped_model(qtbot, dialogs):
     w = MainWindow()
     qtbot.addWidget(w)
     assert w.doc is not None and w.doc.n_frames == 24
-    assert w.model_ok and w.method == "opdm"
-    assert "no OPDM model" not in w.method_label.text()
+    assert w.network.usable and w.method == "opdm"
+    assert "no OPDM model" not in w.status_bar.method_label.text()
     # The shipped model refines the flow preview in one step; it does not run the steps setting.
-    assert w.method_label.text() == "OPDM · refines the flow preview · 1 step"
-    assert "refines the flow preview" in w.model_text
+    assert w.status_bar.method_label.text() == "OPDM · refines the flow preview · 1 step"
+    assert "refines the flow preview" in w.network.text
     w.close()
 
 
@@ -415,7 +438,7 @@ def test_changed_settings_mark_results_out_of_date_until_recoloured(qtbot, windo
     assert window.open_cut(write_cut(tmp_path / "c", n=6, size=64, keys=(0, 5)))
     outcome = colorize_all(qtbot, window)
     assert outcome.error is None and outcome.done == 6
-    model = window.model
+    model = window.frames
     coloured = [i for i in range(6) if window.doc.result_info(i) is not None
                 and window.doc.result_info(i).method == "flow"]
     assert coloured and not any(model.index(i).data(OutdatedRole) for i in range(6))

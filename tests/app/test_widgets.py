@@ -19,13 +19,14 @@ def test_timeline_with_500_frames_makes_only_visible_thumbnails(qtbot, window, t
         img.save(folder / f"{i:04d}.png")
     t0 = time.perf_counter()
     assert window.open_cut(folder)
-    assert window.model.rowCount() == 500
+    assert window.frames.rowCount() == 500
     window.timeline.set_current_frame(250)
-    qtbot.waitUntil(lambda: window.model.thumbs.wait(100) and bool(window.model.thumbs._cache), timeout=10000)
-    made = len(window.model.thumbs._cache) + len(window.model.thumbs._pending)
+    thumbs = window.frames.thumbs
+    qtbot.waitUntil(lambda: thumbs.wait(100) and thumbs.cached > 0, timeout=10000)
+    made = thumbs.requested
     # Only the tiles on screen (and a margin) were decoded, not the whole cut.
     assert 0 < made < 100
-    window.a_last.trigger()
+    window.acts.last.trigger()
     assert window.current_frame() == 499
     assert time.perf_counter() - t0 < 60  # sanity bound, not a speed target
 

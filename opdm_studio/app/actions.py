@@ -1,0 +1,168 @@
+"""The main window's actions (with their shortcuts and icons), menus and toolbar."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence, QUndoStack
+from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar, QToolButton
+
+from opdm_studio import paths
+from opdm_studio.app.theme import icon
+from opdm_studio.app.viewer import MODE_LABELS, MODES
+
+MODE_ICONS = {"line": "mdi6.draw", "color": "mdi6.palette-swatch", "overlay": "mdi6.layers",
+              "side": "mdi6.view-column", "review": "mdi6.alert-decagram"}
+
+
+class WindowActions:
+    """Every QAction of the main window, the menu bar and the toolbar that show them.
+
+    ``win`` is the main window: its command methods (``open_dialog``, ``save``, ``colorize_selection``,
+    ...) are the actions' slots, and a triggered action runs through its ``guard`` (errors become
+    dialogs). The actions are added to the window itself, so their shortcuts work wherever the
+    focus is. (No import of the window's module here: it imports this one.)
+    """
+
+    def __init__(self, win: QMainWindow, undo: QUndoStack, mode: str) -> None:
+        self._win = win
+        K = QKeySequence.StandardKey
+        viewer = win.viewer
+        self.open = self._act("&Open cut...", win.open_dialog, K.Open, "mdi6.folder-open")
+        self.save = self._act("&Save project", win.save, "Ctrl+S", "mdi6.content-save")
+        self.export = self._act("&Export...", win.export_dialog, "Ctrl+E", "mdi6.export")
+        self.quit = self._act("&Quit", win.close, K.Quit)
+        self.undo = undo.createUndoAction(win, "&Undo")
+        self.undo.setShortcut(K.Undo)
+        self.undo.setIcon(icon("mdi6.undo"))
+        self.redo = undo.createRedoAction(win, "&Redo")
+        self.redo.setShortcut(K.Redo)
+        self.redo.setIcon(icon("mdi6.redo"))
+        win.addActions([self.undo, self.redo])
+        self.key = self._act("Mark / unmark &keyframe", win.toggle_key, "K", "mdi6.key")
+        self.promote = self._act("&Promote and re-colour neighbours", win.promote_current, None,
+                                 "mdi6.key-star")
+        self.prev = self._act("&Previous frame", lambda: win.step_frame(-1), ",", "mdi6.chevron-left")
+        self.next = self._act("&Next frame", lambda: win.step_frame(1), ".", "mdi6.chevron-right")
+        self.first = self._act("&First frame", lambda: win.go_to(0), "Home", "mdi6.page-first")
+        self.last = self._act("&Last frame", lambda: win.go_to(10 ** 9), "End", "mdi6.page-last")
+        self.colorize = self._act("&Colorize selection", win.colorize_selection,
+                                  ["Ctrl+Return", "Ctrl+Enter"], "mdi6.palette",
+                                  "Colour the selected frames (all frames if none) — Ctrl+Enter")
+        self.cancel = self._act("C&ancel", win.cancel, "Esc", "mdi6.stop-circle-outline",
+                                "Stop colouring after the current step; finished frames are kept (Esc)")
+        self.settings = self._act("&Settings...", win.settings_dialog, K.Preferences, "mdi6.cog")
+        self.wizard = self._act("&Fine-tune wizard...", win.open_finetune_wizard, None, "mdi6.school")
+        self.fit = self._act("&Fit", viewer.fit, "F", "mdi6.fit-to-screen-outline")
+        self.actual_size = self._act("&Actual size", viewer.actual_size, "1", "mdi6.magnify")
+        self.zoom_in = self._act("Zoom &in", lambda: viewer.zoom_by(1.25), K.ZoomIn)
+        self.zoom_out = self._act("Zoom &out", lambda: viewer.zoom_by(0.8), K.ZoomOut)
+        self.pick = self._act("Colour &picker", viewer.set_pick_mode, "I", checkable=True)
+        self.pick.setIcon(icon("mdi6.eyedropper"))
+        self.logs = self._act("Open &log folder", lambda: QDesktopServices.openUrl(
+            QUrl.fromLocalFile(str(paths.log_dir()))))
+        self.about = self._act("&About OPDM Studio", win.about)
+
+        self.mode_group = QActionGroup(win)
+        self.modes: dict[str, QAction] = {}
+        for n, m in enumerate(MODES, start=1):
+            a = QAction(icon(MODE_ICONS[m]), MODE_LABELS[m], win)
+            a.setCheckable(True)
+            a.setShortcut(QKeySequence(f"Ctrl+{n}"))
+            a.setToolTip(f"{MODE_LABELS[m]} (Ctrl+{n})")
+            a.triggered.connect(lambda _=False, m=m: win.set_mode(m))
+            self.mode_group.addAction(a)
+            self.modes[m] = a
+            win.addAction(a)
+        self.modes[mode].setChecked(True)
+
+        self.recent_menu = QMenu("Open &recent", win)
+        self._build_menus()
+        self.toolbar = self._build_toolbar()
+
+    def _act(self, text: str, slot: Callable, shortcut=None, icon_name: str | None = None,
+             tip: str | None = None, checkable: bool = False) -> QAction:
+        win = self._win
+        a = QAction(text, win)
+        if icon_name:
+            a.setIcon(icon(icon_name))
+        if shortcut is not None:
+            if isinstance(shortcut, (list, tuple)):
+                a.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                a.setShortcut(QKeySequence(shortcut))
+        a.setToolTip(tip or text.replace("&", "").replace("...", ""))
+        a.setCheckable(checkable)
+        if checkable:
+            a.toggled.connect(slot)
+        else:
+            a.triggered.connect(lambda _=False: win.guard(slot))
+        win.addAction(a)  # shortcuts work wherever the focus is
+        return a
+
+    def _build_menus(self) -> None:
+        mb = self._win.menuBar()
+        m = mb.addMenu("&File")
+        m.addAction(self.open)
+        m.addMenu(self.recent_menu)
+        m.addSeparator()
+        m.addActions([self.save, self.export])
+        m.addSeparator()
+        m.addAction(self.quit)
+        m = mb.addMenu("&Edit")
+        m.addActions([self.undo, self.redo])
+        m.addSeparator()
+        m.addActions([self.key, self.promote])
+        m = mb.addMenu("&View")
+        m.addActions(list(self.modes.values()))
+        m.addSeparator()
+        m.addActions([self.fit, self.actual_size, self.zoom_in, self.zoom_out, self.pick])
+        m = mb.addMenu("F&rame")
+        m.addActions([self.prev, self.next, self.first, self.last])
+        m = mb.addMenu("&Colour")
+        m.addActions([self.colorize, self.cancel])
+        m = mb.addMenu("&Tools")
+        m.addActions([self.settings, self.wizard])
+        m = mb.addMenu("&Help")
+        m.addActions([self.logs, self.about])
+
+    def _build_toolbar(self) -> QToolBar:
+        tb = QToolBar("Main", self._win)
+        tb.setObjectName("mainToolbar")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        groups = [[self.open, self.save], [self.undo, self.redo], [self.key],
+                  list(self.modes.values()), [self.fit, self.pick],
+                  [self.colorize, self.cancel, self.export, self.settings]]
+        for n, group in enumerate(groups):
+            if n:
+                tb.addSeparator()
+            tb.addActions(group)
+        # Frequent, self-explaining tools show only their icon; the main verbs keep their text.
+        for a in (self.undo, self.redo, self.fit, self.pick, self.save, self.key,
+                  *self.modes.values()):
+            w = tb.widgetForAction(a)
+            if isinstance(w, QToolButton):
+                w.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self._win.addToolBar(tb)
+        return tb
+
+    def fill_recent(self, folders: list[str], open_cut: Callable[[str], object]) -> None:
+        """List the recent cut folders in File > Open recent."""
+        self.recent_menu.clear()
+        for folder in folders:
+            a = self.recent_menu.addAction(folder)
+            a.triggered.connect(lambda _=False, f=folder: open_cut(f))
+        self.recent_menu.setEnabled(bool(folders))
+
+    def update(self, has_doc: bool, busy: bool, can_undo: bool, can_redo: bool) -> None:
+        """Enable what makes sense: a cut open, a job running, something to undo or redo."""
+        for a in (self.prev, self.next, self.first, self.last, self.fit, self.actual_size,
+                  self.pick, self.zoom_in, self.zoom_out):
+            a.setEnabled(has_doc)
+        for a in (self.key, self.promote, self.colorize, self.save, self.export):
+            a.setEnabled(has_doc and not busy)
+        self.open.setEnabled(not busy)
+        self.cancel.setEnabled(busy)
+        self.undo.setEnabled(not busy and can_undo)
+        self.redo.setEnabled(not busy and can_redo)

@@ -1,0 +1,93 @@
+"""The window's background jobs, one at a time: colouring a range and exporting, on the worker.
+
+:class:`JobRunner` owns the long-lived worker thread (:mod:`.worker`), knows which job runs and
+how the last one ended, and re-emits the worker's signals on the GUI side. The jobs themselves
+are engine calls: :func:`colorize_job` here, ``export_job`` in :mod:`.export_dialog`.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QApplication
+
+from opdm_studio.app.worker import Job, Outcome, WorkerThread
+
+
+class JobRunner(QObject):
+    """Runs one :class:`Job` at a time on the worker thread; talks back by signals only."""
+
+    started = Signal(str)          # the job's kind
+    progress = Signal(object)      # Progress (throttled by the worker)
+    finished = Signal(object)      # Outcome; ``kind`` is None again when it arrives
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread = WorkerThread()
+        self.worker = self._thread.worker
+        self.kind: str | None = None               # "colorize" | "export" while a job runs
+        self.last_outcome: Outcome | None = None   # how the last job ended
+        # Queued to this object's (the GUI) thread: the slots below run there, in order.
+        self.worker.progress.connect(self.progress)
+        self.worker.finished.connect(self._on_finished)
+
+    @property
+    def busy(self) -> bool:
+        """True while a job runs."""
+        return self.kind is not None
+
+    def start(self, job: Job) -> None:
+        """Run ``job`` in the worker thread (one at a time)."""
+        self.kind = job.kind
+        self.started.emit(job.kind)
+        self.worker.submit(job)
+
+    def cancel(self) -> bool:
+        """Ask the running job to stop after its current step; False if none runs."""
+        if self.busy:
+            self.worker.cancel()
+        return self.busy
+
+    def wait_idle(self, timeout_s: float = 60.0) -> bool:
+        """Process events until no job runs (scripts, tests, the screenshot tool)."""
+        end = time.perf_counter() + timeout_s
+        while self.busy and time.perf_counter() < end:
+            QApplication.processEvents()
+            time.sleep(0.005)
+        QApplication.processEvents()
+        return not self.busy
+
+    def stop(self) -> None:
+        """Cancel any job and end the worker thread (at shutdown)."""
+        self._thread.stop()
+
+    def _on_finished(self, outcome: Outcome) -> None:
+        self.kind = None
+        self.last_outcome = outcome
+        self.finished.emit(outcome)
+
+
+def colorize_job(project, frames: Iterable[int]) -> Job:
+    """A job colouring ``frames`` of ``project`` with the engine's run (results saved one by one)."""
+    from opdm_studio.engine.run import Colorizer
+    frames = list(frames)
+    # The layer files the run writes go to the project's own folder, which this app made;
+    # replacing them is the point of a re-run (the engine otherwise refuses files a promoted
+    # keyframe's earlier result wrote, because promotion drops that result's record).
+    own_folder = project.output_dir.resolve() == project.root.resolve()
+
+    def run(cancel):
+        return Colorizer(project, overwrite=own_folder).run(frames=frames, cancel=cancel)
+    return Job("colorize", run, meta={"frames": frames})
+
+
+def outcome_text(outcome: Outcome) -> str:
+    """The status line after a job: done, cancelled, or stopped by an error."""
+    kind = outcome.kind.capitalize()
+    if outcome.error is not None:
+        return f"{kind} stopped by an error after {outcome.done} frame(s)."
+    if outcome.cancelled:
+        return f"{kind} cancelled: {outcome.done} of {outcome.total} frame(s) finished and kept."
+    verb = "Coloured" if outcome.kind == "colorize" else "Exported"
+    return f"{verb} {outcome.done} frame(s) in {outcome.seconds:.1f} s."
