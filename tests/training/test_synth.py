@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from opdm_studio.errors import ExportError
 from opdm_studio.imaging.cut import open_cut
 from training.synth import generate_cut, main, write_cut
 
@@ -67,7 +68,7 @@ def test_write_cut_and_open_it(tmp_path):
     assert np.array_equal(opened.line(2) < 128, cut.line_masks[2])
     assert np.array_equal(opened.color(4), cut.colors[4])
     assert np.array_equal(opened.line_rgb(1), cut.line_rgb[1])
-    with pytest.raises(Exception):
+    with pytest.raises(ExportError, match="exists"):
         write_cut(out, n_frames=5, size=(96, 64), seed=3)   # never overwrites silently
 
 
