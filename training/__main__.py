@@ -1,4 +1,4 @@
-"""`python -m training align|train|export|bench|refine|check ...` (also `opdm-studio train ...`)."""
+"""`python -m training align|train|refine|export|check|bench ...` (also `opdm-studio train ...`)."""
 from __future__ import annotations
 
 import importlib
@@ -7,12 +7,13 @@ import sys
 from opdm_studio.errors import OPDMError
 
 COMMANDS = {
-    "align": ("training.align", "stage 1: train the offset estimators, then freeze them"),
-    "train": ("training.train", "stage 2: train OPDM (x0 prediction, joint diffusion-reverse)"),
-    "export": ("training.export", "write an fp16 inference checkpoint the app loads"),
+    "check": ("training.check", "check a folder of finished cuts and show what training would use"),
+    "align": ("training.commands:align_main", "stage 1: train the offset estimators, then freeze them"),
+    "train": ("training.commands:train_main",
+              "train or fine-tune (--init MODEL) on the objective the model runs; --minutes N budget"),
+    "refine": ("training.refine", "the default model's recipe: OPDM refining flow propagation, synthetic data"),
+    "export": ("training.export", "write an fp16 inference checkpoint the app loads (keeps the inference spec)"),
     "bench": ("training.bench", "measure training steps per second (small and paper presets)"),
-    "refine": ("training.refine", "train the default model: OPDM refining flow propagation (issue 9)"),
-    "check": ("training.export:check_main", "check a folder of finished cuts and show what training would use"),
 }
 
 USAGE = "usage: python -m training COMMAND [ARGS...]\n\ncommands:\n" + "\n".join(

@@ -1,9 +1,10 @@
-"""`python -m training bench`: training steps per second of stage 1 and stage 2 per preset.
+"""`python -m training bench`: training steps per second of each objective per preset.
 
 Each measurement builds the preset, runs ``--warmup`` steps (oneDNN builds its kernels on the
 first calls), then times ``--steps`` full optimizer steps (forward, backward, Adam) on random
-triplets of the working size. Stage 2 runs the joint diffusion-reverse chain with
-``--chain-steps`` DDIM steps and gradient checkpointing, as training does.
+triplets of the working size. Stage 2 (``train``, the paper objective) runs the joint
+diffusion-reverse chain with ``--chain-steps`` DDIM steps and gradient checkpointing, as training
+does; ``refine`` is one step from the noised propagation.
 """
 from __future__ import annotations
 
@@ -14,7 +15,12 @@ import time
 
 import torch
 
-from training.train import DiffusionObjective, Stage, TrainConfig, step_generator
+from training.config import TrainConfig
+from training.objectives import OBJECTIVES
+from training.trainer import step_generator
+
+#: Bench stage names -> objectives ("train" is stage 2, the paper objective).
+STAGES = {"align": "align", "train": "paper", "refine": "refine"}
 
 
 def bench_preset(preset: str, size: int, batch: int, steps: int, warmup: int, chain_steps: int,
@@ -24,7 +30,6 @@ def bench_preset(preset: str, size: int, batch: int, steps: int, warmup: int, ch
     from opdm_studio.core.device import autocast, pick_device, pick_dtype
     from opdm_studio.core.diffusion import GaussianDiffusion
     from opdm_studio.core.model import OPDM
-    from training.align import AlignObjective, AlignStage
     dev = pick_device(device)
     dt = pick_dtype(dev, dtype)
     torch.manual_seed(0)
@@ -32,17 +37,18 @@ def bench_preset(preset: str, size: int, batch: int, steps: int, warmup: int, ch
     model = OPDM(mcfg)
     diff = GaussianDiffusion.from_config(mcfg).to(dev)
     cfg = TrainConfig(chain_steps=chain_steps)
-    if stage == "align":
-        params = AlignStage().prepare(model)
-        obj = AlignObjective(model)
-    else:
-        params = Stage().prepare(model)
-        obj = DiffusionObjective(model, diff, cfg)
+    kind = OBJECTIVES[STAGES[stage]]
+    obj = kind(model, diff, cfg, kind.inference_spec(cfg, None))
+    params = obj.trainable()
     model.to(dev).train()
     opt = torch.optim.Adam(params, lr=1e-5)
     g = torch.Generator().manual_seed(0)
-    batch = {k: (torch.rand((batch, c, size, size), generator=g) * 2 - 1).to(dev)
+    n = batch
+    batch = {k: (torch.rand((n, c, size, size), generator=g) * 2 - 1).to(dev)
              for k, c in (("line", 1), ("prev", 3), ("target", 3), ("next", 3))}
+    if stage == "refine":   # the flow propagation and its confidence
+        batch["prop"] = (torch.rand((n, 3, size, size), generator=g) * 2 - 1).to(dev)
+        batch["confidence"] = torch.rand((n, 1, size, size), generator=g).to(dev)
     times = []
     for i in range(warmup + steps):
         t0 = time.perf_counter()
@@ -71,7 +77,7 @@ def main(argv: list[str]) -> int:
     """Print a table (or JSON lines) of training speed."""
     ap = argparse.ArgumentParser(prog="python -m training bench", description=__doc__)
     ap.add_argument("--preset", action="append", help="preset(s) to measure (default: small and paper)")
-    ap.add_argument("--stage", action="append", choices=("align", "train"), help="default: both")
+    ap.add_argument("--stage", action="append", choices=tuple(STAGES), help="default: align and train")
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--steps", type=int, default=3)

@@ -1,5 +1,6 @@
-"""Turn a training run into the inference checkpoint the engine loads (fp16 safetensors), and the
-`check` command that reports what a cuts folder offers for training."""
+"""`python -m training export RUN OUT.safetensors`: a training run -> the fp16 inference checkpoint
+the app loads, with the inference spec the run trained for (a refine run's export runs the refine
+pipeline, a stage-2 run's the paper's sampling)."""
 from __future__ import annotations
 
 import argparse
@@ -8,12 +9,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from opdm_studio.errors import CheckpointError, ExportError
-from training.train import (is_training_checkpoint, load_model_weights, model_config_of, read_training_state,
-                            resolve_checkpoint, save_png_atomic)
+from training.state import (
+    inference_spec_of,
+    is_training_checkpoint,
+    load_model_weights,
+    model_config_of,
+    read_training_header,
+    resolve_checkpoint,
+)
 
 
 def export_model(src: str | Path, dst: str | Path, use_ema: bool = True, fp16: bool = True,
@@ -21,7 +27,7 @@ def export_model(src: str | Path, dst: str | Path, use_ema: bool = True, fp16: b
     """Write the (EMA) weights of a training checkpoint or run folder as an inference checkpoint.
 
     The file is written under a temporary name and renamed; an existing ``dst`` is an ExportError
-    unless ``overwrite``.
+    unless ``overwrite``. The checkpoint's inference spec is the one the run trained for.
     """
     from opdm_studio.core.checkpoint import save_checkpoint
     from opdm_studio.core.model import OPDM
@@ -30,23 +36,25 @@ def export_model(src: str | Path, dst: str | Path, use_ema: bool = True, fp16: b
     if dst.exists() and not overwrite:
         raise ExportError(f"{dst}: a model with this name already exists; choose another name")
     mcfg = model_config_of(src_path)
+    spec = inference_spec_of(src_path)
     model = OPDM(mcfg)
     info = load_model_weights(model, src_path, use_ema=use_ema)
     meta: dict[str, Any] = {"name": name or dst.stem, "exported": time.strftime("%Y-%m-%d %H:%M:%S"),
                             "source": str(src_path), "weights": "ema" if use_ema else "raw"}
     if is_training_checkpoint(src_path):
-        _, hdr = read_training_state(src_path)
+        hdr = read_training_header(src_path)
         tc = json.loads(hdr.get("train_config", "{}"))
-        meta.update({"training_steps": int(hdr.get("step", 0)), "stage": json.loads(hdr.get("extra", "{}")).get("stage"),
+        meta.update({"training_steps": int(hdr.get("step", 0)),
+                     "objective": tc.get("objective") or json.loads(hdr.get("extra", "{}")).get("stage"),
                      "data": tc.get("data"), "working_size": tc.get("size") or mcfg.image_size,
                      "lr": tc.get("lr"), "batch": tc.get("batch"), "init": tc.get("init")})
     else:
         meta.update({k: v for k, v in info.items() if isinstance(v, (str, int, float, bool))})
     meta.update(extra or {})
-    dst.parent.mkdir(parents=True, exist_ok=True)
     # save_checkpoint itself writes through a temporary name and renames into place.
     try:
-        save_checkpoint(dst, model.eval(), metadata=meta, dtype=torch.float16 if fp16 else None)
+        save_checkpoint(dst, model.eval(), metadata=meta, dtype=torch.float16 if fp16 else None,
+                        overwrite=overwrite, inference=spec)
     except CheckpointError as exc:
         raise ExportError(f"{dst}: cannot write the model ({exc})") from exc
     return dst
@@ -64,22 +72,5 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--force", action="store_true", help="replace an existing output file")
     ns = ap.parse_args(argv)
     out = export_model(ns.source, ns.out, use_ema=not ns.raw, fp16=not ns.fp32, name=ns.name, overwrite=ns.force)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
-    return 0
-
-
-def check_main(argv: list[str]) -> int:
-    """`python -m training check DATA [--preview PNG]`: usable cuts, frames, sizes, problems."""
-    from training.data import open_data, preview_triplets
-    ap = argparse.ArgumentParser(prog="python -m training check",
-                                 description="Report what a folder of finished cuts offers for training.")
-    ap.add_argument("data", help="folder of finished cuts, or synth:N")
-    ap.add_argument("--preview", default=None, help="write sampled triplets (line|prev|target|next) here")
-    ns = ap.parse_args(argv)
-    report = open_data(ns.data)
-    print(report.summary())
-    if ns.preview:
-        rows = preview_triplets(report)
-        save_png_atomic(np.concatenate(rows, axis=0), Path(ns.preview))
-        print(f"wrote {ns.preview}")
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {inference_spec_of(out).pipeline} pipeline)")
     return 0

@@ -145,7 +145,7 @@ def perceptual_loss(vgg: VGG19Features, pred: torch.Tensor, target: torch.Tensor
     fp = vgg(pred)
     with torch.no_grad():
         ft = vgg(target)
-    return sum(F.mse_loss(a.float(), b.float()) for a, b in zip(fp, ft))
+    return sum(F.mse_loss(a.float(), b.float()) for a, b in zip(fp, ft, strict=True))
 
 
 def _weighted_mean(x: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
@@ -156,7 +156,7 @@ def _weighted_mean(x: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor
 
 
 def content_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-    """Eq. 8: L1 + (1 - SSIM). ``weight`` (B,1,H,W) re-weights the L1 term per pixel (issue 9)."""
+    """Eq. 8: L1 + (1 - SSIM). ``weight`` (B,1,H,W) re-weights the L1 term per pixel (refine: occlusions)."""
     l1 = _weighted_mean((pred.float() - target.float()).abs(), weight)
     return l1 + (1.0 - ssim(pred, target))
 

@@ -5,8 +5,7 @@ import pytest
 import torch
 
 from opdm_studio.errors import CheckpointError
-from training.losses import (VGG19Features, content_loss, load_vgg19, noise_loss, perceptual_loss, psnr,
-                             ssim)
+from training.losses import VGG19Features, content_loss, load_vgg19, noise_loss, perceptual_loss, psnr, ssim
 
 
 def test_ssim_psnr_and_content():

@@ -10,11 +10,15 @@ import numpy as np
 import pytest
 import torch
 
+from opdm_studio.core.config import InferenceSpec
 from opdm_studio.errors import TrainingDataError
 from training import data as td
-from training.align import AlignObjective, AlignStage
-from training.train import (DiffusionObjective, Stage, TrainConfig, latest_checkpoint, read_log,
-                            read_training_state, run, step_generator)
+from training import triplets as tt
+from training.config import TrainConfig
+from training.objectives import AlignObjective, PaperObjective
+from training.plots import read_log
+from training.state import latest_checkpoint, read_training_state
+from training.trainer import run, step_generator
 
 SIZE = 32
 
@@ -29,7 +33,7 @@ def _model():
 
 
 def _cfg(data: Path, out: Path, **kw) -> TrainConfig:
-    base = dict(data=str(data), out=str(out), preset="tiny", size=SIZE, steps=4, batch=2, lr=1e-3,
+    base = dict(data=str(data), out=str(out), objective="paper", preset="tiny", size=SIZE, steps=4, batch=2, lr=1e-3,
                 workers=0, device="cpu", dtype="fp32", chain_steps=2, ckpt_every=2, val_every=2,
                 log_every=1, val_frames=2, progress=False)
     base.update(kw)
@@ -39,7 +43,7 @@ def _cfg(data: Path, out: Path, **kw) -> TrainConfig:
 def test_dataset_triplets_are_consistent(toy_cuts):
     report = td.scan_cuts(toy_cuts)
     assert len(report.cuts) == 3 and report.n_frames == 24 and report.sizes == [(64, 64)]
-    ds = td.TripletDataset(report.cuts, size=SIZE, gap=(2, 16), seed=3)
+    ds = tt.TripletDataset(report.cuts, size=SIZE, gap=(2, 16), seed=3)
     for key in range(10):
         ci, p, j, q, _ = ds.choose(key)
         assert 0 <= p < j < q < len(report.cuts[ci])
@@ -74,17 +78,17 @@ def test_no_usable_cuts_gives_clear_message(tmp_path):
 
 
 def _fixed_batch(toy_cuts):
-    ds = td.TripletDataset(td.scan_cuts(toy_cuts).cuts, size=SIZE, gap=(2, 4),
-                           augment=td.AugmentConfig.off())
-    return td.fixed_batch(ds, 2)
+    ds = tt.TripletDataset(td.scan_cuts(toy_cuts).cuts, size=SIZE, gap=(2, 4),
+                           augment=tt.AugmentConfig.off())
+    return tt.fixed_batch(ds, 2)
 
 
 def test_stage1_reduces_alignment_loss(toy_cuts):
-    model, _ = _model()
-    params = AlignStage().prepare(model)
+    model, diff = _model()
+    obj = AlignObjective(model, diff, TrainConfig(), InferenceSpec.paper())
+    params = obj.trainable()
     assert params and all(p.requires_grad for p in params)
     assert not any(p.requires_grad for p in model.unet.parameters())
-    obj = AlignObjective(model)
     batch = _fixed_batch(toy_cuts)
     opt = torch.optim.Adam(params, lr=2e-3)
     losses = []
@@ -99,13 +103,13 @@ def test_stage1_reduces_alignment_loss(toy_cuts):
 
 def test_stage2_reduces_loss(toy_cuts):
     model, diff = _model()
-    params = Stage().prepare(model)
+    obj = PaperObjective(model, diff, TrainConfig(chain_steps=2), InferenceSpec.paper())
+    params = obj.trainable()
     assert not any(p.requires_grad for p in model.offset_estimator_parameters())
-    obj = DiffusionObjective(model, diff, TrainConfig(chain_steps=2))
     batch = _fixed_batch(toy_cuts)
     opt = torch.optim.Adam(params, lr=2e-3)
     first = last = None
-    for s in range(10):
+    for _ in range(10):
         # The same noise every step: on a fixed batch the loss must then fall steadily.
         out = obj(batch, step_generator(0, 0, 0, 0, torch.device("cpu")))
         opt.zero_grad()
@@ -139,15 +143,18 @@ def test_resume_matches_uninterrupted_run(toy_cuts, tmp_path):
 def test_stage1_then_stage2_then_export(toy_cuts, tmp_path):
     from opdm_studio.core.checkpoint import load_checkpoint
     from training.export import export_model
-    ev = run(_cfg(toy_cuts, tmp_path / "s1", stage="align", steps=2, lr=1e-4), AlignStage())
+    ev = run(_cfg(toy_cuts, tmp_path / "s1", objective="align", steps=2, lr=1e-4))
     assert ev.status == "finished"
     log = read_log(tmp_path / "s1" / "log.jsonl")
     assert any("val_psnr_unaligned" in r for r in log)
     assert all("l1_unaligned" in r for r in log if "loss" in r)
-    run(_cfg(toy_cuts, tmp_path / "s2", init=str(tmp_path / "s1"), steps=2))
+    # Stage 2 from the stage-1 run: "auto" follows its (paper) spec.
+    ev = run(_cfg(toy_cuts, tmp_path / "s2", objective="auto", init=str(tmp_path / "s1"), steps=2))
+    assert ev.status == "finished"
     out = export_model(tmp_path / "s2", tmp_path / "model.safetensors", name="toy")
-    model, cfg, meta, _spec = load_checkpoint(out, device="cpu")
-    assert cfg.name == "tiny" and meta.get("training_steps") == 2
+    model, cfg, meta, spec = load_checkpoint(out, device="cpu")
+    assert cfg.name == "tiny" and meta.get("training_steps") == 2 and meta.get("objective") == "paper"
+    assert spec == InferenceSpec.paper()
     assert next(model.parameters()).dtype in (torch.float16, torch.float32)
     with pytest.raises(Exception, match="already exists"):
         export_model(tmp_path / "s2", out)
@@ -180,15 +187,15 @@ def test_stage1_validation_starts_at_the_unaligned_score(toy_cuts):
     over the batch, so a held frame's exact key cannot swamp the mean)."""
     model, diffusion = _model()
     report = td.scan_cuts(toy_cuts)
-    ds = td.TripletDataset(report.cuts, size=SIZE, gap=(2, 6), seed=1)
-    batch = td.fixed_batch(ds, 3)
-    metrics, grid = AlignStage().validate(model, diffusion, batch, _cfg(toy_cuts, Path(".")), torch.device("cpu"))
+    ds = tt.TripletDataset(report.cuts, size=SIZE, gap=(2, 6), seed=1)
+    batch = tt.fixed_batch(ds, 3)
+    metrics, grid = AlignObjective(model, diffusion, TrainConfig(), InferenceSpec.paper()).validate(batch)
     assert metrics["val_psnr"] == pytest.approx(metrics["val_psnr_unaligned"], abs=1e-4)
     assert np.isfinite(metrics["val_psnr"]) and grid.ndim == 3
 
 
 def test_loss_curve_draws_validation_and_the_unaligned_reference():
-    from training.train import plot_loss_curve
+    from training.plots import plot_loss_curve
 
     def has(img, rgb):
         return bool(np.any(np.all(img == np.array(rgb, np.uint8), axis=2)))

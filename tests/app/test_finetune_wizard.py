@@ -10,6 +10,13 @@ pytest.importorskip("pytestqt")
 from PySide6.QtWidgets import QWizard  # noqa: E402
 
 from opdm_studio import paths  # noqa: E402
+from tests.training.conftest import write_toy_cuts  # noqa: E402
+
+
+@pytest.fixture
+def toy_cuts(tmp_path: Path) -> Path:
+    """Three 8-frame 64 px cuts with paired line art (the training tests' toy data)."""
+    return write_toy_cuts(tmp_path / "cuts")
 
 
 def _install_start_model() -> Path:
