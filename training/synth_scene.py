@@ -47,7 +47,7 @@ class _PaletteMaker:
         self._lab = np.vstack([self._lab, _lab(rgb)])
         return len(self.colors) - 1
 
-    def fixed(self, rgb, name: str) -> int:
+    def fixed(self, rgb: tuple[int, int, int], name: str) -> int:
         """Add a given colour, or the nearest acceptable variation of it."""
         for _ in range(200):
             if self._ok(rgb):
@@ -55,7 +55,8 @@ class _PaletteMaker:
             rgb = tuple(int(np.clip(v + self.rng.integers(-25, 26), 0, 255)) for v in rgb)
         return self.new(name)
 
-    def new(self, name: str, sat=(0.25, 0.8), val=(0.45, 0.97)) -> int:
+    def new(self, name: str, sat: tuple[float, float] = (0.25, 0.8),
+            val: tuple[float, float] = (0.45, 0.97)) -> int:
         """Add a random colour."""
         for _ in range(2000):
             h = self.rng.uniform(0, 180)
@@ -195,6 +196,8 @@ def _draw_part(canvas: np.ndarray, part: _Part, c, r, th, sx, sy, value: int, cl
 
 @dataclass
 class Scene:
+    """A cut's world: sky, hills, clouds, houses, characters, camera pan and region bookkeeping."""
+
     w: int
     h: int
     pal: _PaletteMaker
@@ -211,7 +214,8 @@ class Scene:
 
 
 def build_scene(rng: np.random.Generator, w: int, h: int, n_characters: int, n_houses: int,
-                 pan: bool) -> Scene:
+                pan: bool) -> Scene:
+    """A random scene of ``w`` x ``h`` with its palette (deterministic for ``rng``)."""
     pal = _PaletteMaker(rng)
     sky = pal.new("sky", sat=(0.2, 0.5), val=(0.85, 1.0))
     hills = []
@@ -295,7 +299,7 @@ def render(scene: Scene, t: float) -> tuple[np.ndarray, np.ndarray, list]:
 
 
 def lines_of(ids: np.ndarray, family: np.ndarray, trace: list[str], strokes: list, lw: int
-              ) -> tuple[np.ndarray, np.ndarray]:
+             ) -> tuple[np.ndarray, np.ndarray]:
     """Line drawing (gray) and its RGB version from a region-id map."""
     h, w = ids.shape
     black = np.zeros((h, w), bool)

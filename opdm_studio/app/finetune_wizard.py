@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -331,7 +332,7 @@ class FineTuneWizard(QWizard):
         if inst is not None:
             self.modelInstalled.emit(str(inst))
 
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
         """Closing pauses a running training (resumable next time)."""
         self.page(self.TRAIN).shutdown()
         super().closeEvent(event)
