@@ -1,32 +1,38 @@
 """Write results a compositor reads: atomic PNG files, layer images, names, layered PSD.
 
 Every file is first written under a temporary name in the destination folder and then renamed
-into place, so a crash, a full disk or a cancelled export never leaves a half-written frame.
-Existing files are not overwritten unless asked; the source folder can be protected explicitly.
+into place (:func:`opdm_studio.fileio.write_bytes_atomic`), so a crash, a full disk or a
+cancelled export never leaves a half-written frame. Existing files are not overwritten unless
+asked; folders the caller names as ``protected`` (the drawings, the keyframe paint) are never
+written, whatever path (links, ``..``) leads to them.
 """
 from __future__ import annotations
 
 import errno
 import io
 import os
-import tempfile
+import string
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import cv2
 import numpy as np
 
 from opdm_studio.errors import ExportError
+from opdm_studio.fileio import write_bytes_atomic
 from opdm_studio.imaging.lineart import composite_over, line_layer
 from opdm_studio.imaging.regions import fill_line_pixels
 
-DEFAULT_TEMPLATE = "{cut}_{frame:04d}.png"
+__all__ = ["DEFAULT_TEMPLATE", "LAYER_SUFFIXES", "TEMPLATE_FIELDS", "Layers", "encode_png",
+           "frame_filename", "make_layers", "same_folder", "check_template", "write_export",
+           "write_png_atomic", "write_psd", "write_bytes_atomic"]
 
-# mkstemp creates files readable by the owner only; results must get the usual permissions
-# (what open() would give under the user's umask) so that a compositor or a render farm reads them.
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
+DEFAULT_TEMPLATE = "{cut}_{frame:04d}.png"
+#: The fields a naming template may use (plain names, each with an optional format spec).
+TEMPLATE_FIELDS = ("cut", "frame", "name")
+#: Longest file name most file systems accept (bytes of the UTF-8 name).
+MAX_NAME_BYTES = 255
 LAYER_SUFFIXES = {"composite": "", "color": "_color", "lines": "_lines"}
 
 
@@ -37,67 +43,59 @@ def _explain(exc: OSError) -> str:
         return "the folder is read-only or you lack permission to write there"
     if exc.errno == errno.ENOENT:
         return "the folder does not exist"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "the file name is too long for this file system"
+    if exc.errno == errno.ELOOP:
+        return "the path is a loop of symbolic links"
     return exc.strerror or str(exc)
+
+
+def same_folder(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """True when ``a`` and ``b`` name the same folder (through links, ``..``, bind mounts).
+
+    Never raises: a path that cannot be examined (missing, a loop of links) only matches by
+    its fully resolved spelling.
+    """
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except (OSError, ValueError):
+        pass
+    else:
+        return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+    try:
+        return os.path.realpath(a) == os.path.realpath(b)
+    except (OSError, ValueError):
+        return False
 
 
 def _check_target(path: Path, overwrite: bool, protected: Iterable[str | os.PathLike]) -> None:
     parent = path.parent
     for p in protected:
-        try:
-            if parent.resolve() == Path(p).resolve():
-                raise ExportError(f"{path}: refusing to write into the source folder {p}")
-        except OSError:
-            continue
+        if same_folder(parent, p):
+            raise ExportError(f"{path}: refusing to write into the source folder {p}")
     if not parent.is_dir():
         raise ExportError(f"{path}: the folder {parent} does not exist")
-    if path.exists() and not overwrite:
+    if not overwrite and os.path.lexists(path):
         raise ExportError(f"{path}: the file already exists (choose another folder or allow overwriting)")
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = False,
-                       protected: Iterable[str | os.PathLike] = ()) -> Path:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
+def write_export(path: str | os.PathLike, data: bytes, overwrite: bool = False,
+                 protected: Iterable[str | os.PathLike] = ()) -> Path:
+    """Write an exported file's ``data`` atomically (durably, via a temporary name and a rename).
 
     Raises :class:`ExportError` (read-only folder, full disk, existing file without
-    ``overwrite``, protected source folder); nothing is left behind on failure.
+    ``overwrite``, a ``protected`` source folder); nothing is left behind on failure.
     """
     path = Path(path)
+    protected = list(protected)
     _check_target(path, overwrite, protected)
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            # A hard link fails if the name appeared meanwhile: no race with another writer.
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise ExportError(f"{path}: the file already exists (choose another folder or "
-                                  f"allow overwriting)") from None
-            except OSError:
-                # File systems without hard links (FAT, some network shares): check then rename.
-                if path.exists():
-                    raise ExportError(f"{path}: the file already exists") from None
-                os.replace(tmp, path)
-            else:
-                os.unlink(tmp)
-        tmp = None
+        return write_bytes_atomic(path, data, fsync=True, overwrite=overwrite)
+    except FileExistsError:
+        raise ExportError(f"{path}: the file already exists (choose another folder or "
+                          f"allow overwriting)") from None
     except OSError as exc:
         raise ExportError(f"{path}: cannot be written: {_explain(exc)}") from exc
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-    return path
 
 
 def encode_png(image: np.ndarray, compress_level: int = 3) -> bytes:
@@ -126,8 +124,9 @@ def write_png_atomic(path: str | os.PathLike, image: np.ndarray, overwrite: bool
     ``overwrite``) or a target inside a ``protected`` (source) folder.
     """
     path = Path(path)
-    _check_target(path, overwrite, protected)
-    return write_bytes_atomic(path, encode_png(image, compress_level), overwrite, protected)
+    protected = list(protected)
+    _check_target(path, overwrite, protected)   # before encoding: a refusal costs nothing
+    return write_export(path, encode_png(image, compress_level), overwrite, protected)
 
 
 @dataclass
@@ -158,17 +157,52 @@ def make_layers(color: np.ndarray, line_mask: np.ndarray, line_rgb: np.ndarray |
     return Layers(composite=composite_over(color_only, lines), color=color_only, lines=lines)
 
 
+def check_template(template: str) -> str:
+    """``template`` if it uses only plain fields (``{cut}``, ``{frame}``, ``{name}``) with format
+    specs, and at least ``{frame}`` or ``{name}``; else :class:`ExportError` saying why.
+
+    Attribute or index access (``{cut.__class__}``, ``{name[0]}``), conversions (``!r``) and
+    fields nested in a format spec are refused: a template names files, nothing else.
+    """
+    hint = f"use {{cut}}, {{frame}} or {{name}} with an optional format, e.g. {DEFAULT_TEMPLATE!r}"
+    if not isinstance(template, str) or not template:
+        raise ExportError(f"the naming template {template!r} is empty; {hint}")
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ExportError(f"the naming template {template!r} is not valid ({exc}); {hint}") from None
+    used = set()
+    for _text, field, spec, conversion in parts:
+        if field is None:
+            continue
+        if field not in TEMPLATE_FIELDS or conversion is not None or (spec and "{" in spec):
+            shown = "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            raise ExportError(f"the naming template {template!r} uses {shown}, which is not "
+                              f"allowed; {hint}")
+        used.add(field)
+    if not used & {"frame", "name"}:
+        raise ExportError(f"the naming template {template!r} must contain {{frame}} or {{name}} "
+                          f"so every frame gets its own file; {hint}")
+    return template
+
+
 def frame_filename(cut: str, frame: int, template: str = DEFAULT_TEMPLATE, layer: str | None = None,
                    name: str | None = None) -> str:
     """File name of one exported frame: ``template`` with ``{cut}``, ``{frame}`` (the frame
     number as in the source names) and ``{name}`` (source file stem); a layer other than the
-    composite adds its suffix (``_color``, ``_lines``) before the extension."""
+    composite adds its suffix (``_color``, ``_lines``) before the extension.
+
+    Raises :class:`ExportError` for a template that is not plain fields with format specs
+    (:func:`check_template`) and for a name that is not a usable file name (a folder separator,
+    empty, or longer than 255 bytes).
+    """
+    check_template(template)
     try:
         base = template.format(cut=cut, frame=frame, name=name if name is not None else f"{frame:04d}")
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ExportError(f"the naming template {template!r} is not valid: use {{cut}}, {{frame}} "
-                          f"or {{name}}, e.g. {DEFAULT_TEMPLATE!r}") from exc
-    if any(sep in base for sep in ("/", "\\")) or base in ("", ".", ".."):
+    except (KeyError, IndexError, ValueError, TypeError) as exc:
+        raise ExportError(f"the naming template {template!r} is not valid ({exc}): use {{cut}}, "
+                          f"{{frame}} or {{name}}, e.g. {DEFAULT_TEMPLATE!r}") from exc
+    if any(sep in base for sep in ("/", "\\", "\0")) or base in ("", ".", ".."):
         raise ExportError(f"the naming template {template!r} gives {base!r}, which is not a file name")
     stem, ext = os.path.splitext(base)
     if ext.lower() not in (".png", ".psd"):
@@ -177,7 +211,13 @@ def frame_filename(cut: str, frame: int, template: str = DEFAULT_TEMPLATE, layer
         if layer not in LAYER_SUFFIXES:
             raise ValueError(f"unknown layer {layer!r}")
         stem += LAYER_SUFFIXES[layer]
-    return stem + ext
+    out = stem + ext
+    size = len(out.encode("utf-8", "surrogateescape"))
+    if size > MAX_NAME_BYTES:
+        raise ExportError(f"the output file name {out[:40]}...{out[-12:]} would be {size} bytes "
+                          f"long; file systems allow {MAX_NAME_BYTES}: choose a shorter naming "
+                          f"template (e.g. --template '{{frame:04d}}.png')")
+    return out
 
 
 def write_psd(path: str | os.PathLike, color: np.ndarray, lines_rgba: np.ndarray, overwrite: bool = False,
@@ -194,4 +234,4 @@ def write_psd(path: str | os.PathLike, color: np.ndarray, lines_rgba: np.ndarray
     PixelLayer.frompil(Image.fromarray(np.ascontiguousarray(lines_rgba), "RGBA"), psd, name="Lines")
     buf = io.BytesIO()
     psd.save(buf)
-    return write_bytes_atomic(path, buf.getvalue(), overwrite, protected)
+    return write_export(path, buf.getvalue(), overwrite, protected)

@@ -127,9 +127,7 @@ def test_unreadable_folder_simulated(tmp_path, monkeypatch):
 @pytest.mark.parametrize("err,words", [(30, "read-only"), (13, "read-only"), (28, "disk is full")])
 def test_write_failures_simulated(tmp_path, monkeypatch, err, words):
     """Read-only file system, permission denied, full disk: ExportError, no file, no temp left."""
-    import opdm_studio.imaging.export as export
-
-    real_fdopen = os.fdopen
+    import opdm_studio.fileio as fileio
 
     class Failing:
         def __init__(self, f):
@@ -144,7 +142,8 @@ def test_write_failures_simulated(tmp_path, monkeypatch, err, words):
         def write(self, data):
             raise OSError(err, os.strerror(err))
 
-    monkeypatch.setattr(export.os, "fdopen", lambda fd, mode: Failing(real_fdopen(fd, mode)))
+    # The one atomic writer (opdm_studio.fileio) fails while writing the temporary file.
+    monkeypatch.setattr(fileio, "open", lambda path, mode: Failing(open(path, mode)), raising=False)
     with pytest.raises(ExportError) as e:
         write_png_atomic(tmp_path / "frame.png", np.zeros((8, 8, 3), np.uint8))
     assert "frame.png" in str(e.value) and words in str(e.value)
