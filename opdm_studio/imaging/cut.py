@@ -17,37 +17,39 @@ Pixels are loaded lazily and kept in a bounded LRU cache so a 500-frame 2K cut f
 from __future__ import annotations
 
 import dataclasses
-
+import errno
 import hashlib
 import os
 import re
 import threading
-import warnings
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from opdm_studio.errors import CutError, ImageReadError
-from opdm_studio.imaging.lineart import (darkness_to_lineart, extract_lines, line_mask_from_drawing,
-                                        rgb_lines_to_gray)
+from opdm_studio.imaging.files import (
+    FileDigests,
+    file_signature,
+    image_header,
+    image_size,
+    over_white,
+    read_image,
+)
+from opdm_studio.imaging.lineart import (
+    darkness_to_lineart,
+    extract_lines,
+    line_mask_from_drawing,
+    rgb_lines_to_gray,
+)
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".tga", ".bmp", ".webp"}
 COLOR_DIR_NAMES = ("color", "colour", "keys", "paint")
 LINE_DIR_NAMES = ("lineart", "line", "lines", "sketch", "drawings")
-# 12k x 12k: beyond any animation frame; a header declaring more is a corrupt or hostile file.
-MAX_PIXELS = 150_000_000
-# Smaller than this is an icon or a placeholder, not a drawing.
-MIN_SIDE = 8
 DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
-
-# Pillow modes we know how to turn into 8-bit gray / RGB / RGBA.
-_SUPPORTED_MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr",
-                    "I;16", "I;16L", "I;16B", "I;16N", "I"}
 
 
 def natural_key(name: str) -> list:
@@ -60,133 +62,6 @@ def _frame_number(stem: str, default: int) -> int:
     # The last run of digits names the frame in animation numbering (cut012_0034 -> 34).
     runs = re.findall(r"\d+", stem)
     return int(runs[-1]) if runs else default
-
-
-def _open_checked(path: Path) -> Image.Image:
-    """Open an image header with our checks (empty, not an image, bomb, tiny, mode)."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ImageReadError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    if size == 0:
-        raise ImageReadError(f"{path}: the file is empty (0 bytes)")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageReadError(f"{path}: the image declares an absurd size and was not opened "
-                             f"(corrupt or not a drawing)") from exc
-    except PermissionError as exc:
-        raise ImageReadError(f"{path}: permission denied") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(f"{path}: not a readable image ({exc})") from exc
-    w, h = img.size
-    if w * h > MAX_PIXELS:
-        img.close()
-        raise ImageReadError(f"{path}: {w}x{h} pixels is larger than the {MAX_PIXELS // 1_000_000} "
-                             f"megapixels OPDM Studio accepts")
-    if min(w, h) < MIN_SIDE:
-        img.close()
-        raise ImageReadError(f"{path}: {w}x{h} pixels is too small to be a drawing")
-    if img.mode not in _SUPPORTED_MODES:
-        mode = img.mode
-        img.close()
-        raise ImageReadError(f"{path}: unsupported pixel format '{mode}' "
-                             f"(save the drawing as 8- or 16-bit gray, RGB or RGBA)")
-    return img
-
-
-def _decode(path: Path) -> np.ndarray:
-    """Decode to uint8 (H,W) gray, (H,W,3) RGB or (H,W,4) RGBA."""
-    img = _open_checked(path)
-    try:
-        with img:
-            img.load()
-            mode = img.mode
-            if mode.startswith("I;16"):
-                arr16 = np.asarray(img, dtype=np.uint16) if mode != "I;16B" else \
-                    np.asarray(img).astype(np.uint16)
-                # 16-bit to 8-bit by rounding, 65535 -> 255.
-                return ((arr16.astype(np.uint32) + 128) // 257).astype(np.uint8)
-            if mode == "I":
-                # 32-bit integer gray: what older Pillow makes of 16-bit PNGs.
-                arr32 = np.asarray(img, dtype=np.int64)
-                if arr32.min() < 0 or arr32.max() > 65535:
-                    raise ImageReadError(f"{path}: unsupported pixel format (32-bit integer values)")
-                if arr32.max() > 255:
-                    return ((arr32 + 128) // 257).astype(np.uint8)
-                return arr32.astype(np.uint8)
-            if mode == "1":
-                img = img.convert("L")
-            elif mode in ("P", "PA"):
-                has_alpha = mode == "PA" or "transparency" in img.info
-                img = img.convert("RGBA" if has_alpha else "RGB")
-            elif mode in ("LA", "La", "RGBa"):
-                img = img.convert("RGBA")
-            elif mode in ("CMYK", "YCbCr", "RGBX"):
-                img = img.convert("RGB")
-            arr = np.asarray(img)
-    except ImageReadError:
-        raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        # Pillow cannot decode 48/64-bit RGB TIFF: OpenCV can.
-        arr16 = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.suffix.lower() in (".tif", ".tiff") else None
-        if arr16 is None or arr16.ndim != 3:
-            reason = "truncated or damaged" if "truncat" in str(exc).lower() else str(exc)
-            raise ImageReadError(f"{path}: the image cannot be decoded ({reason})") from exc
-        arr = arr16 if arr16.dtype == np.uint8 else ((arr16.astype(np.uint32) + 128) // 257).astype(np.uint8)
-        code = cv2.COLOR_BGRA2RGBA if arr.shape[2] == 4 else cv2.COLOR_BGR2RGB
-        return cv2.cvtColor(arr, code)
-    if arr.dtype != np.uint8:
-        raise ImageReadError(f"{path}: unsupported pixel format ({arr.dtype})")
-    return np.ascontiguousarray(arr)
-
-
-def _over_white(rgba: np.ndarray) -> np.ndarray:
-    """Composite RGBA on white paper -> RGB uint8."""
-    a = rgba[..., 3:4].astype(np.uint16)
-    rgb = rgba[..., :3].astype(np.uint16)
-    return ((rgb * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
-
-
-def read_image(path: str | os.PathLike, mode: str = "rgb") -> np.ndarray:
-    """Read an image file as uint8: ``mode`` "rgb" (H,W,3; alpha composited on white),
-    "gray" (H,W), "rgba" (H,W,4) or "raw" (as stored: gray, RGB or RGBA).
-
-    Raises :class:`ImageReadError` naming the file for empty, truncated, non-image, tiny,
-    oversized or unsupported files.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise ImageReadError(f"{path}: is a folder, not an image")
-    arr = _decode(path)
-    if mode == "raw":
-        return arr
-    if mode == "rgba":
-        if arr.ndim == 2:
-            arr = np.repeat(arr[..., None], 3, axis=2)
-        if arr.shape[2] == 3:
-            arr = np.concatenate([arr, np.full(arr.shape[:2] + (1,), 255, np.uint8)], axis=2)
-        return arr
-    if arr.ndim == 2:
-        rgb = np.repeat(arr[..., None], 3, axis=2)
-    elif arr.shape[2] == 4:
-        rgb = _over_white(arr)
-    else:
-        rgb = arr
-    if mode == "rgb":
-        return np.ascontiguousarray(rgb)
-    if mode == "gray":
-        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    raise ValueError(f"unknown mode {mode!r}")
-
-
-def image_size(path: str | os.PathLike) -> tuple[int, int]:
-    """(W, H) of an image file from its header, with the same checks as :func:`read_image`."""
-    img = _open_checked(Path(path))
-    with img:
-        return img.size
 
 
 def is_color_painting(rgb: np.ndarray) -> bool:
@@ -242,6 +117,13 @@ class _LRU:
                     self._bytes -= _nbytes(old)
         return value
 
+    def drop(self, key) -> None:
+        """Forget one entry."""
+        with self._lock:
+            value = self._data.pop(key, None)
+            if value is not None:
+                self._bytes -= _nbytes(value)
+
     @property
     def nbytes(self) -> int:
         """Bytes currently held."""
@@ -288,6 +170,8 @@ class Cut:
         self._hold: dict[int, int] = {}
         self._lock = threading.Lock()
         self._inverted: set[int] = set()
+        # The file identity each cached image was decoded from (see refresh()).
+        self._decoded_from: dict[tuple[str, int], tuple[Path, tuple[int, ...] | None]] = {}
 
     @property
     def name(self) -> str:
@@ -308,6 +192,7 @@ class Cut:
         info = self.frames[i]
 
         def make() -> _Loaded:
+            self._decoded_from[("frame", i)] = (info.path, file_signature(info.path))
             raw = read_image(info.path, mode="raw")
             loaded = _lines_from_raw(raw)
             if loaded.inverted:
@@ -344,6 +229,7 @@ class Cut:
             return self._load(i).color
 
         def make() -> np.ndarray:
+            self._decoded_from[("color", i)] = (path, file_signature(path))
             rgb = read_image(path, mode="rgb")
             if (rgb.shape[1], rgb.shape[0]) != self.frames[i].size:
                 w, h = self.frames[i].size
@@ -400,6 +286,50 @@ class Cut:
         """Release the cached pixels."""
         self._cache.clear()
 
+    def refresh(self) -> list[int]:
+        """Forget the cached pixels of drawings and colour files edited since they were read;
+        returns the frame indices concerned (their held-drawing links are found again)."""
+        stale = [key for key, (path, sig) in list(self._decoded_from.items())
+                 if file_signature(path) != sig]
+        for key in stale:
+            self._cache.drop(key)
+            self._decoded_from.pop(key, None)
+        touched = sorted({i for _, i in stale})
+        if touched:
+            with self._lock:
+                self._digests.clear()
+                self._hold.clear()
+        return touched
+
+    def check_files(self, indices: Iterable[int], digests: FileDigests | None = None,
+                    colors: bool = True) -> None:
+        """Check, before any work, that frames ``indices`` can be read: every drawing's header
+        (size, pixel format), its bytes (a truncated or damaged PNG / JPEG), and with ``colors``
+        the size of its keyframe colour file. Raises :class:`ImageReadError` / :class:`CutError`
+        naming the first bad file.
+
+        32-bit integer drawings, whose values the header cannot tell, are decoded here.
+        """
+        digests = digests or FileDigests()
+        w, h = self.size
+        for i in sorted(set(indices)):
+            info = self.frames[i]
+            paths = [info.path]
+            cpath = self._color_paths.get(i) if colors else None
+            if cpath is not None:
+                paths.append(cpath)
+            for path in paths:
+                size, mode = image_header(path)
+                if size != (w, h):
+                    what = "colour" if path == cpath else "drawing"
+                    raise CutError(f"{path}: {what} is {size[0]}x{size[1]} but the cut's drawings "
+                                   f"are {w}x{h}")
+                problem = digests.facts(path).problem
+                if problem is not None:
+                    raise ImageReadError(f"{path}: {problem}")
+                if mode == "I":
+                    read_image(path, mode="raw")
+
 
 def _lines_from_raw(raw: np.ndarray) -> _Loaded:
     """Line drawing + original line colours (+ colour if the frame is a painting)."""
@@ -413,7 +343,7 @@ def _lines_from_raw(raw: np.ndarray) -> _Loaded:
                 # Light (often white) strokes stored on transparency: the ink is the alpha itself.
                 line = (255 - alpha).astype(np.uint8)
                 return _Loaded(line, np.repeat(line[..., None], 3, axis=2), None, False)
-            line_rgb = _over_white(raw)
+            line_rgb = over_white(raw)
             return _Loaded(rgb_lines_to_gray(line_rgb), line_rgb, None, False)
         raw = np.ascontiguousarray(raw[..., :3])
     if raw.ndim == 2:
@@ -473,6 +403,13 @@ def _list_images(folder: Path, warn: list[str]) -> list[Path]:
     return images
 
 
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def _find_color_dir(folder: Path) -> Path | None:
     candidates = []
     for base in (folder, folder.parent):
@@ -482,7 +419,7 @@ def _find_color_dir(folder: Path) -> Path | None:
             continue
         for name in COLOR_DIR_NAMES:
             for c in children:
-                if c.name.lower() == name and c.resolve() != folder.resolve():
+                if c.name.lower() == name and not _same_dir(c, folder):
                     candidates.append(c)
     return candidates[0] if candidates else None
 
@@ -490,7 +427,13 @@ def _find_color_dir(folder: Path) -> Path | None:
 def open_cut(folder: str | os.PathLike, color_dir: str | os.PathLike | None = None,
              cache_bytes: int = DEFAULT_CACHE_BYTES) -> Cut:
     """Open a cut folder (see the module doc). Raises :class:`CutError` for unusable folders."""
-    folder = Path(folder)
+    # Absolute (links kept): `colorize .` inside cut/lineart must still see ../color.
+    folder = Path(os.path.abspath(folder))
+    try:
+        os.stat(folder)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise CutError(f"{folder}: the path is a loop of symbolic links") from None
     if not folder.exists():
         raise CutError(f"{folder}: the folder does not exist")
     if not folder.is_dir():
@@ -519,7 +462,7 @@ def open_cut(folder: str | os.PathLike, color_dir: str | os.PathLike | None = No
         raise CutError(f"{folder}: frames must all have the same size; most are "
                        f"{main_size[0]}x{main_size[1]} but these differ: " + ", ".join(odd[:20])
                        + (f" and {len(odd) - 20} more" if len(odd) > 20 else ""))
-    cdir = Path(color_dir) if color_dir is not None else _find_color_dir(folder)
+    cdir = Path(os.path.abspath(color_dir)) if color_dir is not None else _find_color_dir(folder)
     color_paths: dict[int, Path] = {}
     if cdir is not None:
         if color_dir is not None and not cdir.is_dir():
