@@ -11,12 +11,11 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from opdm_studio.engine.export import export_results
-from opdm_studio.engine.run import CancelToken, Colorizer
 from opdm_studio.engine.plan import parse_frame_range
 from opdm_studio.engine.project import (
     DEVICES,
@@ -28,7 +27,9 @@ from opdm_studio.engine.project import (
     ColorizeSettings,
     Project,
 )
+from opdm_studio.engine.run import CancelToken, Colorizer
 from opdm_studio.errors import OPDMError, ProjectError
+from opdm_studio.imaging.export import same_folder
 
 EXIT_CANCELLED = 130
 
@@ -53,15 +54,12 @@ def _layers(text: str) -> list[str]:
     return layers
 
 
-def _numbers(text: str) -> list[int]:
-    try:
-        nums = [int(x) for x in text.replace(" ", "").split(",") if x]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"keys {text!r} must be frame numbers separated by commas, e.g. 1,24") from None
-    if not nums:
+def _frame_refs(text: str) -> list[str]:
+    """``--keys``: frame numbers (``1,24``) or drawing file names (``a_0001,b_0001.png``)."""
+    refs = [x.strip() for x in text.split(",") if x.strip()]
+    if not refs:
         raise argparse.ArgumentTypeError("give at least one keyframe number, e.g. --keys 1,24")
-    return nums
+    return refs
 
 
 def _colorize_parser() -> _Parser:
@@ -72,10 +70,12 @@ def _colorize_parser() -> _Parser:
                     "modified. Running the same command again continues where it stopped.")
     p.add_argument("cut", help="folder of line drawings, one per frame (or a folder holding "
                                "lineart/ and color/)")
-    p.add_argument("--keys", type=_numbers,
+    p.add_argument("--keys", type=_frame_refs,
                    help="keyframe numbers as in the drawings' file names (e.g. 1,24 for 0001.png "
-                        "and 0024.png); their colour is the same-named file in --key-dir. "
-                        "Optional when --out already holds a project")
+                        "and 0024.png; the number is the last run of digits in the name); when "
+                        "several drawings carry one number (a_0001.png, b_0001.png), name the "
+                        "drawing instead (--keys a_0001,b_0024). Their colour is the same-named "
+                        "file in --key-dir. Optional when --out already holds a project")
     p.add_argument("--key-dir", help="folder of the keyframes' colour images, named like the "
                                      "drawings (default: a color/colour/keys/paint folder beside "
                                      "or inside the cut)")
@@ -91,14 +91,16 @@ def _colorize_parser() -> _Parser:
     p.add_argument("--dtype", choices=DTYPES, help="compute precision (default auto)")
     p.add_argument("--working-size", type=int, help="short side in pixels the network works at "
                                                     "(default 224)")
-    p.add_argument("--frames", help="frame numbers to colour, e.g. 2-23 or 1-4,9 (default all)")
+    p.add_argument("--frames", help="frame numbers to colour, e.g. 2-23 or 1-4,9 (default all; "
+                                    "every drawing carrying one of those numbers)")
     p.add_argument("--snap", choices=SNAP_MODES, help="snap regions to the keyframes' palette: "
                    "auto (default), off, all")
     p.add_argument("--gap", type=int, help="close gaps in the lines up to this many px (default 3)")
     p.add_argument("--layers", type=_layers, help="layers to write: composite,color,lines "
                                                   "(default composite)")
-    p.add_argument("--template", help="file naming, fields {cut} {frame} {name} "
-                                      "(default {cut}_{frame:04d}.png)")
+    p.add_argument("--template", help="file naming, fields {cut} {frame} {name} with optional "
+                                      "formats (default {cut}_{frame:04d}.png); two frames that "
+                                      "would get one name are refused before anything is written")
     p.add_argument("--psd", action="store_true", default=None,
                    help="also write a layered PSD per frame")
     p.add_argument("--force", action="store_true", help="colour frames again even if finished")
@@ -128,12 +130,12 @@ def _open_project(args: argparse.Namespace) -> Project:
     cut_dir = Path(args.cut)
     if (out / PROJECT_FILENAME).exists():
         project = Project.load(out)
-        if project.cut_dir.resolve() != _cut_folder(cut_dir).resolve() and \
-                project.cut_dir.resolve() != cut_dir.resolve():
+        if not same_folder(project.cut_dir, _cut_folder(cut_dir)) and \
+                not same_folder(project.cut_dir, cut_dir):
             raise ProjectError(f"{out} holds the project of another cut ({project.cut_dir}); "
                                "choose another --out folder")
         if args.key_dir is not None and (project.key_dir is None or
-                                         project.key_dir.resolve() != Path(args.key_dir).resolve()):
+                                         not same_folder(project.key_dir, args.key_dir)):
             raise ProjectError(f"{out} holds a project whose keyframe colours come from "
                                f"{project.key_dir}; choose another --out folder to use {args.key_dir}")
     else:
@@ -142,7 +144,7 @@ def _open_project(args: argparse.Namespace) -> Project:
         project = Project.create(cut_dir, out, key_dir=args.key_dir)
     _apply_settings(project.settings, args)
     if args.keys is not None:
-        wanted = [project.index_of_number(n) for n in args.keys]
+        wanted = [project.index_of(ref) for ref in args.keys]
         for i in list(project.keyframes):
             if i not in wanted:
                 project.remove_keyframe(i)
@@ -159,6 +161,23 @@ def _cut_folder(path: Path) -> Path:
         return open_cut(path).folder
     except OPDMError:
         return path
+
+
+class _Warnings:
+    """Prints the cut's warnings (skipped files, inverted drawings, colour files without a
+    drawing) once each, on stderr, as they appear (inverted drawings are found while reading)."""
+
+    def __init__(self, command: str, project: Project) -> None:
+        self.command = command
+        self.project = project
+        self.shown = 0
+
+    def show(self) -> None:
+        """Print the warnings not printed yet."""
+        warnings = self.project.cut.warnings
+        for text in warnings[self.shown:]:
+            print(f"opdm-studio {self.command}: warning: {text}", file=sys.stderr)
+        self.shown = len(warnings)
 
 
 def _frame_indices(project: Project, text: str | None) -> list[int] | None:
@@ -198,6 +217,8 @@ def colorize_main(argv: list[str]) -> int:
     from tqdm import tqdm
     args = _colorize_parser().parse_args(argv)
     project = _open_project(args)
+    warnings = _Warnings("colorize", project)
+    warnings.show()
     frames = _frame_indices(project, args.frames)
     colorizer = Colorizer(project, overwrite=args.overwrite)
     token = CancelToken()
@@ -226,6 +247,7 @@ def colorize_main(argv: list[str]) -> int:
     finally:
         if bar is not None:
             bar.close()
+        warnings.show()
     flagged = sum(1 for r in project.results.values() if r.flagged)
     if not args.quiet:
         print(f"coloured {finished} frame(s) into {project.output_dir}"
@@ -256,7 +278,16 @@ def export_main(argv: list[str]) -> int:
     from tqdm import tqdm
     args = _export_parser().parse_args(argv)
     project = Project.load(args.project)
+    warnings = _Warnings("export", project)
+    warnings.show()
     frames = _frame_indices(project, args.frames)
+    wanted = range(len(project.cut)) if frames is None else frames
+    outdated = [project.frame_name(i) for i in wanted if project.is_outdated(i)]
+    if outdated:
+        print(f"opdm-studio export: warning: {len(outdated)} frame(s) are out of date (their "
+              f"drawing, keyframes or settings changed since they were coloured: "
+              f"{', '.join(outdated[:5])}{' ...' if len(outdated) > 5 else ''}); run "
+              "`opdm-studio colorize` again to bring them up to date", file=sys.stderr)
     layers = args.layers or project.settings.layers
     template = args.template or project.settings.template
     ColorizeSettings(layers=layers, template=template).validate()

@@ -1,14 +1,16 @@
 """Re-export: write the stored results of a project again (other layers, naming or folder).
 
 The one export path: the command line's ``opdm-studio export`` and the app's export dialog both
-call :func:`export_results`, so they write the same files.
+call :func:`export_results`, so they write the same files, and the same protections hold for
+both: never into a folder the project reads (drawings, paint), never two frames into one file,
+never over a file unless asked.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from opdm_studio.engine.layers import check_free, key_layers, layer_paths, write_layers
+from opdm_studio.engine.layers import check_free, key_layers, output_targets, write_layers
 from opdm_studio.engine.project import ColorizeSettings, Project
 from opdm_studio.errors import ExportError
 from opdm_studio.pipelines.base import CancelToken
@@ -21,8 +23,10 @@ def export_results(project: Project, out_dir: Path, layers: Iterable[str] | None
     """Write the stored results of ``project`` again (other layers, naming or folder).
 
     Generator of ``(done, total, index)`` after each frame. Keyframes are written unchanged.
-    Raises :class:`ExportError` before writing anything when a target exists (unless
-    ``overwrite``) or when there is nothing to export. The project itself is not changed.
+    Raises :class:`ExportError` before writing anything when ``out_dir`` is a folder the project
+    reads (whatever ``overwrite`` says), when two frames would be written to one file, when a
+    target exists (unless ``overwrite``) or when there is nothing to export. The project itself
+    is not changed.
     """
     layers = list(layers or project.settings.layers)
     template = template or project.settings.template
@@ -34,7 +38,8 @@ def export_results(project: Project, out_dir: Path, layers: Iterable[str] | None
         raise ExportError(f"the project {project.path} has no coloured frames to export"
                           + (" in that range" if frames is not None else "; colour it first"))
     out_dir = Path(out_dir)
-    targets = {i: layer_paths(project, i, layers, out_dir, template, psd) for i in indices}
+    targets = output_targets(project, indices, layers, out_dir, template, psd)
+    project.check_inputs(indices, [i for i in indices if i in project.keyframes])
     check_free([p for t in targets.values() for p in t.values()], set(), overwrite)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

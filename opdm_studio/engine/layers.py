@@ -1,11 +1,14 @@
 """The files of one finished frame: its layer PNGs / PSD in the output folder and the result the
 project keeps (colour-only layer and confidence map, for re-export and review).
 
-Every write is atomic and never replaces a source drawing or paint (``protected`` folders); files
-the project did not write are refused unless the user allows overwriting.
+Every write is atomic and never goes into a folder the project reads (drawings, paint: see
+:func:`~opdm_studio.engine.sources.source_folders`); files the project did not write are refused
+unless the user allows overwriting; two frames never share an output file
+(:func:`output_targets` refuses before anything is written).
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import numpy as np
 
 from opdm_studio.engine.frame import line_mask_of
 from opdm_studio.engine.project import DATA_DIRNAME, Project
+from opdm_studio.engine.sources import check_output_folder, check_unique_names, source_folders
 from opdm_studio.errors import ExportError
 from opdm_studio.imaging.export import (
     frame_filename,
@@ -39,11 +43,24 @@ def layer_paths(project: Project, index: int, layers: Iterable[str], out_dir: Pa
     return out
 
 
+def output_targets(project: Project, indices: Iterable[int], layers: Iterable[str],
+                   out_dir: Path, template: str, psd: bool) -> dict[int, dict[str, Path]]:
+    """The output files of frames ``indices``, after checking (before anything is written) that
+    ``out_dir`` is no folder the project reads and that no two frames share a file."""
+    check_output_folder(project, out_dir)
+    layers = list(layers)
+    targets = {i: layer_paths(project, i, layers, out_dir, template, psd) for i in indices}
+    check_unique_names(targets, project.frame_names(),
+                       "Use a naming template that tells these frames apart, e.g. "
+                       "--template '{name}.png' (the drawing's own file name).")
+    return targets
+
+
 def check_free(targets: Iterable[Path], owned: set[str], overwrite: bool) -> None:
     """Refuse (before any work) to replace files the project did not write, unless ``overwrite``."""
     if overwrite:
         return
-    clash = [p for p in targets if p.exists() and str(p.resolve()) not in owned]
+    clash = [p for p in targets if os.path.lexists(p) and os.path.realpath(p) not in owned]
     if clash:
         more = f" and {len(clash) - 1} more" if len(clash) > 1 else ""
         raise ExportError(f"{clash[0]} already exists{more}; choose another output folder or "
@@ -58,7 +75,7 @@ def write_layers(project: Project, index: int, color_only: np.ndarray,
     if any(layer != "composite" for layer in targets) or composite is None:
         # Only built when needed: the composite alone is already at hand for coloured frames.
         layers = make_layers(color_only, line_mask_of(cut.line(index)), cut.line_rgb(index))
-    protected = [project.cut_dir] + ([project.key_dir] if project.key_dir else [])
+    protected = [folder for _role, folder in source_folders(project)]
     written: dict[str, str] = {}
     for layer, path in targets.items():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,14 +89,14 @@ def write_layers(project: Project, index: int, color_only: np.ndarray,
                 assert layers is not None
                 img = layers.get(layer)
             write_png_atomic(path, img, overwrite=True, protected=protected)
-        written[layer] = str(path.resolve())
+        written[layer] = os.path.realpath(path)
     return written
 
 
 def store_result(project: Project, index: int, color_only: np.ndarray,
                   confidence_map: np.ndarray) -> tuple[str, str]:
     """Keep the colour-only layer and the confidence map in the project (for re-export, review)."""
-    stem = Path(project.frame_name(index)).stem
+    stem = project.data_stem(index)
     color_rel = f"{DATA_DIRNAME}/color/{stem}.png"
     conf_rel = f"{DATA_DIRNAME}/confidence/{stem}.png"
     (project.root / color_rel).parent.mkdir(parents=True, exist_ok=True)

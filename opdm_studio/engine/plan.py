@@ -12,8 +12,8 @@ Pure logic on integers: no images, no torch, so it is cheap to call from the GUI
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 
 from opdm_studio.errors import ProjectError
 

@@ -1,16 +1,21 @@
 """Colour the frames of a cut between its keyframes: :class:`Colorizer`.
 
-:meth:`Colorizer.run` is a generator of :class:`ProgressEvent`: it follows a
-:mod:`~opdm_studio.engine.plan`, writes each finished frame (layers + stored result + project file)
-before starting the next, and checks a :class:`CancelToken` between sampler steps. A cancelled
-frame is discarded, finished frames stay, the project file is valid at every instant, and a later
-run resumes with the frames that have no finished result.
+:meth:`Colorizer.run` is a generator of :class:`ProgressEvent`: it checks everything that can
+fail before the first file is written (output folder and names, drawings and keys, the model),
+follows a :mod:`~opdm_studio.engine.plan`, claims each frame's files, writes them and records
+the result in the project's results log, and checks a :class:`CancelToken` between sampler
+steps. A cancelled frame is discarded, finished frames stay, the project is valid at every
+instant, and the same run again resumes with the frames that have no finished result (the
+files of an unfinished frame were claimed, so they are replaced rather than refused).
+
+Pieces: :class:`_Work` (what a run does, decided and checked up front), :class:`_Progress`
+(counters, ETA, events), :class:`_FinishingQueue` (snapping and writing frame i in a background
+thread while frame i+1 samples).
 
 No Qt here: the GUI drives :meth:`Colorizer.run` from its worker thread and throttles the events.
 """
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,14 +34,14 @@ from opdm_studio.engine.frame import (
 from opdm_studio.engine.layers import (
     check_free,
     key_layers,
-    layer_paths,
+    output_targets,
     store_result,
     write_layers,
 )
 from opdm_studio.engine.models import load_model, resolve_model
 from opdm_studio.engine.plan import PlanItem, make_plan
 from opdm_studio.engine.project import ColorizeSettings, FrameResult, Project
-from opdm_studio.errors import Cancelled, ExportError, ProjectError
+from opdm_studio.errors import Cancelled, ExportError, OPDMError, ProjectError
 from opdm_studio.imaging.export import make_layers
 from opdm_studio.pipelines.base import CancelToken
 
@@ -84,28 +89,21 @@ class _FileHolds:
     previous frame's repeats its drawing.
 
     Decoding every drawing to compare pixels (``Cut.hold_of``) costs ~0.3 s per 2K frame before
-    the first frame can start; hashing the files costs milliseconds. Identical bytes always mean
-    an identical drawing; the rare re-saved held drawing with different bytes is merely coloured
-    twice, never wrongly reused.
+    the first frame can start; hashing the files costs milliseconds (and the digests serve the
+    results' sources and the file checks too). Identical bytes always mean an identical drawing;
+    the rare re-saved held drawing with different bytes is merely coloured twice, never wrongly
+    reused.
     """
 
-    def __init__(self, cut: Any) -> None:
-        self._cut = cut
-        self._digest: dict[int, bytes] = {}
+    def __init__(self, project: Project) -> None:
+        self._frames = project.cut.frames
+        self._digests = project.digests
         self._head: dict[int, int] = {}
 
-    def _d(self, i: int) -> bytes:
-        if i not in self._digest:
-            path = self._cut.frames[i].path
-            h = hashlib.blake2b(digest_size=16)
-            try:
-                with open(path, "rb") as fh:
-                    for chunk in iter(lambda: fh.read(1 << 20), b""):
-                        h.update(chunk)
-            except OSError:
-                h.update(str(path).encode())   # unreadable: unique, reported when it is coloured
-            self._digest[i] = h.digest()
-        return self._digest[i]
+    def _d(self, i: int) -> str:
+        # An unreadable file gets a unique marker: never held, reported when it is coloured.
+        facts = self._digests.facts(self._frames[i].path)
+        return facts.digest if facts.problem is None else f"{facts.digest}:{i}"
 
     def __call__(self, i: int) -> int:
         if i in self._head:
@@ -124,12 +122,102 @@ class _FileHolds:
 _LIGHT_WEIGHT = 0.05
 
 
+def _weight(item: PlanItem) -> float:
+    return 1.0 if item.kind == "color" else _LIGHT_WEIGHT
+
+
+class _Progress:
+    """The counters of one run and its ETA: the work left and done (coloured frames weigh 1,
+    copies and keys little), and the frames sampled (progress counts a frame once only its
+    snapping and writing are left)."""
+
+    def __init__(self, project: Project, total: int, todo: Iterable[PlanItem]) -> None:
+        self.project = project
+        self.total = total
+        self.t0 = time.perf_counter()
+        self.left = sum(_weight(it) for it in todo)
+        self.done = 0.0
+        self.sampled = 0
+        self.work_t0: float | None = None
+
+    def frame_started(self) -> float:
+        """Note the start of a frame's work; returns its start time."""
+        now = time.perf_counter()
+        if self.work_t0 is None:
+            self.work_t0 = now
+        return now
+
+    def frame_recorded(self, item: PlanItem) -> None:
+        """A frame is finished and recorded."""
+        self.done += _weight(item)
+        self.left -= _weight(item)
+
+    def eta(self, extra: float = 0.0) -> float | None:
+        """Seconds left, from the rate so far (``extra``: the part of the current frame done)."""
+        if self.work_t0 is None or self.done + extra <= 0:
+            return None
+        rate = (time.perf_counter() - self.work_t0) / (self.done + extra)
+        return max(0.0, (self.left - extra) * rate)
+
+    def event(self, kind: str, pos: int, item: PlanItem | None = None, **kw: Any) -> ProgressEvent:
+        """A :class:`ProgressEvent` of this run."""
+        return ProgressEvent(kind, pos, self.total, item.index if item else -1,
+                             self.project.frame_name(item.index) if item else "",
+                             elapsed=time.perf_counter() - self.t0, completed=self.sampled, **kw)
+
+
+class _FinishingQueue:
+    """One background thread snaps and writes frame i while the sampler works on frame i+1: on
+    a 2-core CPU the two overlap almost fully (OpenCV and zlib release the GIL). At most one
+    frame is in flight; :meth:`settle` waits for it (its errors re-raise there)."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opdm-finish")
+        self._pending: list[tuple[int, PlanItem, float, Future]] = []
+
+    def submit(self, pos: int, item: PlanItem, frame_t0: float, fn: Any, *args: Any) -> None:
+        """Finish frame ``item`` in the background: ``fn(*args)`` returns (output, result)."""
+        self._pending.append((pos, item, frame_t0, self._pool.submit(fn, *args)))
+
+    def settle(self) -> Iterator[tuple[int, PlanItem, float, FrameOutput, FrameResult]]:
+        """Wait for the frame in flight: (position, item, start time, output, result)."""
+        while self._pending:
+            pos, item, frame_t0, fut = self._pending.pop()
+            output, result = fut.result()
+            yield pos, item, frame_t0, output, result
+
+    def close(self, record: Any) -> None:
+        """Closed early (the GUI quit, an error): the frame in flight still gets recorded."""
+        try:
+            for _pos, item, frame_t0, fut in self._pending:
+                try:
+                    output, result = fut.result()
+                    record(item, output, result, frame_t0)
+                except Exception:  # its error was or will be reported by the caller's path
+                    pass
+            self._pending.clear()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
+@dataclass
+class _Work:
+    """What a run does, decided and checked before anything is written."""
+
+    items: list[PlanItem]                  # the plan
+    todo: set[int]                         # frames (indices) to colour, copy or re-use
+    targets: dict[int, dict[str, Path]]    # output files of every frame of the cut
+    fc: FrameColorizer | None              # None when nothing needs the method
+    recipe: dict[str, Any]                 # the recipe of every result made now
+
+
 class Colorizer:
     """Colours the frames of a :class:`Project` between its keyframes (see the module doc).
 
-    ``model``: a LoadedModel or an OPDM instance to use instead of the project's model choice (tests, benchmarks,
-    the GUI's already loaded model). ``overwrite``: replace existing files the project did not
-    write. Not thread-safe; run it from one worker thread and cancel through the token.
+    ``model``: a LoadedModel or an OPDM instance to use instead of the project's model choice
+    (tests, benchmarks, the GUI's already loaded model). ``overwrite``: replace existing files
+    the project did not write (never in a folder the project reads). Not thread-safe; run it
+    from one worker thread and cancel through the token.
     """
 
     def __init__(self, project: Project, model: Any = None, overwrite: bool = False) -> None:
@@ -141,14 +229,22 @@ class Colorizer:
     # -- planning ----------------------------------------------------------------------------
     def plan(self, frames: Iterable[int] | None = None) -> list[PlanItem]:
         """The plan for ``frames`` (indices; None = the whole cut)."""
-        cut = self.project.cut
-        n = len(cut)
+        n = len(self.project.cut)
         return make_plan(range(n) if frames is None else frames, self.project.key_indices(), n,
-                         hold_of=_FileHolds(cut))
+                         hold_of=_FileHolds(self.project))
+
+    def effective_settings(self) -> ColorizeSettings:
+        """A copy of the project's settings as they run: the working size never above the
+        drawing's short side (upsampling a small drawing costs time and adds nothing)."""
+        settings = ColorizeSettings.from_dict(self.project.settings.to_dict())
+        w, h = self.project.cut.size
+        settings.working_size = min(settings.working_size, max(32, min(w, h)))
+        return settings
 
     def frame_colorizer(self) -> FrameColorizer:
         """The per-frame colouriser for the project's settings (loads the model for ``opdm``)."""
-        settings = self.project.settings
+        # A copy: later edits of the project's settings must not change a running colouriser.
+        settings = self.effective_settings()
         if self._fc is not None and self._fc.settings == settings:
             return self._fc
         model = None
@@ -156,43 +252,38 @@ class Colorizer:
             model = self._model
             if model is None:
                 model = load_model(resolve_model(settings.model), settings.device, settings.dtype)
-        # A copy: later edits of the project's settings must not change a running colouriser.
-        self._fc = FrameColorizer(settings.method, model, ColorizeSettings.from_dict(settings.to_dict()))
+        self._fc = FrameColorizer(settings.method, model, settings)
         return self._fc
 
     def _item_done(self, item: PlanItem) -> bool:
-        res = self.project.results.get(item.index)
+        project = self.project
+        res = project.results.get(item.index)
         if item.kind == "key":
-            return res is not None and res.status == "keyframe"
+            return (res is not None and res.status == "keyframe"
+                    and project.sources_current(item.index))
         want = "done" if item.kind == "color" else "held"
         if res is None or res.status != want:
             return False
         if item.kind == "held" and res.source_index != item.source:
             return False
-        return self.project.is_finished(item.index, item.keys)
+        return project.is_finished(item.index, item.keys)
 
-    # -- running -----------------------------------------------------------------------------
-    def run(self, frames: Iterable[int] | None = None, cancel: CancelToken | None = None,
-            force: bool = False) -> Iterator[ProgressEvent]:
-        """Colour ``frames`` (indices; None = all), yielding :class:`ProgressEvent` as it goes.
-
-        Frames with a finished result are skipped (their missing layer files are re-written from
-        the stored result) unless ``force``. Raises :class:`ExportError` before any work when an
-        output file exists that this project did not write (unless ``overwrite``).
-        """
+    def _prepare(self, frames: Iterable[int] | None, force: bool) -> _Work:
+        """Plan and check everything that can fail before the first file is written: the output
+        folder and names, the data folder, every drawing and key to read, files in the way,
+        the model. Then the project file is saved (it is valid before any frame is written)."""
         project = self.project
         settings = project.settings.validate()
-        cancel = cancel or CancelToken()
-        t0 = time.perf_counter()
+        project.cut.refresh()           # drawings or paint edited since they were read
         items = self.plan(frames)
-        total = len(items)
         out_dir = project.output_dir
-        targets = {it.index: layer_paths(project, it.index, settings.layers, out_dir,
-                                         settings.template, settings.psd) for it in items}
+        project.check_data_dir()
+        targets = output_targets(project, range(len(project.cut)), settings.layers, out_dir,
+                                 settings.template, settings.psd)
         todo = [it for it in items if force or not self._item_done(it)]
-        todo_set = {it.index for it in todo}
+        project.check_inputs([it.index for it in todo], {k for it in todo for k in it.keys})
         check_free([p for it in todo for p in targets[it.index].values()],
-                    project.owned_outputs(), self.overwrite)
+                   project.owned_outputs(), self.overwrite)
         fc: FrameColorizer | None = None
         if any(it.kind == "color" for it in todo):
             # Load the model (or fail: no model installed, bad checkpoint, no GPU) before
@@ -203,90 +294,89 @@ class Colorizer:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ExportError(f"cannot create the output folder {out_dir}: {exc.strerror or exc}") from exc
-        project.save()   # the project exists (and is valid) before the first frame is written
+        project.save()
+        return _Work(items, {it.index for it in todo}, targets, fc, project.current_recipe())
 
-        st = {"left": sum(1.0 if it.kind == "color" else _LIGHT_WEIGHT for it in todo),
-              "done": 0.0, "completed": 0, "sampled": 0, "work_t0": None}
+    # -- running -----------------------------------------------------------------------------
+    def run(self, frames: Iterable[int] | None = None, cancel: CancelToken | None = None,
+            force: bool = False) -> Iterator[ProgressEvent]:
+        """Colour ``frames`` (indices; None = all), yielding :class:`ProgressEvent` as it goes.
+
+        Frames with a finished result made from the current settings, keys and source files are
+        skipped (their missing layer files are re-written from the stored result) unless
+        ``force``. Raises before writing anything when an output file exists that this project
+        did not write (:class:`ExportError`, unless ``overwrite``), when two frames would share
+        an output file, when the output folder is one the project reads, and when a drawing or
+        key to read is unreadable or of the wrong size.
+        """
+        project = self.project
+        cancel = cancel or CancelToken()
+        work = self._prepare(frames, force)
+        items, targets, fc = work.items, work.targets, work.fc
+        progress = _Progress(project, len(items), [it for it in items if it.index in work.todo])
+        event = progress.event
         last_output: list[tuple[int, FrameOutput]] = []   # colours reused by the next held frames
-        pending: list[tuple[int, PlanItem, str, float, Future]] = []
-        # One background thread snaps and writes frame i while the sampler works on frame i+1:
-        # on a 2-core CPU the two overlap almost fully (OpenCV and zlib release the GIL).
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opdm-finish")
+        queue = _FinishingQueue()
 
-        def eta(extra: float = 0.0) -> float | None:
-            if st["work_t0"] is None or st["done"] + extra <= 0:
-                return None
-            rate = (time.perf_counter() - st["work_t0"]) / (st["done"] + extra)
-            return max(0.0, (st["left"] - extra) * rate)
-
-        def event(kind: str, pos: int, item: PlanItem | None = None, **kw: Any) -> ProgressEvent:
-            return ProgressEvent(kind, pos, total, item.index if item else -1,
-                                 project.frame_name(item.index) if item else "",
-                                 elapsed=time.perf_counter() - t0, completed=st["sampled"], **kw)
-
-        def record(item: PlanItem, output: FrameOutput, result: FrameResult,
-                   frame_t0: float) -> None:
+        def record(item: PlanItem, output: FrameOutput, result: FrameResult, frame_t0: float) -> None:
             result.seconds = time.perf_counter() - frame_t0
             result.finished = time.time()
-            project.results[item.index] = result
-            project.save()
-            weight = 1.0 if item.kind == "color" else _LIGHT_WEIGHT
-            st["done"] += weight
-            st["left"] -= weight
-            st["completed"] += 1
+            project.record_result(result)
+            progress.frame_recorded(item)
             if item.kind == "color":
                 last_output[:] = [(item.index, output)]
 
         def settle() -> Iterator[ProgressEvent]:
-            # The frame finishing in the background: wait, record, report (errors re-raise here).
-            while pending:
-                pos_, item_, _name, frame_t0, fut = pending.pop()
-                output_, result_ = fut.result()
-                record(item_, output_, result_, frame_t0)
-                yield event("done", pos_, item_, step=1, steps=1, eta=eta(), result=result_,
-                            output=output_)
+            for pos_, item_, frame_t0_, output_, result_ in queue.settle():
+                record(item_, output_, result_, frame_t0_)
+                yield event("done", pos_, item_, step=1, steps=1, eta=progress.eta(),
+                            result=result_, output=output_)
 
-        def finish_color(item: PlanItem, guess: np.ndarray, palette: Any) -> tuple[FrameOutput, FrameResult]:
+        def finish_color(item: PlanItem, guess: np.ndarray, palette: Any,
+                         sources: dict[str, str]) -> tuple[FrameOutput, FrameResult]:
             cut = project.cut
+            assert fc is not None
             output = fc.finish(guess, cut.line(item.index), cut.line_rgb(item.index), palette=palette)
-            result = FrameResult(item.index, "done", keys=item.keys, method=settings.method,
-                                 recipe=settings.recipe())
+            result = FrameResult(item.index, "done", keys=item.keys, method=fc.settings.method,
+                                 recipe=work.recipe, sources=sources)
             self._write_frame(item, output, result, targets[item.index])
             return output, result
 
         try:
-            yield event("start", 0, message=f"{len(todo)} of {total} frames to colour")
+            yield event("start", 0, message=f"{len(work.todo)} of {len(items)} frames to colour")
             for pos, item in enumerate(items, start=1):
-                if item.index not in todo_set:
+                if item.index not in work.todo:
                     yield from settle()
                     res = project.results[item.index]
                     missing = {k: p for k, p in targets[item.index].items() if not p.exists()}
                     if missing:
                         self._rewrite_missing(item, res, missing)
-                        project.save()
-                    st["completed"] += 1
-                    st["sampled"] += 1
-                    yield event("skip", pos, item, eta=eta(), result=res)
+                        project.record_result(res)
+                    progress.sampled += 1
+                    yield event("skip", pos, item, eta=progress.eta(), result=res)
                     continue
                 if cancel.cancelled:
                     yield from settle()
                     yield from self._cancelled(event("cancelled", pos, item))
                     return
-                frame_t0 = time.perf_counter()
-                if st["work_t0"] is None:
-                    st["work_t0"] = frame_t0
-                yield event("frame", pos, item, eta=eta())
+                frame_t0 = progress.frame_started()
+                # What the result is made from, read before its pixels: an edit made while the
+                # frame is coloured leaves it out of date rather than wrongly current.
+                sources = project.sources_of(item.index, item.keys)
+                yield event("frame", pos, item, eta=progress.eta())
                 if item.kind in ("key", "held"):
                     yield from settle()
                     if item.kind == "key":
                         output, result = self._key_frame(item)
                     else:
-                        output, result = self._held_frame(item, last_output[0] if last_output else None)
+                        output, result = self._held_frame(item, last_output[0] if last_output else None,
+                                                          work.recipe)
+                    result.sources = sources
                     self._write_frame(item, output, result, targets[item.index])
                     record(item, output, result, frame_t0)
-                    st["sampled"] += 1
-                    yield event("done", pos, item, step=1, steps=1, eta=eta(), result=result,
-                                output=output)
+                    progress.sampled += 1
+                    yield event("done", pos, item, step=1, steps=1, eta=progress.eta(),
+                                result=result, output=output)
                     continue
                 assert fc is not None
                 gen = self._color_guess(fc, item, cancel)
@@ -297,34 +387,34 @@ class Colorizer:
                         except StopIteration as stop:
                             guess = stop.value
                             break
-                        yield event("step", pos, item, step=j, steps=k, eta=eta(j / max(k, 1)))
+                        yield event("step", pos, item, step=j, steps=k,
+                                    eta=progress.eta(j / max(k, 1)))
                 except Cancelled:
                     # The frame being sampled is dropped; the one finishing is kept.
                     yield from settle()
                     yield from self._cancelled(event("cancelled", pos, item))
                     return
                 # Progress counts this frame from here: only snapping and writing are left.
-                st["sampled"] += 1
+                progress.sampled += 1
                 yield from settle()
-                pending.append((pos, item, project.frame_name(item.index), frame_t0,
-                                pool.submit(finish_color, item, guess, fc.palette)))
+                queue.submit(pos, item, frame_t0, finish_color, item, guess, fc.palette, sources)
             yield from settle()
         finally:
-            # Closed early (the GUI quit, an error): the frame in flight still gets recorded.
-            for _pos, item_, _name, frame_t0, fut in pending:
-                try:
-                    output_, result_ = fut.result()
-                    record(item_, output_, result_, frame_t0)
-                except Exception:  # its error was or will be reported by the caller's path
-                    pass
-            pending.clear()
-            pool.shutdown(wait=True)
-        yield event("finished", total, eta=0.0,
-                    message=f"{len(todo)} frames coloured in {time.perf_counter() - t0:.1f} s")
+            queue.close(record)
+            try:
+                project.save()      # fold the results log into the project file
+            except OPDMError:
+                pass                # the log keeps every result; the next save folds it
+        yield event("finished", len(items), eta=0.0,
+                    message=f"{len(work.todo)} frames coloured in "
+                            f"{time.perf_counter() - progress.t0:.1f} s")
 
     def _write_frame(self, item: PlanItem, output: FrameOutput, result: FrameResult,
                      targets: dict[str, Path]) -> None:
         """Write a finished frame's layers and stored result (not yet recorded in the project)."""
+        # Claimed first: if the work stops between these writes and the result's record, the
+        # same command finds files it knows it wrote, and replaces them.
+        self.project.claim_outputs(targets.values())
         # The snapped image is the composite (lines over the colour layer); keys: the paint itself.
         result.outputs = write_layers(self.project, item.index, output.color_only,
                                        output.composite, targets)
@@ -336,7 +426,7 @@ class Colorizer:
             result.regions = output.regions
 
     def _cancelled(self, ev: ProgressEvent) -> Iterator[ProgressEvent]:
-        # The unfinished frame wrote nothing; the project file already holds every finished one.
+        # The unfinished frame wrote nothing; the results log already holds every finished one.
         self.project.save()
         ev.message = f"stopped before {ev.name}; finished frames are kept"
         yield ev
@@ -360,8 +450,8 @@ class Colorizer:
         out = FrameOutput(composite, color_only, composite, conf, 1.0, 0, 0)
         return out, FrameResult(item.index, "keyframe", keys=item.keys, method=None)
 
-    def _held_frame(self, item: PlanItem,
-                    last: tuple[int, FrameOutput] | None) -> tuple[FrameOutput, FrameResult]:
+    def _held_frame(self, item: PlanItem, last: tuple[int, FrameOutput] | None,
+                    recipe: dict[str, Any]) -> tuple[FrameOutput, FrameResult]:
         """A held drawing takes the colours of its source frame (a key or a coloured frame)."""
         project = self.project
         src = item.source
@@ -385,9 +475,8 @@ class Colorizer:
                               res.flagged, res.regions)
         from_key = src in project.keyframes      # a key's colours do not depend on the settings
         method = None if from_key else project.settings.method
-        recipe = None if from_key else project.settings.recipe()
         return out, FrameResult(item.index, "held", keys=item.keys, method=method, source_index=src,
-                                recipe=recipe)
+                                recipe=None if from_key else recipe)
 
     def _rewrite_missing(self, item: PlanItem, res: FrameResult, missing: dict[str, Path]) -> None:
         """Write layer files of a finished frame that are missing (e.g. a layer added later)."""
@@ -398,5 +487,6 @@ class Colorizer:
         else:
             color = project.result_color(item.index)
             composite = None
+        project.claim_outputs(missing.values())
         written = write_layers(project, item.index, color, composite, missing)
         res.outputs.update(written)

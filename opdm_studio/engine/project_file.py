@@ -1,0 +1,300 @@
+"""The project file on disk: the JSON document, its backup, and the results log beside it.
+
+The JSON is versioned, written atomically (temporary name + ``os.replace``, ``fsync``) and the
+previous good copy is kept as ``opdm-project.json.bak``: a crash or a full disk never leaves a
+project that cannot be opened.
+
+Rewriting and fsyncing the whole file after every frame makes each frame cost more than the last
+(600 results are rewritten for the 600th). Instead a run appends one short line per event to
+``opdm-project.log`` beside it and makes it durable: a *claim* (the files a frame is about to
+write, recorded *before* they are written) and a *result* (the frame is finished). :func:`save`
+folds the log into the JSON and removes it; :func:`load` replays it. So after a kill or a full
+disk at any instant a finished frame is kept, and a file written for an unfinished frame is
+known to be the project's, so the same command replaces it instead of refusing it.
+
+The log names the JSON it extends (a token written in both): a log left over from an older
+project file (a crash between saving and removing the log, a restored ``.bak``) is ignored; a
+torn last line (a crash while appending) is skipped.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from opdm_studio.engine.records import FrameResult, KeyFrame
+from opdm_studio.engine.settings import ColorizeSettings
+from opdm_studio.errors import CutError, ProjectError
+from opdm_studio.fileio import append_line_durably, atomic_path, write_text_atomic
+
+PROJECT_FILENAME = "opdm-project.json"
+LOG_FILENAME = "opdm-project.log"
+FORMAT = "opdm-studio-project"
+FORMAT_VERSION = 1
+LOG_FORMAT = "opdm-studio-results-log"
+
+
+def _real(path: str | os.PathLike) -> str:
+    return os.path.realpath(path)
+
+
+class ResultsLog:
+    """Append-only log of claims and results for the project file carrying ``token``."""
+
+    def __init__(self, path: Path, token: str) -> None:
+        self.path = Path(path)
+        self.token = token
+        self._lock = threading.Lock()
+        self._ready = False   # the file on disk starts with our header
+
+    def _ensure_header(self) -> None:
+        if self._ready:
+            return
+        if self.path.exists() and self._header_token() == self.token:
+            self._ready = True
+            return
+        # Missing, or left over from another project file: start afresh.
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+        append_line_durably(self.path, json.dumps({"format": LOG_FORMAT, "project": self.token}))
+        self._ready = True
+
+    def _header_token(self) -> str | None:
+        try:
+            with open(self.path, encoding="utf-8") as fh:
+                head = json.loads(fh.readline())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return None
+        if isinstance(head, dict) and head.get("format") == LOG_FORMAT:
+            return str(head.get("project"))
+        return None
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Append one record durably (raises ``OSError``: disk full, read-only folder)."""
+        line = json.dumps(record, separators=(",", ":"))
+        with self._lock:
+            self._ensure_header()
+            append_line_durably(self.path, line)
+
+    def claim(self, paths: Iterable[str]) -> None:
+        """Record that ``paths`` (absolute) are about to be written by this project."""
+        self.append({"op": "claim", "paths": sorted(paths)})
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """The records after the header, when the log belongs to ``token`` (else nothing)."""
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as fh:
+                lines = fh.read().splitlines()
+        except OSError:
+            return
+        if not lines:
+            return
+        try:
+            head = json.loads(lines[0])
+        except json.JSONDecodeError:
+            return
+        if not isinstance(head, dict) or head.get("format") != LOG_FORMAT \
+                or str(head.get("project")) != self.token:
+            return
+        for line in lines[1:]:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue    # a torn line: the crash happened while appending it
+            if isinstance(rec, dict):
+                yield rec
+
+    def discard(self, new_token: str) -> None:
+        """The project file now holds everything (saved with ``new_token``): drop the log."""
+        with self._lock:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+            self.token = new_token
+            self._ready = False
+
+
+def claim_outputs(project: Any, paths: Iterable[str | os.PathLike]) -> None:
+    """Record durably, before they are written, files a frame of ``project`` is about to write."""
+    real = {_real(p) for p in paths}
+    if not real <= project.claimed_outputs:
+        project.claimed_outputs |= real
+        _append(project, lambda log: log.claim(real))
+
+
+def record_result(project: Any, result: FrameResult) -> None:
+    """Store a finished frame's result in ``project`` and append it durably to the log."""
+    project.results[result.index] = result
+    _append(project, lambda log: log.append({"op": "result",
+                                             "result": result.to_dict(project.frame_names())}))
+
+
+def _append(project: Any, write: Any) -> None:
+    if project.log is None:
+        save(project)     # the project file must carry the log's token before the log exists
+    log = project.log
+    try:
+        write(log)
+    except OSError as exc:
+        raise ProjectError(f"cannot record progress in {log.path}: {exc.strerror or exc}") from exc
+
+
+def _fold_claims(project: Any) -> None:
+    """Claims and dropped outputs whose files exist stay owned; the rest is forgotten."""
+    current = {_real(p) for res in project.results.values() for p in res.outputs.values()}
+    kept = {p for p in project.retired_outputs | project.claimed_outputs
+            if _real(p) not in current and os.path.lexists(p)}
+    project.retired_outputs = kept
+    project.claimed_outputs = set()
+
+
+def document(project: Any) -> dict[str, Any]:
+    """The JSON document of ``project``."""
+    names = project.frame_names()
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "created": project.created,
+        "saved": time.time(),
+        "cut": {"folder": _real(project.cut_dir),
+                "key_dir": _real(project.key_dir) if project.key_dir else None,
+                "frames": names, "size": list(project.cut.size)},
+        "settings": project.settings.to_dict(),
+        "keyframes": [k.to_dict(names[i]) for i, k in sorted(project.keyframes.items())],
+        "results": [r.to_dict(names) for _, r in sorted(project.results.items())],
+        "retired_outputs": sorted(project.retired_outputs),
+    }
+
+
+def save(project: Any) -> Path:
+    """Write the project file atomically (the previous good copy becomes ``.bak``) with the
+    results log folded in; returns its path."""
+    project.root.mkdir(parents=True, exist_ok=True)
+    _fold_claims(project)
+    token = uuid.uuid4().hex
+    doc = document(project)
+    doc["log"] = token
+    text = json.dumps(doc, indent=1)
+    path = project.path
+    bak = path.with_name(path.name + ".bak")
+    try:
+        if path.exists() and _is_valid_project_text(path):
+            # Copy (not move) so a project file exists at every instant.
+            with atomic_path(bak) as tmp:
+                shutil.copyfile(path, tmp)
+        write_text_atomic(path, text, fsync=True)
+    except OSError as exc:
+        raise ProjectError(f"cannot save the project file {path}: {exc.strerror or exc}") from exc
+    # The file holds everything now: the log of the older file goes (a left-over one would be
+    # ignored anyway, its token differs).
+    for old in ({project.log.path} if project.log else set()) | {project.root / LOG_FILENAME}:
+        ResultsLog(old, token).discard(token)
+    project.log = ResultsLog(project.root / LOG_FILENAME, token)
+    return path
+
+
+def load(cls: Any, path: str | os.PathLike, cut: Any | None = None) -> Any:
+    """A ``cls`` (Project) from the project file at ``path`` (or the folder holding one), with
+    its results log replayed (see the module doc); :class:`ProjectError` for a corrupt, foreign,
+    newer or damaged file, or one whose paths lead outside the project folder."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / PROJECT_FILENAME
+    if not path.is_file():
+        raise ProjectError(f"no project file at {path}")
+    bak = path.with_name(path.name + ".bak")
+    hint = (f"; the previous good copy is kept at {bak} (open that file instead)"
+            if bak.is_file() and bak != path else "")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProjectError(f"the project file {path} is corrupt ({exc}){hint}") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ProjectError(f"{path} is not an OPDM Studio project file{hint}")
+    version = data.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ProjectError(
+            f"the project file {path} was written by a newer OPDM Studio (format {version}); "
+            "update the application to open it")
+    try:
+        return _build(cls, path, data, cut)
+    except ProjectError as exc:
+        if "points outside" in str(exc):
+            raise ProjectError(f"{exc}{hint}") from None
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ProjectError(f"the project file {path} is damaged ({exc!r}){hint}") from exc
+
+
+def _build(cls: Any, path: Path, data: dict[str, Any], cut: Any | None) -> Any:
+    cut_info = data["cut"]
+    settings = ColorizeSettings.from_dict(data.get("settings", {})).validate()
+    root = path.parent
+    project = cls(root, Path(cut_info["folder"]),
+                  Path(cut_info["key_dir"]) if cut_info.get("key_dir") else None, settings, cut=cut)
+    project.created = float(data.get("created", time.time()))
+    project.retired_outputs = {str(x) for x in data.get("retired_outputs", [])}
+    try:
+        frames = project.cut.frames
+    except CutError as exc:
+        raise ProjectError(f"the project {path} refers to a cut that cannot be opened: {exc}") from exc
+    by_name = {f.name: f.index for f in frames}
+
+    def index_of(name: str) -> int:
+        if name not in by_name:
+            raise ProjectError(f"the project {path} refers to frame {name}, which is no longer "
+                               f"in {project.cut_dir}")
+        return by_name[name]
+
+    for k in data.get("keyframes", []):
+        i = index_of(k["name"])
+        key = KeyFrame(i, str(k.get("source", "cut")), k.get("path"))
+        if key.source == "result":
+            project.confined(str(key.path), "a promoted keyframe")
+        project.keyframes[i] = key
+    for r in data.get("results", []):
+        _load_result(project, r, index_of)
+    token = data.get("log")
+    if isinstance(token, str) and token:
+        project.log = ResultsLog(root / LOG_FILENAME, token)
+        for rec in project.log.records():
+            if rec.get("op") == "claim":
+                project.claimed_outputs.update(str(x) for x in rec.get("paths", []))
+            elif rec.get("op") == "result" and isinstance(rec.get("result"), dict):
+                _load_result(project, rec["result"], index_of)
+    if settings.output_dir:
+        _ = project.output_dir          # confined to the project folder
+    return project
+
+
+def _load_result(project: Any, entry: dict[str, Any], index_of: Any) -> None:
+    """One result from the project file or the log, its paths checked to stay inside."""
+    i = index_of(entry["name"])
+    res = FrameResult.from_dict(entry, i)
+    if entry.get("key_names"):
+        kp, kn = entry["key_names"]
+        res.keys = (index_of(kp), index_of(kn))
+    if entry.get("source_name"):
+        res.source_index = index_of(entry["source_name"])
+    for rel in (res.color_path, res.confidence_path):
+        if rel is not None:
+            project.confined(rel, f"the stored result of {entry['name']}")
+    project.results[i] = res
+
+
+def _is_valid_project_text(path: Path) -> bool:
+    """True if ``path`` parses as one of our project files (so it may become the backup)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and data.get("format") == FORMAT
