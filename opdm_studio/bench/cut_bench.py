@@ -7,10 +7,14 @@ The weights are randomly initialised: the timing is that of a trained model of t
 the colours are not. Timed end to end: opening the cut, loading the checkpoint, planning,
 colouring, snapping, writing every frame and the project file. Target on the 2-core CPU: 60 s.
 
-``--long``: peak memory while colouring a 300-frame 2048x1080 cut (``flow`` method by default, so
-it runs in minutes): resident memory is sampled after every frame and reported after 50, 100,
-200 and 300 frames, with the process's peak. The cut is generated in a child process so its
-set-up memory does not count.
+``--long``: a 600-frame 2048x1080 cut (``flow`` method by default: the model's seconds per frame
+would take hours, and what is measured here is the engine's cost per frame around the method):
+whether each frame costs the same at the end of a long cut as at its start
+(``late_to_early_ratio``: seconds per frame of the last 100 frames over the first 100; the
+engine's bookkeeping must not grow with the number of finished frames, target <= 1.3), and peak
+memory: resident memory is sampled after every frame and reported after 50, 100, 200, 300 and
+600 frames, with the process's peak. The cut is generated in a child process so its set-up
+memory does not count.
 
 ``--json`` prints one JSON object instead of the table.
 """
@@ -29,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 TARGET_S = 60.0
+#: --long: seconds per frame of the last 100 frames over the first 100, at most.
+RATIO_TARGET = 1.3
 
 
 def _rss_mb() -> float:
@@ -62,9 +68,8 @@ def _write_synthetic_cut(folder: str, n_frames: int, size: tuple[int, int], uniq
     Only ``unique`` drawings are generated; longer cuts repeat them through hard links (the
     engine reads every file as a separate frame), which keeps set-up time and disk small.
     """
-    from training.synth import generate_cut
-
     from opdm_studio.imaging.export import write_png_atomic
+    from training.synth import generate_cut
     root = Path(folder)
     (root / "lineart").mkdir(parents=True)
     (root / "color").mkdir()
@@ -125,8 +130,8 @@ def _machine() -> dict[str, Any]:
 def _colour(folder: Path, settings_kw: dict[str, Any], keys: list[int],
             sample_at: set[int] | None = None) -> dict[str, Any]:
     """Open, plan, colour and write the cut in ``folder``; timings and memory samples."""
-    from opdm_studio.engine.run import Colorizer
     from opdm_studio.engine.project import ColorizeSettings, Project
+    from opdm_studio.engine.run import Colorizer
     t0 = time.perf_counter()
     c0 = time.process_time()
     settings = ColorizeSettings(**settings_kw)
@@ -144,9 +149,16 @@ def _colour(folder: Path, settings_kw: dict[str, Any], keys: list[int],
     n_done = coloured = held = 0
     first_event = None
     rss_max = 0.0
+    done_at: list[float] = []      # when each frame was finished, from the run's start event
+    cpu_at: list[float] = []       # this process's CPU seconds then, from the start event
+    cpu_first = 0.0
     for ev in colorizer.run():
         if first_event is None:
             first_event = time.perf_counter() - t0
+            cpu_first = time.process_time()
+        if ev.kind in ("done", "skip"):
+            done_at.append(time.perf_counter() - t0 - first_event)
+            cpu_at.append(time.process_time() - cpu_first)
         if ev.kind == "done":
             n_done += 1
             coloured += ev.result.status == "done"
@@ -163,7 +175,7 @@ def _colour(folder: Path, settings_kw: dict[str, Any], keys: list[int],
             "plan_s": round((first_event or 0.0) - t_open - t_model, 2),
             "frames_done": n_done, "coloured": coloured, "held": held,
             "device": fc_device, "dtype": fc_dtype, "rss_samples_mb": samples,
-            "rss_max_sampled_mb": round(rss_max, 1)}
+            "rss_max_sampled_mb": round(rss_max, 1), "done_at": done_at, "cpu_at": cpu_at}
 
 
 def bench_cut(frames: int = 24, size: tuple[int, int] = (1920, 1080), method: str = "opdm",
@@ -179,6 +191,8 @@ def bench_cut(frames: int = 24, size: tuple[int, int] = (1920, 1080), method: st
         if method == "opdm":
             kw["model"] = str(tmp / "cut" / f"{preset}-random.safetensors")
         r = _colour(tmp / "cut", kw, keys)
+        r.pop("done_at")
+        r.pop("cpu_at")
         if keep is not None:
             shutil.copytree(tmp / "cut" / "out", keep, dirs_exist_ok=True)
     finally:
@@ -193,9 +207,22 @@ def bench_cut(frames: int = 24, size: tuple[int, int] = (1920, 1080), method: st
     return r
 
 
-def bench_long(frames: int = 300, size: tuple[int, int] = (2048, 1080), method: str = "flow",
+def late_to_early(done_at: list[float], window: int = 100, prefix: str = "") -> dict[str, Any]:
+    """Seconds per frame of the first and the last ``window`` frames of a run and their ratio
+    (``done_at``: when each frame was finished, seconds from the run's start)."""
+    keys = [f"{prefix}early_s_per_frame", f"{prefix}late_s_per_frame",
+            f"{prefix}late_to_early_ratio"]
+    if len(done_at) < 2 * window:
+        return {"window": window, **dict.fromkeys(keys)}
+    early = done_at[window - 1] / window
+    late = (done_at[-1] - done_at[-window - 1]) / window
+    return {"window": window, keys[0]: round(early, 4), keys[1]: round(late, 4),
+            keys[2]: round(late / early, 3) if early > 0 else None}
+
+
+def bench_long(frames: int = 600, size: tuple[int, int] = (2048, 1080), method: str = "flow",
                preset: str = "small", steps: int = 10, seed: int = 7) -> dict[str, Any]:
-    """Peak memory over a long cut (see the module doc)."""
+    """Cost per frame along a long cut, and its peak memory (see the module doc)."""
     tmp = Path(tempfile.mkdtemp(prefix="opdm-cut-bench-long-"))
     unique = 24
     try:
@@ -205,8 +232,15 @@ def bench_long(frames: int = 300, size: tuple[int, int] = (2048, 1080), method: 
         kw: dict[str, Any] = {"method": method, "steps": steps}
         if method == "opdm":
             kw["model"] = str(tmp / "cut" / f"{preset}-random.safetensors")
-        marks = {m for m in (1, 50, 100, 200, frames) if m <= frames}
+        marks = {m for m in (1, 50, 100, 200, 300, frames) if m <= frames}
         r = _colour(tmp / "cut", kw, keys, sample_at=marks)
+        r.update(late_to_early(r.pop("done_at")))
+        # The same in this process's CPU seconds: on a shared machine, other work stretches wall
+        # time unevenly along a long run, CPU time much less.
+        r.update(late_to_early(r.pop("cpu_at"), prefix="cpu_"))
+        r["ratio_target"] = RATIO_TARGET
+        r["ratio_within_target"] = (r["late_to_early_ratio"] is not None
+                                    and r["late_to_early_ratio"] <= RATIO_TARGET)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     s = r["rss_samples_mb"]
@@ -232,8 +266,9 @@ def main(argv: list[str]) -> int:
     """Run the cut benchmark; prints a table or (``--json``) one JSON object."""
     ap = argparse.ArgumentParser(prog="opdm-studio bench --cut", description=__doc__.split("\n")[0])
     ap.add_argument("--json", action="store_true", help="print JSON")
-    ap.add_argument("--long", action="store_true", help="the 300-frame 2K memory run instead")
-    ap.add_argument("--frames", type=int, help="frames (default 24; 300 with --long)")
+    ap.add_argument("--long", action="store_true",
+                    help="the 600-frame 2K run instead: cost per frame along the cut, memory")
+    ap.add_argument("--frames", type=int, help="frames (default 24; 600 with --long)")
     ap.add_argument("--size", type=_size, help="WxH (default 1920x1080; 2048x1080 with --long)")
     ap.add_argument("--method", choices=("opdm", "flow"),
                     help="colouring method (default opdm; flow with --long)")
@@ -244,7 +279,7 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     if args.long:
-        r = bench_long(frames=args.frames or 300, size=args.size or (2048, 1080),
+        r = bench_long(frames=args.frames or 600, size=args.size or (2048, 1080),
                        method=args.method or "flow", preset=args.preset, steps=args.steps)
     else:
         r = bench_cut(frames=args.frames or 24, size=args.size or (1920, 1080),
@@ -271,6 +306,10 @@ def main(argv: list[str]) -> int:
     else:
         print(f"  RSS after frames {r['rss_samples_mb']} MiB; growth 50->{r['frames']}: "
               f"{r['rss_growth_mb']} MiB")
+        print(f"  s/frame, first {r['window']} frames {r['early_s_per_frame']}, last "
+              f"{r['window']} {r['late_s_per_frame']}: ratio {r['late_to_early_ratio']} "
+              f"(target <= {RATIO_TARGET}); in CPU seconds {r['cpu_early_s_per_frame']}, "
+              f"{r['cpu_late_s_per_frame']}: ratio {r['cpu_late_to_early_ratio']}")
     print(f"  peak RSS {r['peak_rss_mb']:.0f} MiB; machine: {r['machine'].get('cpu', '?')}, "
           f"{r['machine'].get('cpus')} cpus; load average before/after {r.get('loadavg_1min')}")
     return 0
