@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 
 from opdm_studio.engine.frame import FrameColorizer, line_mask_of
-from opdm_studio.engine.run import CancelToken, Colorizer
-from opdm_studio.pipelines.base import working_geometry
 from opdm_studio.engine.models import resolve_model
 from opdm_studio.engine.project import ColorizeSettings, Project
+from opdm_studio.engine.run import CancelToken, Colorizer
 from opdm_studio.errors import ExportError, ModelNotInstalledError
 from opdm_studio.imaging.cut import read_image
 from opdm_studio.imaging.palette import extract_palette, merge_palettes
+from opdm_studio.pipelines.base import working_geometry
 
 from .conftest import H, W, read_png
 

@@ -5,8 +5,7 @@ import shutil
 import pytest
 
 from opdm_studio import paths
-from opdm_studio.engine.models import (clear_model_cache, default_model_path, installed_models,
-                                       load_model, resolve_model)
+from opdm_studio.engine.models import clear_model_cache, default_model_path, installed_models, load_model, resolve_model
 from opdm_studio.errors import CheckpointError, ModelNotInstalledError
 
 

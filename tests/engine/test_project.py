@@ -3,8 +3,7 @@ import json
 
 import pytest
 
-from opdm_studio.engine.project import (PROJECT_FILENAME, ColorizeSettings, FrameResult,
-                                        Project)
+from opdm_studio.engine.project import PROJECT_FILENAME, ColorizeSettings, FrameResult, Project
 from opdm_studio.errors import ProjectError
 
 

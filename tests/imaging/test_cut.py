@@ -1,11 +1,10 @@
 """Reading cut folders: order, formats, modes, polarity, alpha, sizes, holds, keyframe colour."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
-
-import cv2
 
 from opdm_studio.errors import CutError
 from opdm_studio.imaging.cut import natural_key, open_cut, read_image

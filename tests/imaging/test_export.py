@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from opdm_studio.errors import ExportError
-from opdm_studio.imaging.export import (frame_filename, make_layers, write_png_atomic, write_psd)
+from opdm_studio.imaging.export import frame_filename, make_layers, write_png_atomic, write_psd
 from opdm_studio.imaging.lineart import composite_over
 from training.synth import generate_cut
 

@@ -4,8 +4,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from opdm_studio.imaging.lineart import (TraceLines, binarize_scan, extract_lines, find_trace_lines,
-                                         line_mask_from_darkness, rgb_lines_to_gray)
+from opdm_studio.imaging.lineart import (
+    TraceLines,
+    binarize_scan,
+    extract_lines,
+    find_trace_lines,
+    line_mask_from_darkness,
+    rgb_lines_to_gray,
+)
 
 
 def test_extract_lines_protocol_behaviour():

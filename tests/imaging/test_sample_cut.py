@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from opdm_studio.imaging.cut import open_cut
 from opdm_studio.resources import resource_path
 
