@@ -13,7 +13,8 @@ from pathlib import Path
 
 from opdm_studio.errors import TrainingDataError
 from training.config import TrainConfig, TrainEvent
-from training.trainer import build_model, finish_distributed, make_datasets, resolve_objective, run
+from training.objectives import resolve_defaults
+from training.trainer import build_model, fine_tunes, finish_distributed, make_datasets, resolve_objective, run
 
 
 def parse_pair(text: str, option: str, example: str) -> tuple[int, int]:
@@ -32,12 +33,23 @@ def add_common_args(ap: argparse.ArgumentParser, defaults: TrainConfig) -> None:
     ap.add_argument("--preset", default=defaults.preset, help="new model preset: tiny, small, paper, refine-small")
     ap.add_argument("--init", default=None, help="start from this model, training checkpoint or run folder")
     ap.add_argument("--size", type=int, default=defaults.size, help="working size (default: the model's, 224)")
-    ap.add_argument("--steps", type=int, default=defaults.steps, help="optimizer steps in total (0 = no cap)")
+    ap.set_defaults(untimed_steps=defaults.steps)
+    ap.add_argument("--steps", type=int, default=None,
+                    help=f"optimizer steps in total (0 = no cap; default {defaults.steps}, none with --minutes)")
     ap.add_argument("--minutes", type=float, default=0.0,
                     help="wall-clock budget: stop with a checkpoint when it is spent (--steps stays a cap)")
-    ap.add_argument("--batch", type=int, default=defaults.batch)
+    ap.add_argument("--batch", type=int, default=defaults.batch, help="0 = the objective's default")
+    ap.add_argument("--crop", type=int, default=defaults.crop,
+                    help="train on CROP px squares of the working-size view (0 = whole; default: the objective's)")
     ap.add_argument("--accum", type=int, default=1, help="gradient accumulation micro-steps")
-    ap.add_argument("--lr", type=float, default=defaults.lr)
+    ap.add_argument("--lr", type=float, default=defaults.lr, help="0 = the objective's default")
+    ap.add_argument("--l2sp", type=float, default=defaults.l2sp,
+                    help="L2-SP weight pulling the weights to the --init model's (0 = off; default 0.01 when "
+                         "fine-tuning a model on its own objective)")
+    ap.add_argument("--synth-ratio", type=float, default=0.0,
+                    help="share of synthetic items mixed into a cuts folder's (0 to below 1)")
+    ap.add_argument("--flow-size", type=int, default=defaults.flow_size,
+                    help="short side the flow of big frames runs at, as the engine's (0 = full resolution)")
     ap.add_argument("--ema", type=float, default=defaults.ema)
     ap.add_argument("--gap", default=f"{defaults.gap_min},{defaults.gap_max}", help="key gap range MIN,MAX")
     ap.add_argument("--no-augment", action="store_true")
@@ -46,8 +58,9 @@ def add_common_args(ap: argparse.ArgumentParser, defaults: TrainConfig) -> None:
     ap.add_argument("--dtype", default="auto", help="auto, fp32, bf16, fp16")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ckpt-every", type=int, default=defaults.ckpt_every, help="checkpoint every N steps")
-    ap.add_argument("--ckpt-minutes", type=float, default=defaults.ckpt_minutes,
-                    help="also checkpoint (and validate) every N minutes (0 = by steps only)")
+    ap.add_argument("--ckpt-minutes", type=float, default=None,
+                    help="also checkpoint (and validate) every N minutes (0 = by steps only; default 5 "
+                         "with --minutes)")
     ap.add_argument("--val-every", type=int, default=defaults.val_every,
                     help="validate every N steps, at the end and at timed checkpoints (0 = never)")
     ap.add_argument("--log-every", type=int, default=defaults.log_every)
@@ -83,11 +96,15 @@ def add_objective_args(ap: argparse.ArgumentParser, d: TrainConfig) -> None:
 def config_from_args(ns: argparse.Namespace, objective: str) -> TrainConfig:
     """TrainConfig from parsed CLI options."""
     gmin, gmax = parse_pair(ns.gap, "--gap", "2,16")
+    timed = ns.minutes > 0
+    steps = ns.steps if ns.steps is not None else (0 if timed else ns.untimed_steps)
+    ckpt_minutes = ns.ckpt_minutes if ns.ckpt_minutes is not None else (min(5.0, ns.minutes / 3) if timed else 0.0)
     cfg = TrainConfig(data=ns.data, out=ns.out, objective=objective, preset=ns.preset, init=ns.init,
-                      size=ns.size, steps=ns.steps, minutes=ns.minutes, batch=ns.batch, accum=ns.accum,
-                      lr=ns.lr, ema=ns.ema, gap_min=gmin, gap_max=gmax, augment=not ns.no_augment,
+                      size=ns.size, crop=ns.crop, steps=steps, minutes=ns.minutes, batch=ns.batch,
+                      accum=ns.accum, lr=ns.lr, l2sp=ns.l2sp, synth_ratio=ns.synth_ratio,
+                      flow_size=ns.flow_size, ema=ns.ema, gap_min=gmin, gap_max=gmax, augment=not ns.no_augment,
                       workers=ns.workers, device=ns.device, dtype=ns.dtype, seed=ns.seed,
-                      ckpt_every=ns.ckpt_every, ckpt_minutes=ns.ckpt_minutes, val_every=ns.val_every,
+                      ckpt_every=ns.ckpt_every, ckpt_minutes=ckpt_minutes, val_every=ns.val_every,
                       log_every=ns.log_every, val_frames=ns.val_frames, synth_frames=ns.synth_frames,
                       synth_size=ns.synth_size, resume=ns.resume, progress=not ns.no_progress)
     for k in ("joint", "chain_steps", "grad_ckpt", "vgg", "w_noise", "w_content", "w_perceptual",
@@ -125,7 +142,7 @@ def align_main(argv: list[str]) -> int:
         # An epoch = every training frame once, over all processes.
         _, mcfg, _ = build_model(cfg)
         train_ds, _, _ = make_datasets(cfg, cfg.size or mcfg.image_size)
-        per_step = cfg.batch * cfg.accum * int(os.environ.get("WORLD_SIZE", "1"))
+        per_step = max(1, cfg.batch) * cfg.accum * int(os.environ.get("WORLD_SIZE", "1"))
         cfg.steps = max(1, int(round(ns.epochs * len(train_ds) / per_step)))
     ev = run(cfg)
     finish_distributed()
@@ -151,7 +168,10 @@ def train_main(argv: list[str]) -> int:
     cfg = config_from_args(ns, ns.objective)
     if not cfg.resume and int(os.environ.get("RANK", "0")) == 0:
         name, spec = resolve_objective(cfg, None)
-        print(f"objective: {name} (the exported model samples with the {spec.pipeline} pipeline)")
+        r = resolve_defaults(cfg, name, fine_tunes(cfg, name))
+        print(f"objective: {name} (the exported model samples with the {spec.pipeline} pipeline); "
+              f"lr {r.lr:g}, batch {r.batch}, crop {r.crop or 'none'}, L2-SP {r.l2sp:g}, "
+              f"synthetic share {r.synth_ratio:g}")
     ev = run(cfg)
     finish_distributed()
     report_end(ev, cfg, "training")

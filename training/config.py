@@ -14,6 +14,9 @@ OBJECTIVE_NAMES = ("align", "paper", "refine")
 SYNTH_REFINE = "synth-refine"
 #: Key gap of the paper's protocol: keys up to 16 frames apart.
 MAX_GAP = 16
+#: The short side the engine's flow runs at for big frames (``ColorizeSettings.flow_size``; a test
+#: keeps the two equal): training computes the flow where the engine does.
+ENGINE_FLOW_SIZE = 540
 # Runs written before objectives existed named the stage instead.
 _LEGACY_STAGES = {"align": "align", "train": "paper", "refine": "refine"}
 
@@ -29,11 +32,15 @@ class TrainConfig:
     init: str | None = None           # model, training checkpoint or run folder to start from
     width: int = 0                    # base width of a new model (0 = the preset's)
     size: int = 0                     # working size (0 = the model config's image_size)
+    crop: int = -1                    # train on crops of the working-size view (0 = whole; -1 = objective's)
     steps: int = 1000                 # optimizer steps in total, a cap (0 = none: --minutes decides)
     minutes: float = 0.0              # wall-clock budget of this invocation (0 = none)
-    batch: int = 1                    # per process, per micro-step
+    batch: int = 0                    # per process, per micro-step (0 = the objective's default)
     accum: int = 1                    # gradient accumulation micro-steps
-    lr: float = 1e-5                  # paper: 1e-5 stage 2, 1e-4 stage 1
+    lr: float = 0.0                   # 0 = the objective's (paper: 1e-5 stage 2, 1e-4 stage 1)
+    l2sp: float = -1.0                # L2-SP pull to the --init weights (0 = off; < 0 = objective's)
+    synth_ratio: float = 0.0          # share of synthetic items mixed into a cuts folder's
+    flow_size: int = ENGINE_FLOW_SIZE # short side of the flow of big frames (the engine's)
     ema: float = 0.999
     max_grad_norm: float = 1.0
     gap_min: int = 2

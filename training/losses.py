@@ -187,3 +187,30 @@ def noise_loss(x0_pred: torch.Tensor, x0: torch.Tensor, x_t: torch.Tensor, noise
         return (snr * (x0_pred.float() - x0.float()).pow(2)).mean()
     eps_hat = (x_t.float() - a.sqrt() * x0_pred.float()) / (1 - a).sqrt()
     return F.mse_loss(eps_hat, noise.float())
+
+
+class L2SP:
+    """L2-SP (Li, Grandvalet and Davoine, 2018): ``weight / 2 * sum ||w - w_start||^2`` over the
+    trained parameters. Fine-tuning on a small cut then moves the weights only as far as the cut's
+    gain pays for, instead of drifting from what the start model knew."""
+
+    def __init__(self, params: dict[str, nn.Parameter], start: dict[str, torch.Tensor], weight: float) -> None:
+        missing = [k for k in params if k not in start or start[k].shape != params[k].shape]
+        if missing:
+            raise ValueError(f"start weights lack or mis-shape {len(missing)} tensor(s), e.g. {missing[0]}")
+        self.weight = float(weight)
+        self.pairs = [(p, start[k].detach().to(p.device, torch.float32).clone()) for k, p in params.items()]
+
+    def __call__(self) -> torch.Tensor:
+        """The penalty (a scalar with gradients to the parameters)."""
+        total = self.pairs[0][0].new_zeros((), dtype=torch.float32)
+        for p, p0 in self.pairs:
+            total = total + (p.float() - p0).pow(2).sum()
+        return 0.5 * self.weight * total
+
+    def distance(self) -> float:
+        """RMS distance of the parameters from the start weights (for the log)."""
+        with torch.no_grad():
+            sq = sum(float((p.float() - p0).pow(2).sum()) for p, p0 in self.pairs)
+            n = sum(p0.numel() for _, p0 in self.pairs)
+        return (sq / max(1, n)) ** 0.5

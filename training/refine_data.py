@@ -28,17 +28,19 @@ def protocol_drawing(rgb: np.ndarray) -> np.ndarray:
 
 
 class SynthRefineDataset(Dataset):
-    """Refine examples at ``size`` x ``size`` from synthetic cuts (key // uses picks the cut)."""
+    """Refine examples from synthetic cuts (key // uses picks the cut): views whose short side is
+    ``size`` (zoomed by up to 1.25), cropped to ``crop`` x ``crop`` (default ``size``)."""
 
     shuffle = False      # neighbouring keys share a cut: generating it once serves ``uses`` items
     CACHE_CUTS = 4
 
     def __init__(self, size: int = 128, seed: int = 0, gap: tuple[int, int] = (3, 16),
                  cut_size: tuple[int, int] = (224, 320), frames: int = 24, uses: int = 24,
-                 cuts_per_epoch: int = 100) -> None:
-        if size % 16:
-            raise ValueError(f"working size must be a multiple of 16, got {size}")
+                 cuts_per_epoch: int = 100, crop: int = 0) -> None:
+        if size % 16 or crop % 16 or crop > size:
+            raise ValueError(f"working size and crop must be multiples of 16, crop <= size; got {size}, {crop}")
         self.size, self.seed, self.gap, self.cut_size = size, seed, gap, cut_size
+        self.crop = crop or size
         self.frames, self.uses, self.cuts_per_epoch = frames, max(1, uses), cuts_per_epoch
         self._cache: OrderedDict[int, tuple[np.ndarray, dict[int, np.ndarray]]] = OrderedDict()
 
@@ -88,12 +90,13 @@ class SynthRefineDataset(Dataset):
         h, w = lines_all[j].shape
         scale = self.size / float(min(w, h)) * float(rng.uniform(1.0, 1.25))
         rw, rh = max(self.size, int(round(w * scale))), max(self.size, int(round(h * scale)))
-        x0 = int(rng.integers(0, rw - self.size + 1))
-        y0 = int(rng.integers(0, rh - self.size + 1))
+        c = self.crop
+        x0 = int(rng.integers(0, rw - c + 1))
+        y0 = int(rng.integers(0, rh - c + 1))
 
         def fit(img: np.ndarray) -> np.ndarray:
             out = cv2.resize(img, (rw, rh), interpolation=cv2.INTER_AREA)
-            return np.ascontiguousarray(out[y0:y0 + self.size, x0:x0 + self.size])
+            return np.ascontiguousarray(out[y0:y0 + c, x0:x0 + c])
 
         conf = fit(refs.confidence.astype(np.float32))
         return {"line": line_tensor(fit(lines_all[j])), "prev": color_tensor(fit(refs.warp_prev)),

@@ -43,17 +43,20 @@ from opdm_studio.core.config import InferenceSpec, ModelConfig
 from opdm_studio.errors import TrainingDataError
 from opdm_studio.fileio import write_text_atomic
 from training import triplets
-from training.config import SYNTH_REFINE, TrainConfig, TrainEvent
+from training.config import MAX_GAP, SYNTH_REFINE, TrainConfig, TrainEvent
 from training.data import open_data, split_holdout
-from training.objectives import OBJECTIVES, choose_objective, make_objective, preset_config
+from training.losses import L2SP
+from training.objectives import OBJECTIVES, choose_objective, make_objective, preset_config, resolve_defaults
 from training.plots import append_log, plot_loss_curve, read_log, save_png_atomic
 from training.state import (
     EMA,
     inference_spec_of,
+    is_training_checkpoint,
     latest_checkpoint,
     load_model_weights,
     model_config_of,
     prune_checkpoints,
+    resolve_checkpoint,
     restore_training_state,
     save_training_state,
     train_config_of,
@@ -151,27 +154,68 @@ def make_datasets(cfg: TrainConfig, size: int, refs: str = "raw") -> tuple[Datas
     needs, and a description of the data for run.json.
 
     The data path: ``synth-refine`` is the refine recipe's on-the-fly synthetic data; a cuts
-    folder or ``synth:N`` gives triplets (flow-warped for the refine objective).
+    folder or ``synth:N`` gives triplets (flow-warped for the refine objective), with a share
+    ``cfg.synth_ratio`` of synthetic items mixed into the training items (validation stays real).
+    Items are ``crop`` x ``crop`` px of the working-size view (``size``) when ``0 < crop < size``.
     """
+    crop = cfg.crop if 0 < cfg.crop < size else 0
     if cfg.data == SYNTH_REFINE:
         if refs != "flow-warped":
             raise TrainingDataError(f"{SYNTH_REFINE} data serves the refine objective only")
         from training.refine_data import SynthRefineDataset
-        train = SynthRefineDataset(size=size, seed=cfg.seed)
+        train = SynthRefineDataset(size=size, seed=cfg.seed, crop=crop)
         val = SynthRefineDataset(size=size, seed=cfg.seed + 10_000, uses=1) if cfg.val_frames > 0 else None
         return train, val, {"root": SYNTH_REFINE, "cuts": "generated on the fly", "frames": None, "problems": []}
     report = open_data(cfg.data, synth_frames=cfg.synth_frames, synth_size=cfg.synth_size, seed=cfg.seed)
     train_cuts, val_cuts = split_holdout(report.cuts, cfg.val_fraction if cfg.val_frames > 0 else 0)
     aug = triplets.AugmentConfig() if cfg.augment else triplets.AugmentConfig.off()
     gap = (cfg.gap_min, max(cfg.gap_min, cfg.gap_max))
-    train = triplets.TripletDataset(train_cuts, size=size, gap=gap, augment=aug, seed=cfg.seed, refs=refs)
+    train: Dataset = triplets.TripletDataset(train_cuts, size=size, gap=gap, augment=aug, seed=cfg.seed,
+                                             refs=refs, flow_size=cfg.flow_size, crop=crop)
+    if cfg.synth_ratio > 0:
+        train = triplets.MixedDataset(train, synthetic_source(cfg, size, crop, refs), cfg.synth_ratio, cfg.seed)
     val = None
     if val_cuts:
         val = triplets.TripletDataset(val_cuts, size=size, gap=gap, augment=triplets.AugmentConfig.off(),
-                                      seed=cfg.seed + 1, refs=refs)
+                                      seed=cfg.seed + 1, refs=refs, flow_size=cfg.flow_size)
     info = {"root": str(report.root), "cuts": len(report.cuts), "frames": report.n_frames,
-            "problems": report.problems[:50]}
+            "problems": report.problems[:50], "held_back": [c.name for c in val_cuts],
+            "synth_ratio": cfg.synth_ratio}
     return train, val, info
+
+
+def synthetic_source(cfg: TrainConfig, size: int, crop: int, refs: str) -> Dataset:
+    """The synthetic items ``--synth-ratio`` mixes in: the refine recipe's data for the refine
+    objective, synthetic-cut triplets otherwise."""
+    if refs == "flow-warped":
+        from training.refine_data import SynthRefineDataset
+        # Mixed items are drawn at random keys: one generated cut per item (uses=1).
+        return SynthRefineDataset(size=size, seed=cfg.seed + 20_000, uses=1, crop=crop, frames=MAX_GAP + 1)
+    from training.data import synth_report
+    rep = synth_report(100, cfg.synth_frames, cfg.synth_size, cfg.seed + 20_000)
+    return triplets.TripletDataset(rep.cuts, size=size, gap=(cfg.gap_min, max(cfg.gap_min, cfg.gap_max)),
+                                   seed=cfg.seed + 20_000, refs=refs, crop=crop)
+
+
+def fine_tunes(cfg: TrainConfig, name: str) -> bool:
+    """Whether the run starts from weights trained on its own objective (an installed model, or a
+    run of the same objective) -- not stage 2 starting from stage 1's offset estimators."""
+    if not cfg.init:
+        return False
+    if is_training_checkpoint(resolve_checkpoint(cfg.init)):
+        return train_config_of(cfg.init).objective == name
+    return True
+
+
+def start_weights(model: nn.Module, cfg: TrainConfig, mcfg: ModelConfig) -> L2SP | None:
+    """The L2-SP penalty towards the --init weights (read again, so a resumed run has them too)."""
+    if cfg.l2sp <= 0 or not cfg.init:
+        return None
+    from opdm_studio.core.model import OPDM
+    start = OPDM(mcfg)
+    load_model_weights(start, cfg.init)
+    named = {k: p for k, p in model.named_parameters() if p.requires_grad}
+    return L2SP(named, dict(start.named_parameters()), cfg.l2sp)
 
 
 def step_generator(seed: int, step: int, rank: int, micro: int, device: torch.device) -> torch.Generator:
@@ -222,12 +266,13 @@ def run(cfg: TrainConfig, callback: Callable[[TrainEvent], None] | None = None,
         raise TrainingDataError(f"{run_dir}: already holds a training run; use --resume to continue it "
                                 "or choose another --out folder")
     name, spec = resolve_objective(cfg, ckpt)
-    cfg = cfg.replace(objective=name, inference=spec.to_dict())
+    cfg = resolve_defaults(cfg.replace(objective=name, inference=spec.to_dict()), name, fine_tunes(cfg, name))
     torch.manual_seed(cfg.seed)
     model, mcfg, diffusion = build_model(cfg, from_checkpoint=ckpt)
     objective = make_objective(name, model, diffusion, cfg, spec)
     params = objective.trainable()
     objective.to(device)
+    l2sp = start_weights(model, cfg, mcfg)
 
     # Data, optimizer, EMA, and the state of a resumed run.
     size = cfg.size or mcfg.image_size
@@ -281,9 +326,14 @@ def run(cfg: TrainConfig, callback: Callable[[TrainEvent], None] | None = None,
                 with sync:
                     with autocast(device, dtype):
                         losses = wrapped(batch, gen)
+                    if l2sp is not None:
+                        losses["l2sp"] = l2sp()
+                        losses["loss"] = losses["loss"] + losses["l2sp"]
                     (losses["loss"] / cfg.accum).backward()
                 for k, v in losses.items():
                     sums[k] = sums.get(k, 0.0) + float(v.detach()) / cfg.accum
+            if l2sp is not None:
+                sums["l2sp_rms"] = l2sp.distance()
             sums["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(
                 params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf")))
             # A rare non-finite step (bf16 overflow) must not poison the weights and the EMA.

@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import Dataset, DistributedSampler
 
 from opdm_studio.errors import TrainingDataError
-from training.config import MAX_GAP
+from training.config import ENGINE_FLOW_SIZE, MAX_GAP
 from training.data import MIN_FRAMES, CutSource, DataReport
 from training.plots import tensor_to_rgb
 
@@ -105,17 +105,17 @@ class TripletDataset(Dataset):
     (position of the target between the keys, 0..1). With ``refs="flow-warped"`` (the refine
     objective) ``prev``/``next`` are the keys warped onto the target by line-art optical flow,
     ``prop`` (3,S,S) is their two-key propagation and ``confidence`` (1,S,S) in [0, 1] how well
-    that warp explains the target's lines -- what the refine pipeline computes at inference.
+    that warp explains the target's lines -- what the refine pipeline computes at inference, with
+    its resizes (:func:`flow_warped_views`; flow at ``flow_size`` for big frames).
     """
 
-    #: Flow runs at up to this many times the working size (the engine runs it above the working
-    #: size too, then resizes), then everything is resized like the frames.
-    FLOW_SCALE = 2.0
-
     def __init__(self, cuts: Sequence[CutSource], size: int = 224, gap: tuple[int, int] = (2, MAX_GAP),
-                 augment: AugmentConfig | None = None, seed: int = 0, refs: str = "raw") -> None:
+                 augment: AugmentConfig | None = None, seed: int = 0, refs: str = "raw",
+                 flow_size: int = ENGINE_FLOW_SIZE, crop: int = 0) -> None:
         if size % 16:
             raise ValueError(f"working size must be a multiple of 16, got {size}")
+        if crop % 16 or crop > size:
+            raise ValueError(f"crop must be a multiple of 16 and at most the working size {size}, got {crop}")
         lo, hi = gap
         if not 2 <= lo <= hi:
             raise ValueError(f"gap range must satisfy 2 <= min <= max, got {gap}")
@@ -125,6 +125,7 @@ class TripletDataset(Dataset):
         if not self.cuts:
             raise TrainingDataError("no cut with at least 3 frames to make training triplets from")
         self.size, self.gap, self.seed, self.refs = size, (lo, hi), seed, refs
+        self.flow_size, self.crop = int(flow_size), int(crop or size)
         self.augment = augment if augment is not None else AugmentConfig()
         # Every interior frame of every cut is a target once per epoch.
         self._index: list[tuple[int, int]] = [(ci, j) for ci, c in enumerate(self.cuts)
@@ -148,35 +149,115 @@ class TripletDataset(Dataset):
         ci, p, j, q, rng = self.choose(int(key))
         cut = self.cuts[ci]
         t = (j - p) / (q - p)
+        if self.refs == "flow-warped":
+            imgs = flow_warped_views(cut.line(j), cut.color(p), cut.line(p), cut.color(q), cut.line(q),
+                                     t, self.size, self.flow_size, self.augment, rng,
+                                     target=cut.color(j), crop=self.crop)
+        else:
+            imgs = random_crop(self._affine_views(cut, p, j, q, rng), self.crop, rng)
+        return to_item(imgs, t, self.augment, rng)
+
+    def _affine_views(self, cut: CutSource, p: int, j: int, q: int,
+                      rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Raw keys and target at size x size through one random affine (rotation, zoom, shift)."""
         imgs: dict[str, np.ndarray] = {"line": cut.line(j), "prev": cut.color(p),
                                        "target": cut.color(j), "next": cut.color(q)}
         w, h = cut.size
         # Pre-resize so the source is at most ~1.3x the working size, then one affine does the rest.
         pre = min(1.0, 1.3 * self.size / min(w, h))
-        if self.refs == "flow-warped":
-            from opdm_studio.imaging.flow import propagate_two
-            fpre = min(1.0, self.FLOW_SCALE * self.size / min(w, h))
-            imgs = {k: area_resize(v, fpre) for k, v in imgs.items()}
-            prop = propagate_two(imgs["line"], imgs["prev"], area_resize(cut.line(p), fpre),
-                                 imgs["next"], area_resize(cut.line(q), fpre), t=t)
-            imgs.update(prev=prop.warp_prev, next=prop.warp_next, prop=prop.rgb,
-                        confidence=prop.confidence.astype(np.float32))
-            h, w = imgs["line"].shape
-            pre = min(1.0, pre / fpre)
         pw, ph = max(1, round(w * pre)), max(1, round(h * pre))
         m = _geometry(pw, ph, self.size, self.augment, rng)
-        imgs = {k: cv2.warpAffine(area_resize(v, pre), m, (self.size, self.size), flags=cv2.INTER_LINEAR,
+        return {k: cv2.warpAffine(area_resize(v, pre), m, (self.size, self.size), flags=cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_REPLICATE) for k, v in imgs.items()}
-        colour_keys = [k for k in ("prev", "target", "next", "prop") if k in imgs]
-        if rng.random() < self.augment.hue:
-            permuted = _permute_colors([imgs[k] for k in colour_keys], rng)
-            imgs.update(zip(colour_keys, permuted, strict=True))
-        item = {k: color_tensor(imgs[k]) for k in colour_keys}
-        item["line"] = line_tensor(imgs["line"])
-        item["t"] = torch.tensor(t, dtype=torch.float32)
-        if "confidence" in imgs:
-            item["confidence"] = torch.from_numpy(np.ascontiguousarray(imgs["confidence"]))[None]
-        return item
+
+
+def flow_warped_views(line: np.ndarray, prev_rgb: np.ndarray, prev_line: np.ndarray, next_rgb: np.ndarray,
+                      next_line: np.ndarray, t: float, size: int, flow_size: int, augment: AugmentConfig,
+                      rng: np.random.Generator, target: np.ndarray, crop: int = 0) -> dict[str, np.ndarray]:
+    """A refine example with the engine's resizes (opdm_studio/pipelines/refine.py), ``crop`` x
+    ``crop`` (default ``size``) px of the working-size view.
+
+    Flow runs at the drawing's resolution, or at ``flow_size`` (short side) for big frames, as the
+    refine pipeline's :class:`~opdm_studio.pipelines.flow.FlowPipeline` does; then every image is
+    resized to the working geometry (short side ``size``) with the pipeline's own ``resize`` (area
+    when shrinking): the drawing and the target from full resolution, the warped keys, their
+    propagation and its confidence from the flow size. Augmentation keeps those resizes: a zoom of
+    the working short side by up to ``augment.scale``, a random crop, a flip (no rotation: it would
+    interpolate a second time). A crop smaller than ``size`` keeps the working scale (the network
+    is convolutional) at a fraction of the cost per step.
+    """
+    from opdm_studio.imaging.flow import propagate_two
+    from opdm_studio.pipelines.base import flow_size_of, resize, working_geometry
+    h, w = line.shape[:2]
+    if augment.flip > 0 and rng.random() < augment.flip:   # before the flow: a mirrored cut
+        line, prev_rgb, prev_line, next_rgb, next_line, target = (
+            np.ascontiguousarray(a[:, ::-1]) for a in (line, prev_rgb, prev_line, next_rgb, next_line, target))
+    small = flow_size_of(w, h, flow_size)
+    fl = line if small is None else resize(line, small)
+    if small is not None:
+        prev_rgb, prev_line, next_rgb, next_line = (resize(a, small) for a in (prev_rgb, prev_line,
+                                                                               next_rgb, next_line))
+    prop = propagate_two(fl, prev_rgb, prev_line, next_rgb, next_line, t=t)
+    zoom = 1.0 + rng.uniform(0.0, augment.scale) if augment.scale > 0 else 1.0
+    rw, rh, _, _ = working_geometry(w, h, max(size, int(round(size * zoom))))
+    crop = crop or size
+    x0 = int(rng.integers(0, rw - crop + 1)) if rw > crop else 0
+    y0 = int(rng.integers(0, rh - crop + 1)) if rh > crop else 0
+
+    def fit(img: np.ndarray) -> np.ndarray:
+        return resize(img, (rw, rh))[y0:y0 + crop, x0:x0 + crop].copy()   # writable for torch
+
+    return {"line": fit(line), "target": fit(target), "prev": fit(prop.warp_prev), "next": fit(prop.warp_next),
+            "prop": fit(prop.rgb), "confidence": fit(prop.confidence.astype(np.float32))}
+
+
+def random_crop(imgs: dict[str, np.ndarray], crop: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The same random ``crop`` x ``crop`` window of every (square) image (unchanged if as big)."""
+    h, w = next(iter(imgs.values())).shape[:2]
+    if crop >= min(h, w):
+        return imgs
+    x0, y0 = int(rng.integers(0, w - crop + 1)), int(rng.integers(0, h - crop + 1))
+    return {k: np.ascontiguousarray(v[y0:y0 + crop, x0:x0 + crop]) for k, v in imgs.items()}
+
+
+def to_item(imgs: dict[str, np.ndarray], t: float, augment: AugmentConfig,
+            rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    """Working-size images -> the item's tensors, after the same random hue change on every colour."""
+    colour_keys = [k for k in ("prev", "target", "next", "prop") if k in imgs]
+    if rng.random() < augment.hue:
+        permuted = _permute_colors([imgs[k] for k in colour_keys], rng)
+        imgs.update(zip(colour_keys, permuted, strict=True))
+    item = {k: color_tensor(imgs[k]) for k in colour_keys}
+    item["line"] = line_tensor(imgs["line"])
+    item["t"] = torch.tensor(t, dtype=torch.float32)
+    if "confidence" in imgs:
+        item["confidence"] = torch.from_numpy(np.ascontiguousarray(imgs["confidence"]))[None]
+    return item
+
+
+class MixedDataset(Dataset):
+    """Real-cut items with a share ``ratio`` of synthetic ones mixed in (``--synth-ratio``).
+
+    Item ``key`` is drawn from ``synthetic`` when a draw seeded by (seed, key) falls below ``ratio``,
+    else from ``real``: keyed like its sources, so a run still resumes exactly. Synthetic cuts keep
+    what the start model learned while a small studio cut teaches the show's look.
+    """
+
+    def __init__(self, real: Dataset, synthetic: Dataset, ratio: float, seed: int = 0) -> None:
+        if not 0.0 <= ratio < 1.0:
+            raise TrainingDataError(f"--synth-ratio {ratio}: give a share from 0 to below 1")
+        self.real, self.synthetic, self.ratio, self.seed = real, synthetic, float(ratio), seed
+        self.shuffle = getattr(real, "shuffle", True)
+
+    def __len__(self) -> int:
+        return len(self.real)  # type: ignore[arg-type]
+
+    def is_synthetic(self, key: int) -> bool:
+        """Whether item ``key`` comes from the synthetic source."""
+        return bool(np.random.default_rng([self.seed, int(key), 5]).random() < self.ratio)
+
+    def __getitem__(self, key: int) -> dict[str, torch.Tensor]:
+        return (self.synthetic if self.is_synthetic(key) else self.real)[int(key)]
 
 
 class KeyedDistributedSampler(DistributedSampler):
