@@ -1,11 +1,14 @@
 """The fine-tune wizard's training page: training in a worker object on a QThread (signals only,
-stopped through a ``threading.Event``), live loss curve and latest sample grid, pause / resume /
-cancel. The run itself is ``training.finetune`` (Qt-free)."""
+stopped through a ``threading.Event``), progress against the minutes budget, the phase, the loss
+curve, validation on the held-back frames every few minutes, pause / resume / cancel; at the end
+the start model and the fine-tuned model are compared on the held-back frames. The run itself is
+``training.finetune`` (Qt-free)."""
 from __future__ import annotations
 
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
@@ -13,7 +16,10 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWizardPage
 
 from opdm_studio.errors import OPDMError
-from training.finetune import read_state, update_state
+from training.finetune import read_state, spent_minutes, update_state
+
+#: What each phase is, for the status line.
+PHASE_TEXT = {"align": "stage 1 (offset estimators)", "train": "training"}
 
 
 def to_pixmap(img: np.ndarray, max_w: int = 720) -> QPixmap:
@@ -27,13 +33,22 @@ def to_pixmap(img: np.ndarray, max_w: int = 720) -> QPixmap:
     return pm
 
 
+def clock(seconds: float) -> str:
+    """m:ss (or h:mm:ss) of a duration."""
+    s = int(max(0.0, seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
 # ------------------------------------------------------------------------------------------
 # worker
 # ------------------------------------------------------------------------------------------
 class TrainWorker(QObject):
-    """Runs the training loop in a QThread; reports by signals, stops through an Event."""
+    """Runs the run's phases, then the comparison, in a QThread; reports by signals, stops through
+    an Event."""
 
-    progress = Signal(int, int, float)      # step, total, loss
+    progress = Signal(int, float, float)     # step, training seconds spent in all, loss
+    validated = Signal(object)               # dict of validation figures
+    phase = Signal(str, int, int)            # name, index, count ("compare" at the end)
     sample = Signal(str)                     # path of the latest sample grid
     finished = Signal(str)                   # "finished" | "paused" | "cancelled"
     failed = Signal(str)
@@ -44,13 +59,24 @@ class TrainWorker(QObject):
         self.stop = threading.Event()
         self.cancelled = False
         self._last_emit = 0.0
+        self._spent0 = 0.0
+        self._t0 = 0.0
 
     @Slot()
     def work(self) -> None:
-        """Train the run's phases (stage 1 first when starting from scratch), resuming what exists."""
-        from training.finetune import train_phases, update_state
+        """Train what is left of the run (resuming its checkpoints), then compare it with the start
+        model on the held-back frames."""
+        from training.finetune import compare_run, train_phases
         try:
-            status = train_phases(self.run_dir, callback=self._on_event, stop=self.stop)
+            self._spent0, self._t0 = spent_minutes(self.run_dir) * 60, time.monotonic()
+            status = train_phases(self.run_dir, callback=self._on_event, stop=self.stop,
+                                  on_phase=self._on_phase)
+            if status == "finished" and not (self.run_dir / "comparison.json").is_file():
+                self.phase.emit("compare", 0, 0)
+                try:
+                    compare_run(self.run_dir, should_stop=self.stop.is_set)
+                except InterruptedError:
+                    status = "paused"
             if status == "paused" and self.cancelled:
                 status = "cancelled"
             update_state(self.run_dir, status=status)
@@ -60,14 +86,21 @@ class TrainWorker(QObject):
         except Exception as exc:  # show it instead of killing the thread silently
             self.failed.emit(f"{type(exc).__name__}: {exc}")
 
-    def _on_event(self, ev) -> None:
+    def _on_phase(self, name: str, index: int, count: int) -> None:
+        self._spent0, self._t0 = spent_minutes(self.run_dir) * 60, time.monotonic()
+        self.phase.emit(name, index, count)
+
+    def _on_event(self, ev: Any) -> None:
         now = time.monotonic()
-        # Throttle to ~10 signals/s; always pass samples and the last step through.
         if ev.sample is not None:
             self.sample.emit(str(ev.sample))
-        if now - self._last_emit > 0.1 or ev.step == ev.total or ev.sample is not None:
+        if ev.val:
+            self.validated.emit(dict(ev.val))
+        # Throttled to ~10 signals/s; validations and samples always pass.
+        if now - self._last_emit > 0.1 or ev.sample is not None or ev.val:
             self._last_emit = now
-            self.progress.emit(ev.step, ev.total, float(ev.losses.get("loss", float("nan"))))
+            self.progress.emit(ev.step, self._spent0 + now - self._t0,
+                               float(ev.losses.get("loss", float("nan"))))
 
 
 class LossPlot(QLabel):
@@ -82,14 +115,20 @@ class LossPlot(QLabel):
 
 
 class TrainPage(QWizardPage):
-    """Training in a background thread with live loss, latest samples, pause and cancel."""
+    """Training in a background thread: time against the budget, the phase, validation on the
+    held-back frames, pause, resume and cancel."""
 
     def __init__(self) -> None:
         super().__init__()
         self.setTitle("Training")
         self.status = QLabel("Preparing...")
         self.status.setObjectName("trainStatus")
+        self.status.setWordWrap(True)
+        self.validation = QLabel("The held-back frames are checked every few minutes.")
+        self.validation.setObjectName("validation")
+        self.validation.setWordWrap(True)
         self.bar = QProgressBar()
+        self.bar.setFormat("%p% of the time budget")
         self.plot = LossPlot()
         self.sample = QLabel()
         self.pause_btn = QPushButton("Pause")
@@ -106,18 +145,29 @@ class TrainPage(QWizardPage):
         lay.addWidget(self.status)
         lay.addWidget(self.bar)
         lay.addLayout(buttons)
+        lay.addWidget(self.validation)
         lay.addWidget(self.plot)
         lay.addWidget(self.sample, 1)
         self.run_dir: Path | None = None
         self.thread: QThread | None = None
         self.worker: TrainWorker | None = None
         self.outcome = ""
+        self.phase_name = ""
+        self.phases_seen: list[str] = []
+        self.steps = 0
+        self.expected_steps = 0
+        self.budget_s = 0.0
 
     def initializePage(self) -> None:
         """Create the run (or pick the resumed one) and start training."""
         self.run_dir = self.wizard().run_to_train()
-        self.outcome = read_state(self.run_dir).get("status", "")
-        if self.outcome == "finished":
+        st = read_state(self.run_dir)
+        self.outcome = st.get("status", "")
+        self.budget_s = float(st.get("minutes", 0.0)) * 60
+        self.expected_steps = int(st.get("expected_steps", 0))
+        self.bar.setMaximum(max(1, int(self.budget_s)))
+        self.bar.setValue(min(self.bar.maximum(), int(spent_minutes(self.run_dir) * 60)))
+        if self.outcome == "finished" and (self.run_dir / "comparison.json").is_file():
             self._done("finished")
         else:
             self.start()
@@ -133,6 +183,8 @@ class TrainPage(QWizardPage):
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.work)
         self.worker.progress.connect(self._progress)
+        self.worker.validated.connect(self._validated)
+        self.worker.phase.connect(self._phase)
         self.worker.sample.connect(self._sample)
         self.worker.finished.connect(self._done)
         self.worker.failed.connect(self._failed)
@@ -161,27 +213,51 @@ class TrainPage(QWizardPage):
             self.thread.quit()
             self.thread.wait()
             self.thread.deleteLater()
-            self.worker.deleteLater()
+            if self.worker is not None:
+                self.worker.deleteLater()
         self.thread = None
         self.worker = None
 
-    @Slot(int, int, float)
-    def _progress(self, step: int, total: int, loss: float) -> None:
-        self.bar.setMaximum(total)
-        self.bar.setValue(step)
-        self.status.setText(f"Step {step} / {total}   loss {loss:.4f}")
+    @Slot(str, int, int)
+    def _phase(self, name: str, index: int, count: int) -> None:
+        self.phase_name = name
+        self.phases_seen.append(name)
+        if name == "compare":
+            self.status.setText("Comparing the start model and the fine-tuned model on the held-back frames...")
+            self.pause_btn.setEnabled(False)
+        elif count > 1:
+            self.status.setText(f"Phase {index + 1} of {count}: {PHASE_TEXT.get(name, name)}...")
+
+    @Slot(int, float, float)
+    def _progress(self, step: int, spent: float, loss: float) -> None:
+        self.steps = step
+        self.bar.setValue(min(self.bar.maximum(), int(spent)))
+        phase = PHASE_TEXT.get(self.phase_name, self.phase_name) or "training"
+        expected = f" (about {self.expected_steps} expected)" if self.expected_steps else ""
+        self.status.setText(f"{phase.capitalize()}: step {step}{expected}, {clock(spent)} of "
+                            f"{clock(self.budget_s)}, loss {loss:.4f}")
         if self.run_dir is not None:
             self.plot.refresh(self.run_dir)
 
+    @Slot(object)
+    def _validated(self, val: dict) -> None:
+        text = f"Held-back frames at step {self.steps}: PSNR {val.get('val_psnr', float('nan')):.2f} dB"
+        if "val_psnr_prop" in val:
+            text += f" (the flow propagation alone: {val['val_psnr_prop']:.2f} dB)"
+        if "val_ssim" in val:
+            text += f", SSIM {val['val_ssim']:.3f}"
+        self.validation.setText(text + f"  [{time.strftime('%H:%M')}]")
+
     @Slot(str)
     def _sample(self, path: str) -> None:
-        self.sample.setPixmap(QPixmap(path))
+        from training.compare import read_sheet
+        self.sample.setPixmap(to_pixmap(read_sheet(path), 720))
 
     @Slot(str)
     def _done(self, outcome: str) -> None:
         self._stop_thread()
         self.outcome = outcome
-        texts = {"finished": "Training finished. Next installs the model.",
+        texts = {"finished": "Training finished. Next shows the start model and the fine-tuned model side by side.",
                  "paused": "Paused. Resume now, or close the wizard and resume it later from its first page.",
                  "cancelled": "Cancelled. The run is kept and can be resumed from the first page."}
         self.status.setText(texts.get(outcome, outcome))
@@ -190,6 +266,8 @@ class TrainPage(QWizardPage):
         self.cancel_btn.setEnabled(False)
         if self.run_dir is not None:
             self.plot.refresh(self.run_dir)
+            if outcome == "finished":
+                self.bar.setValue(self.bar.maximum())
         self.completeChanged.emit()
 
     @Slot(str)
@@ -202,7 +280,7 @@ class TrainPage(QWizardPage):
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:
-        """Next (install) once training has finished."""
+        """Next (the comparison) once training has finished."""
         return self.outcome == "finished"
 
     def cleanupPage(self) -> None:

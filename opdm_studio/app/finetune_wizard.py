@@ -1,10 +1,14 @@
 """Tools > Fine-tune wizard: fine-tune the colouring model on the studio's own finished cuts.
 
 Pages: choose the cuts folder (or an unfinished run to resume) -> data check (cuts, frames,
-sizes, problems, sampled triplets) -> settings (start model, steps, batch, device, name) ->
-training (background QThread, live loss plot and latest sample grid, pause / cancel; state under
-``paths.training_runs_dir()`` so a paused or interrupted run resumes after the app restarts) ->
-install (fp16 model in ``paths.models_dir()``, selected in the app settings).
+sizes, problems, sampled triplets) -> settings (start model, minutes of training with the number
+of steps they buy measured on this machine, device, name; the from-scratch presets labelled with
+their time here) -> training (background QThread, progress against the budget, validation on
+held-back frames every few minutes, loss plot and latest sample grid, pause / resume / cancel;
+state under ``paths.training_runs_dir()`` so a paused or interrupted run resumes after the app
+restarts) -> before / after (PSNR / SSIM of the start and the fine-tuned model on the held-back
+frames and a contact sheet; the fp16 model is installed in ``paths.models_dir()`` and selected
+only when the user accepts).
 
 The wizard is a thin adapter: data checks, the run's phases, training and export are the Qt-free
 ``training`` package (``training.finetune``); the worker talks back by signals only and stops
@@ -20,6 +24,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -38,9 +43,13 @@ from PySide6.QtWidgets import (
 )
 
 from opdm_studio import paths
+from opdm_studio.app.finetune_estimate import PRESETS, StepTimer, expected_text, preset_label
+from opdm_studio.app.finetune_result import ResultPage
 from opdm_studio.app.finetune_training import TrainPage, to_pixmap
 from opdm_studio.errors import OPDMError
-from training.finetune import read_state
+from training.config import TrainConfig
+from training.estimate import StepTiming
+from training.finetune import read_state, update_state
 
 __all__ = ["FineTuneWizard", "installed_model_choices", "read_state", "unfinished_runs"]
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
@@ -175,24 +184,25 @@ class CheckPage(QWizardPage):
 
 
 class SettingsPage(QWizardPage):
-    """Start model, steps, batch, device, working size and the new model's name."""
+    """Start model, minutes of training (and the steps they buy here), working size, device, name."""
 
     def __init__(self) -> None:
         super().__init__()
         self.setTitle("Settings")
-        self.setSubTitle("Fine-tuning starts from a model you have; from scratch takes far longer.")
+        self.setSubTitle("Fine-tuning starts from a model you have; a new model from scratch takes far longer.")
         self.start = QComboBox()
         self.start.setObjectName("startModel")
-        self.steps = QSpinBox(minimum=1, maximum=1_000_000, value=2000, singleStep=100)
-        self.batch = QSpinBox(minimum=1, maximum=64, value=1)
+        self.minutes = QDoubleSpinBox(minimum=0.01, maximum=100_000.0, value=30.0, decimals=2, singleStep=5.0)
+        self.minutes.setObjectName("minutes")
+        self.minutes.setSuffix(" min")
+        self.expected = QLabel("Measuring a few training steps on this machine...")
+        self.expected.setObjectName("expectedSteps")
+        self.expected.setWordWrap(True)
         self.size = QSpinBox(minimum=32, maximum=512, singleStep=16, value=224)
         self.size.setSuffix(" px")
         self.device = QComboBox()
         for d in ("auto", "cpu", "cuda", "mps"):
             self.device.addItem(d)
-        self.lr = QComboBox()
-        for v in ("1e-5", "3e-5", "1e-4"):
-            self.lr.addItem(v)
         self.name = QLineEdit()
         self.name.setObjectName("modelName")
         self.name.textChanged.connect(self.completeChanged)
@@ -200,43 +210,110 @@ class SettingsPage(QWizardPage):
         self.note.setStyleSheet("color: #c0392b;")
         form = QFormLayout(self)
         form.addRow("Start from", self.start)
-        form.addRow("Training steps", self.steps)
-        form.addRow("Batch size", self.batch)
+        form.addRow("Training time", self.minutes)
+        form.addRow("", self.expected)
         form.addRow("Working size", self.size)
         form.addRow("Device", self.device)
-        form.addRow("Learning rate", self.lr)
         form.addRow("Model name", self.name)
         form.addRow("", self.note)
+        self.timer = StepTimer(self)
+        self.timer.measured.connect(self._measured)
+        self.timer.failed.connect(self._timing_failed)
+        self.timings: dict[str, StepTiming] = {}
         self.start.currentIndexChanged.connect(self._start_changed)
+        self.minutes.valueChanged.connect(self._show_expected)
+        self.size.valueChanged.connect(self._settings_changed)
+        self.device.currentIndexChanged.connect(self._settings_changed)
 
     def initializePage(self) -> None:
-        """Offer the installed models and a unique default name."""
+        """Offer the installed models and the presets, a unique default name; measure the speed."""
+        self.start.blockSignals(True)
         self.start.clear()
         for label, path in installed_model_choices():
             self.start.addItem(label, path)
-        for preset in ("small", "tiny"):
-            self.start.addItem(f"New {preset} model (from scratch: stage 1 + stage 2)", f"preset:{preset}")
-        folder = Path(self.wizard().page(FineTuneWizard.FOLDER).folder.text().strip())
-        base = re.sub(r"[^A-Za-z0-9_.-]+", "-", folder.name or "cuts").strip("-") or "cuts"
+        for preset in PRESETS:
+            self.start.addItem(preset_label(preset), f"preset:{preset}")
+        self.start.blockSignals(False)
+        base = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.folder().name or "cuts").strip("-") or "cuts"
         name, k = f"finetuned-{base}", 2
         while (paths.models_dir() / f"{name}.safetensors").exists() or (paths.training_runs_dir() / name).exists():
             name, k = f"finetuned-{base}-{k}", k + 1
         self.name.setText(name)
         self._start_changed()
 
+    def cleanupPage(self) -> None:
+        """Going Back stops measuring."""
+        self.timer.cancel()
+
+    def folder(self) -> Path:
+        """The cuts folder chosen on the first page."""
+        return Path(self.wizard().page(FineTuneWizard.FOLDER).folder.text().strip())
+
+    def timing_config(self, start: str) -> TrainConfig:
+        """The run a fine-tuning from ``start`` trains, for a timing."""
+        size = self.size.value()
+        if start.startswith("preset:"):
+            return TrainConfig(data=str(self.folder()), preset=start[7:], size=size,
+                               device=self.device.currentText(), workers=0, val_frames=0, progress=False)
+        return TrainConfig(data=str(self.folder()), init=start, size=size, device=self.device.currentText(),
+                           workers=0, val_frames=0, progress=False)
+
     def _start_changed(self) -> None:
         data = str(self.start.currentData() or "")
         try:
             if data.startswith("preset:"):
                 from opdm_studio.core.config import ModelConfig
+                self.size.blockSignals(True)
                 self.size.setValue(ModelConfig.preset(data[7:]).image_size)
-                self.lr.setCurrentText("1e-4")
+                self.size.blockSignals(False)
             elif data:
                 from training.state import model_config_of
+                self.size.blockSignals(True)
                 self.size.setValue(model_config_of(data).image_size)
-                self.lr.setCurrentText("1e-5")
+                self.size.blockSignals(False)
         except (OPDMError, ValueError) as exc:
             self.note.setText(str(exc))
+        self._settings_changed()
+
+    def _settings_changed(self) -> None:
+        """Measure the chosen start (a few steps), then each preset (one step): in the background."""
+        self.timings.clear()
+        start = str(self.start.currentData() or "")
+        jobs = [(start, self.timing_config(start), 2)] if start else []
+        jobs += [(f"preset:{p}", self.timing_config(f"preset:{p}"), 1) for p in PRESETS
+                 if f"preset:{p}" != start]
+        for i in range(self.start.count()):
+            d = str(self.start.itemData(i) or "")
+            if d.startswith("preset:"):
+                self.start.setItemText(i, preset_label(d[7:]))
+        self.expected.setText("Measuring a few training steps on this machine...")
+        self.timer.request(jobs)
+
+    def _measured(self, key: str, timing: StepTiming) -> None:
+        self.timings[key] = timing
+        if key.startswith("preset:"):
+            i = self.start.findData(key)
+            if i >= 0:
+                self.start.setItemText(i, preset_label(key[7:], timing))
+        self._show_expected()
+
+    def _timing_failed(self, key: str, message: str) -> None:
+        if key.startswith("preset:"):
+            i = self.start.findData(key)
+            if i >= 0:
+                self.start.setItemText(i, preset_label(key[7:], failed=message))
+        if key == str(self.start.currentData() or ""):
+            self.expected.setText(f"The speed could not be measured: {message}")
+
+    def _show_expected(self) -> None:
+        t = self.timings.get(str(self.start.currentData() or ""))
+        if t is not None:
+            self.expected.setText(expected_text(t, self.minutes.value()))
+
+    def expected_steps(self) -> int:
+        """Steps the budget buys at the measured speed (0 = not measured yet)."""
+        t = self.timings.get(str(self.start.currentData() or ""))
+        return t.steps_in(self.minutes.value()) if t is not None else 0
 
     def isComplete(self) -> bool:
         """A valid, unused name and a start model."""
@@ -253,56 +330,24 @@ class SettingsPage(QWizardPage):
 
     def make_run(self, data: Path) -> Path:
         """Create the run folder and its record of the phases to train (training.finetune):
-        from a preset stage 1 + stage 2, from a model the objective that model runs."""
+        from a preset stage 1 + stage 2 (compared with the default model at the end), from a
+        model the objective that model runs (compared with that model)."""
         from training.finetune import plan_run
+        self.timer.cancel()
+        start = str(self.start.currentData())
+        default = installed_model_choices()
+        reference = default[0][1] if default and start.startswith("preset:") else None
         run_dir = paths.training_runs_dir() / self.name.text().strip()
-        plan_run(run_dir, data, str(self.start.currentData()), steps=self.steps.value(),
-                 batch=self.batch.value(), size=self.size.value(), device=self.device.currentText(),
-                 lr=float(self.lr.currentText()))
+        plan_run(run_dir, data, start, minutes=self.minutes.value(), size=self.size.value(),
+                 device=self.device.currentText(), compare_with=reference)
+        update_state(run_dir, expected_steps=self.expected_steps())
         return run_dir
 
 
-class InstallPage(QWizardPage):
-    """Export the fine-tuned model to the models folder and select it in the app."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setTitle("Install")
-        self.result = QLabel()
-        self.result.setObjectName("installResult")
-        self.result.setWordWrap(True)
-        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        QVBoxLayout(self).addWidget(self.result)
-        self.installed: Path | None = None
-
-    def initializePage(self) -> None:
-        """Install now (Back on this page is not offered)."""
-        from training.finetune import install_run
-        run_dir = self.wizard().page(FineTuneWizard.TRAIN).run_dir
-        name = read_state(run_dir)["name"]
-        try:
-            self.installed = install_run(run_dir, paths.models_dir() / f"{name}.safetensors")
-        except OPDMError as exc:
-            self.installed = None
-            self.result.setText(f"<b>The model could not be installed.</b> {exc}")
-            self.completeChanged.emit()
-            return
-        from opdm_studio.app.settings import AppSettings
-        s = AppSettings.load()
-        s.model = str(self.installed)
-        s.save()
-        self.result.setText(f"Installed <b>{name}</b> as {self.installed} and selected it for colouring.")
-        self.completeChanged.emit()
-
-    def isComplete(self) -> bool:
-        """Finish once installed."""
-        return self.installed is not None
-
-
 class FineTuneWizard(QWizard):
-    """Tools > Fine-tune wizard: folder -> data check -> settings -> training -> install."""
+    """Tools > Fine-tune wizard: folder -> data check -> settings -> training -> before / after."""
 
-    FOLDER, CHECK, SETTINGS, TRAIN, INSTALL = range(5)
+    FOLDER, CHECK, SETTINGS, TRAIN, RESULT = range(5)
     modelInstalled = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -313,7 +358,7 @@ class FineTuneWizard(QWizard):
         self.setPage(self.CHECK, CheckPage())
         self.setPage(self.SETTINGS, SettingsPage())
         self.setPage(self.TRAIN, TrainPage())
-        self.setPage(self.INSTALL, InstallPage())
+        self.setPage(self.RESULT, ResultPage())
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
         self.resize(820, 680)
         self.finished.connect(self._on_finished)
@@ -326,13 +371,19 @@ class FineTuneWizard(QWizard):
             return resumed
         return self.page(self.SETTINGS).make_run(Path(folder.folder.text().strip()))
 
+    def current_run(self) -> Path | None:
+        """The run the training page trains (None before it started)."""
+        return self.page(self.TRAIN).run_dir
+
     def _on_finished(self, _result: int) -> None:
         self.page(self.TRAIN).shutdown()
-        inst = self.page(self.INSTALL).installed
+        self.page(self.SETTINGS).timer.cancel()
+        inst = self.page(self.RESULT).installed
         if inst is not None:
             self.modelInstalled.emit(str(inst))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
-        """Closing pauses a running training (resumable next time)."""
+        """Closing pauses a running training (resumable next time) and stops measuring."""
         self.page(self.TRAIN).shutdown()
+        self.page(self.SETTINGS).timer.cancel()
         super().closeEvent(event)

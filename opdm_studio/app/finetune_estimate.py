@@ -1,0 +1,94 @@
+"""The fine-tune wizard's time estimates: a short timing of real training steps on this machine
+(``training.estimate``), in a background thread, for the chosen start model and for the
+from-scratch presets, and the texts the settings page shows."""
+from __future__ import annotations
+
+import logging
+import threading
+
+from PySide6.QtCore import QObject, Signal
+
+from training.config import TrainConfig
+from training.estimate import PAPER_STEPS, StepTiming, duration_text, measure_step_seconds
+
+log = logging.getLogger("opdm_studio.app.finetune_estimate")
+
+#: The presets a new model can start from (stage 1 + stage 2 from random weights).
+PRESETS = ("small", "tiny")
+
+
+class StepTimer(QObject):
+    """Measures seconds per training step in a daemon thread; answers by signals.
+
+    A new :meth:`request` drops what was queued before; measurements run one at a time (two at
+    once would slow each other down and both would be wrong).
+    """
+
+    measured = Signal(str, object)     # key, StepTiming
+    failed = Signal(str, str)          # key, message
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def request(self, jobs: list[tuple[str, TrainConfig, int]]) -> None:
+        """Measure ``(key, config, timed steps)`` in order, after one warm-up step each."""
+        self._stop.set()
+        self._stop = threading.Event()
+        t = threading.Thread(target=self._run, args=(jobs, self._stop), daemon=True, name="step-timer")
+        self._threads = [x for x in self._threads if x.is_alive()] + [t]
+        t.start()
+
+    def cancel(self) -> None:
+        """Stop measuring at the next step (does not wait)."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for the measuring threads to end (tests, app exit)."""
+        for t in self._threads:
+            t.join(timeout)
+
+    def _run(self, jobs: list[tuple[str, TrainConfig, int]], stop: threading.Event) -> None:
+        with self._lock:
+            for key, cfg, steps in jobs:
+                if stop.is_set():
+                    return
+                try:
+                    timing = measure_step_seconds(cfg, steps=steps, stop=stop)
+                except InterruptedError:
+                    return
+                except Exception as exc:   # shown on the page, never fatal
+                    log.warning("timing %s failed: %s", key, exc)
+                    self._emit(self.failed, key, str(exc), stop)
+                    continue
+                self._emit(self.measured, key, timing, stop)
+
+    @staticmethod
+    def _emit(signal: Signal, key: str, value: object, stop: threading.Event) -> None:
+        if stop.is_set():
+            return
+        try:
+            signal.emit(key, value)  # type: ignore[attr-defined]
+        except RuntimeError:          # the page was closed meanwhile
+            pass
+
+
+def expected_text(t: StepTiming, minutes: float) -> str:
+    """What a budget gives at the measured speed, for the settings page."""
+    crop = f"{t.crop} px crops of the {t.size} px working size" if t.crop < t.size else f"{t.size} px"
+    return (f"Measured on this machine: {t.seconds:.1f} s per training step ({t.objective} objective, "
+            f"batch {t.batch}, {crop}, {t.device}), so about <b>{t.steps_in(minutes)} steps</b> in "
+            f"{minutes:g} min. Another program using the processor makes it fewer.")
+
+
+def preset_label(preset: str, t: StepTiming | None = None, failed: str = "") -> str:
+    """The start-model list's entry of a from-scratch preset, with its time here once measured."""
+    head = f"New {preset} model from scratch (stage 1 + stage 2)"
+    if failed:
+        return f"{head}: its speed could not be measured ({failed})"
+    if t is None:
+        return f"{head}: measuring its speed on this machine..."
+    return (f"{head}: {t.seconds:.0f} s per step here; the paper's {PAPER_STEPS:,} steps would take "
+            f"about {duration_text(t.seconds * PAPER_STEPS)}")
