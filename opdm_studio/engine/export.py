@@ -52,7 +52,7 @@ def export_results(project: Project, out_dir: Path, layers: Iterable[str] | None
         if i in project.keyframes:
             color, composite = key_layers(project, i)
         else:
-            color = project.result_color(i)
+            color = project.stored_color(i)
             composite = None
         write_layers(project, i, color, composite, targets[i])
         yield n, total, i

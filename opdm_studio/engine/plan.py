@@ -71,6 +71,7 @@ def make_plan(frames: Iterable[int], keys: Iterable[int], n_frames: int,
     for i in key_list + targets:
         if not 0 <= i < n_frames:
             raise ProjectError(f"frame index {i} is outside the cut (0..{n_frames - 1})")
+    head: Callable[[int], int]
     if hold_of is None:
         def head(i: int) -> int:
             return i

@@ -361,6 +361,13 @@ class Project:
             return None
         return read_image(self.confined(res.color_path, "a stored result"), mode="rgb")
 
+    def stored_color(self, index: int) -> np.ndarray:
+        """:meth:`result_color` of a frame that must have a result (ProjectError if not)."""
+        color = self.result_color(index)
+        if color is None:
+            raise ProjectError(f"frame {self.frame_name(index)} has no stored result; colour it again")
+        return color
+
     def result_confidence(self, index: int) -> np.ndarray | None:
         """Stored confidence map float32 (H, W) in [0, 1] of frame ``index``, or None."""
         from opdm_studio.imaging.cut import read_image

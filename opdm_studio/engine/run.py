@@ -485,7 +485,7 @@ class Colorizer:
             out, _ = self._key_frame(item)
             color, composite = out.color_only, out.composite
         else:
-            color = project.result_color(item.index)
+            color = project.stored_color(item.index)
             composite = None
         project.claim_outputs(missing.values())
         written = write_layers(project, item.index, color, composite, missing)

@@ -470,9 +470,9 @@ def open_cut(folder: str | os.PathLike, color_dir: str | os.PathLike | None = No
         cwarn: list[str] = []
         by_stem = {p.stem: p for p in _list_images(cdir, cwarn)}
         for f in frames:
-            p = by_stem.get(Path(f.name).stem)
-            if p is not None:
-                color_paths[f.index] = p
+            cp = by_stem.get(Path(f.name).stem)
+            if cp is not None:
+                color_paths[f.index] = cp
         unmatched = sorted(set(by_stem) - {Path(f.name).stem for f in frames}, key=natural_key)
         if unmatched:
             warn.append(f"colour files without a drawing of the same name in {cdir.name}: "

@@ -113,11 +113,11 @@ def _decode(path: Path) -> np.ndarray:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         # Pillow cannot decode 48/64-bit RGB TIFF: OpenCV can.
-        arr16 = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.suffix.lower() in (".tif", ".tiff") else None
-        if arr16 is None or arr16.ndim != 3:
+        deep = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.suffix.lower() in (".tif", ".tiff") else None
+        if deep is None or deep.ndim != 3:
             reason = "truncated or damaged" if "truncat" in str(exc).lower() else str(exc)
             raise ImageReadError(f"{path}: the image cannot be decoded ({reason})") from exc
-        arr = arr16 if arr16.dtype == np.uint8 else ((arr16.astype(np.uint32) + 128) // 257).astype(np.uint8)
+        arr = deep if deep.dtype == np.uint8 else ((deep.astype(np.uint32) + 128) // 257).astype(np.uint8)
         code = cv2.COLOR_BGRA2RGBA if arr.shape[2] == 4 else cv2.COLOR_BGR2RGB
         return cv2.cvtColor(arr, code)
     if arr.dtype != np.uint8:
