@@ -108,7 +108,9 @@ def append_line_durably(path: str | os.PathLike, line: str, fsync: bool = True) 
     of such logs skip.
     """
     data = (line.rstrip("\n") + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    # Never through a link: a log is our own file in our own folder.
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, 0o666)
     try:
         view = memoryview(data)
         while view:

@@ -56,7 +56,11 @@ class ResultsLog:
     def _ensure_header(self) -> None:
         if self._ready:
             return
+        if self.path.is_symlink():
+            self.path.unlink()          # our file name in our folder: never written through
         if self.path.exists() and self._header_token() == self.token:
+            if not self._ends_with_newline():
+                append_line_durably(self.path, "")   # close a torn last line: records stay apart
             self._ready = True
             return
         # Missing, or left over from another project file: start afresh.
@@ -66,6 +70,14 @@ class ResultsLog:
             pass
         append_line_durably(self.path, json.dumps({"format": LOG_FORMAT, "project": self.token}))
         self._ready = True
+
+    def _ends_with_newline(self) -> bool:
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(-1, os.SEEK_END)
+                return fh.read(1) == b"\n"
+        except OSError:
+            return True
 
     def _header_token(self) -> str | None:
         try:
@@ -117,8 +129,8 @@ class ResultsLog:
         with self._lock:
             try:
                 os.unlink(self.path)
-            except FileNotFoundError:
-                pass
+            except OSError:
+                pass                    # a left-over log is ignored anyway (its token differs)
             self.token = new_token
             self._ready = False
 
