@@ -1,7 +1,8 @@
 """`opdm-studio bench`: speed figures for the network, imaging, a whole cut and the GUI.
 
 Flags pick the part: none (or ``--preset``) benches the network (core_bench), ``--imaging`` the
-region finding + snapping, ``--cut`` colouring a synthetic 1080p cut end to end, ``--gui`` the
+region finding + snapping, ``--cut`` colouring a synthetic 1080p cut end to end, ``--fixes`` the clicks a
+colourist needs to fix a coloured cut with and without carrying fixes, ``--gui`` the
 application's start-up time and event-loop latency. ``--json`` prints machine-readable output.
 """
 from __future__ import annotations
@@ -11,6 +12,7 @@ import importlib
 PARTS = {
     "--imaging": "opdm_studio.bench.imaging_bench",
     "--cut": "opdm_studio.bench.cut_bench",
+    "--fixes": "opdm_studio.bench.fixes_bench",
     "--gui": "opdm_studio.app.gui_bench",  # Qt code lives in app
 }
 

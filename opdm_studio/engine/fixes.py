@@ -1,0 +1,369 @@
+"""Fixing a coloured cut: the fill tool's clicks, carrying them through the frames, and the
+colours a frame shows and exports once its fixes and the palette are applied.
+
+:class:`Fixer` works on a cut's drawings (any object with ``line(i)``: the project's cut, or
+the bench's in-memory cut), the project's :class:`~opdm_studio.engine.hints.HintSet` and
+:class:`~opdm_studio.engine.swatches.SwatchPalette`:
+
+- :meth:`Fixer.fill` records a fix (frame, region, swatch) and carries it to the same region in
+  the neighbouring frames of its keyframe interval, frame by frame
+  (:class:`~opdm_studio.imaging.tracking.Correspondence`), stopping at a keyframe, where the match
+  is unsure, or at a region that has a fix of its own;
+- :meth:`Fixer.fixed` puts a frame's hints on a result (the swatches' pixel colours), and
+  :meth:`Fixer.shown` also shows the swatches' current colours: what the viewer shows and what
+  the run and the export write. Results are stored without hints, so a fix is undone by dropping
+  it, and colouring a frame again keeps its fixes;
+- :meth:`Fixer.flagged` lists the regions of a frame flagged for review that no fix covers.
+
+Regions are found from the drawing with the project's gap closing and kept in a small cache, as
+are the correspondences between neighbouring drawings.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from opdm_studio.engine.hints import Fix, HintSet, apply_fills, paint_regions, region_fills
+from opdm_studio.engine.swatches import RGB, SwatchPalette
+from opdm_studio.errors import ProjectError
+from opdm_studio.imaging.lineart import line_mask_from_drawing
+from opdm_studio.imaging.regions import find_regions
+from opdm_studio.imaging.tracking import Correspondence, region_point
+
+#: Regions whose confidence is below this are flagged for review (the Review view's hatching).
+REVIEW_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class Flagged:
+    """A region flagged for review: its label, a point inside it, its box (x0, y0, x1, y1)."""
+
+    frame: int
+    label: int
+    x: int
+    y: int
+    box: tuple[int, int, int, int]
+    area: int
+
+
+@dataclass
+class FillOutcome:
+    """What one click of the fill tool did."""
+
+    fix: Fix
+    replaced: list[Fix]          # the frame's earlier fixes of the same region, now replaced
+    frames: list[int]            # every frame whose colours may change (the frame + carried)
+
+    def describe(self, label: Callable[[int], str] = str) -> str:
+        """One line for the status bar: where the fix went and why carrying stopped."""
+        carried = self.fix.carried_frames()
+        text = f"frame {label(self.fix.frame)}"
+        if carried:
+            text += f", carried to {_ranges([label(f) for f in carried], carried)}"
+        else:
+            text += ", not carried"
+        why = {"keyframe": "a keyframe", "unsure": "an unsure match", "fixed": "another fix",
+               "end": "the cut's end"}
+        stops = [why[s] for s in dict.fromkeys(self.fix.stops) if s in why]
+        if stops:
+            text += f" (stopped at {' and '.join(stops)})"
+        return text
+
+
+def _ranges(labels: list[str], frames: list[int]) -> str:
+    """"3-7, 9" from frames [3, 4, 5, 6, 7, 9] and their labels."""
+    parts, start = [], 0
+    for i in range(1, len(frames) + 1):
+        if i == len(frames) or frames[i] != frames[i - 1] + 1:
+            parts.append(labels[start] if start == i - 1 else f"{labels[start]}-{labels[i - 1]}")
+            start = i
+    return ", ".join(parts)
+
+
+class RegionCache:
+    """Regions of each drawing (with the gap closing) and correspondences of neighbouring
+    drawings, computed on demand and kept for the most recent frames (thread-safe: the app's
+    thumbnails are made on another thread)."""
+
+    def __init__(self, line: Callable[[int], np.ndarray], gap: int = 3, capacity: int = 64) -> None:
+        self._line = line
+        self.gap = int(gap)
+        self.capacity = capacity
+        self._labels: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._pairs: OrderedDict[tuple[int, int], Correspondence] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def line(self, i: int) -> np.ndarray:
+        """The gray drawing of frame ``i``."""
+        return self._line(i)
+
+    def labels(self, i: int) -> np.ndarray:
+        """Region labels int32 (H, W) of frame ``i`` (0 on lines)."""
+        with self._lock:
+            lab = self._labels.get(i)
+            if lab is not None:
+                self._labels.move_to_end(i)
+                return lab
+            gap = self.gap
+        lab = find_regions(line_mask_from_drawing(self._line(i)), gap=gap).labels
+        with self._lock:
+            if gap == self.gap:
+                self._labels[i] = lab
+                while len(self._labels) > self.capacity:
+                    self._labels.popitem(last=False)
+        return lab
+
+    def correspondence(self, a: int, b: int) -> Correspondence:
+        """How the regions of frame ``b`` overlap those of frame ``a``."""
+        with self._lock:
+            c = self._pairs.get((a, b))
+        if c is None:
+            c = Correspondence.between(self.labels(a), self.labels(b), self._line(a), self._line(b))
+            with self._lock:
+                self._pairs[(a, b)] = c
+                while len(self._pairs) > self.capacity:
+                    self._pairs.popitem(last=False)
+        return c
+
+    def set_gap(self, gap: int) -> None:
+        """Use another gap closing (drops everything computed)."""
+        if int(gap) != self.gap:
+            self.gap = int(gap)
+            self.forget()
+
+    def forget(self, frame: int | None = None) -> None:
+        """Drop what was computed for ``frame`` (its drawing changed), or everything."""
+        with self._lock:
+            if frame is None:
+                self._labels.clear()
+                self._pairs.clear()
+                return
+            self._labels.pop(frame, None)
+            for k in [k for k in self._pairs if frame in k]:
+                del self._pairs[k]
+
+
+class Fixer:
+    """The fill tool's logic on one cut (see the module doc).
+
+    ``regions`` gives the cut's drawings and their regions; ``n_frames`` the cut's length;
+    ``keys()`` the current keyframe indices (a fix carries only between two keyframes).
+    """
+
+    def __init__(self, regions: RegionCache, n_frames: int, keys: Callable[[], Iterable[int]],
+                 hints: HintSet | None = None, palette: SwatchPalette | None = None) -> None:
+        self.regions = regions
+        self.n_frames = int(n_frames)
+        self._keys = keys
+        self.hints = hints if hints is not None else HintSet()
+        self.palette = palette if palette is not None else SwatchPalette()
+
+    # ------------------------------------------------------------------ where a fix may go
+
+    def interval(self, frame: int) -> tuple[int, int]:
+        """(first, last) frame of the keyframe interval holding ``frame`` (keys excluded; the
+        cut's ends where there is no key on that side)."""
+        keys = sorted(set(self._keys()))
+        lo = max((k for k in keys if k < frame), default=-1) + 1
+        hi = min((k for k in keys if k > frame), default=self.n_frames) - 1
+        return lo, hi
+
+    def region_at(self, frame: int, x: int, y: int) -> int:
+        """The region label under pixel (x, y) of ``frame`` (0 on a line or outside)."""
+        lab = self.regions.labels(frame)
+        h, w = lab.shape
+        return int(lab[y, x]) if 0 <= x < w and 0 <= y < h else 0
+
+    # ------------------------------------------------------------------ the fill tool
+
+    def fill(self, frame: int, x: int, y: int, swatch: str, carry: bool = True,
+             holds_only: bool = False) -> FillOutcome:
+        """Give the region under (x, y) of ``frame`` the swatch ``swatch`` and carry the fix
+        (``carry``) to the same region in the neighbouring frames of its keyframe interval
+        (``holds_only``: only to the neighbouring exposures of the same drawing).
+
+        ProjectError on a keyframe (its paint is the truth), on a line, or with a deleted swatch.
+        The frame's earlier fixes of the same region are replaced.
+        """
+        if frame in set(self._keys()):
+            raise ProjectError("this frame is a keyframe: its paint is the truth the other frames "
+                               "are coloured from; fix it in your paint program and drop it back")
+        sw = self.palette.get(swatch)
+        if sw.deleted:
+            raise ProjectError(f"the swatch {sw.name!r} is deleted: choose another one")
+        label = self.region_at(frame, x, y)
+        if label == 0:
+            raise ProjectError("that is a line, not a paint region: click inside a region")
+        labels = self.regions.labels(frame)
+        replaced = [f for f in self.hints.own(frame) if self._label_of(labels, f.x, f.y) == label]
+        for f in replaced:
+            self.hints.remove(f.id)
+        carried: list[tuple[int, int, int]] = []
+        stops = ("", "")
+        if carry:
+            carried, stops = self.carry(frame, label, holds_only)
+        fix = self.hints.add(Fix(self.hints.new_id(), frame, int(x), int(y), sw.id,
+                                 tuple(carried), stops))
+        frames = sorted({frame, *(g for g, _, _ in carried),
+                         *(g for f in replaced for g, _, _ in f.carried)})
+        return FillOutcome(fix, replaced, frames)
+
+    def carry(self, frame: int, label: int, holds_only: bool = False
+              ) -> tuple[list[tuple[int, int, int]], tuple[str, str]]:
+        """Follow region ``label`` of ``frame`` backwards and forwards through its keyframe
+        interval: [(frame, x, y)] of the matched regions, and why it stopped on each side
+        (``holds_only``: stop at the first drawing that differs)."""
+        lo, hi = self.interval(frame)
+        out: list[tuple[int, int, int]] = []
+        stops = []
+        for step in (-1, 1):
+            cur, lab, g = frame, label, frame + step
+            reason = "end"
+            while True:
+                if g < lo or g > hi:
+                    reason = "keyframe" if 0 <= g < self.n_frames else "end"
+                    break
+                corr = self.regions.correspondence(cur, g)
+                if holds_only and not corr.identical:
+                    reason = "unsure"
+                    break
+                m = corr.match(lab)
+                if not m.sure:
+                    reason = "unsure"
+                    break
+                labels_g = self.regions.labels(g)
+                if any(self._label_of(labels_g, f.x, f.y) == m.label for f in self.hints.own(g)):
+                    reason = "fixed"
+                    break
+                pt = region_point(labels_g, m.label)
+                if pt is None:
+                    reason = "unsure"
+                    break
+                out.append((g, pt[0], pt[1]))
+                cur, lab, g = g, m.label, g + step
+            stops.append(reason)
+        out.sort()
+        return out, (stops[0], stops[1])
+
+    def remove(self, fix_id: int) -> Fix | None:
+        """Drop a fix and where it was carried."""
+        return self.hints.remove(fix_id)
+
+    # ------------------------------------------------------------------ a frame's colours
+
+    def fills(self, frame: int) -> dict[int, str]:
+        """Region label -> swatch id of every region of ``frame`` a hint paints. Hints carried
+        from another keyframe interval (a key was marked since) no longer count."""
+        hints = self.hints.hints(frame)
+        if not hints:
+            return {}
+        here = self.interval(frame)
+        origin = {f.id: f.frame for f in self.hints.fixes.values()}
+        # priority[0] == 2: the frame's own fix; else carried from ``origin``.
+        keep = [h for h in hints if h[3][0] == 2 or self.interval(origin[h[3][2]]) == here]
+        return region_fills(self.regions.labels(frame), keep)
+
+    def fixed(self, frame: int, color_only: np.ndarray) -> np.ndarray:
+        """A result with ``frame``'s hints on it, in the swatches' pixel colours."""
+        fills = self.fills(frame)
+        if not fills:
+            return color_only
+        pixel: dict[int, RGB] = {}
+        for lab, sid in fills.items():
+            sw = self.palette.find(sid)
+            if sw is not None:
+                pixel[lab] = sw.source
+        return apply_fills(color_only, self.regions.labels(frame), pixel)
+
+    def shown(self, frame: int, color_only: np.ndarray, fixed: bool = True) -> np.ndarray:
+        """What ``frame`` shows and exports: its hints applied (``fixed``) and the swatches'
+        current colours."""
+        color = self.fixed(frame, color_only) if fixed else color_only
+        if not self.palette.colour_map():
+            return color
+        return paint_regions(color, self.regions.labels(frame), self.palette)
+
+    def shown_key(self, frame: int, paint: np.ndarray) -> np.ndarray:
+        """A keyframe's paint (lines included) with the swatches' current colours."""
+        if not self.palette.colour_map():
+            return paint
+        return paint_regions(paint, self.regions.labels(frame), self.palette, fill_lines=False)
+
+    def fixed_mask(self, frame: int) -> np.ndarray:
+        """bool (H, W): the pixels of regions a hint paints on ``frame``."""
+        lab = self.regions.labels(frame)
+        fills = self.fills(frame)
+        if not fills:
+            return np.zeros(lab.shape, bool)
+        hit = np.zeros(int(lab.max()) + 1, bool)
+        hit[list(fills)] = True
+        hit[0] = False
+        return hit[lab]
+
+    def flagged(self, frame: int, confidence: np.ndarray | None) -> list[Flagged]:
+        """Regions of ``frame`` whose confidence is below :data:`REVIEW_THRESHOLD` and that no
+        fix covers, in reading order (top to bottom, left to right)."""
+        if confidence is None:
+            return []
+        lab = self.regions.labels(frame)
+        n = int(lab.max()) + 1
+        area = np.bincount(lab.ravel(), minlength=n)
+        low = np.bincount(lab.ravel(), weights=(confidence < REVIEW_THRESHOLD).ravel(), minlength=n)
+        bad = low > 0.5 * np.maximum(area, 1)
+        bad[0] = False
+        for fixed in self.fills(frame):
+            bad[fixed] = False
+        out = []
+        for k in (int(v) for v in np.flatnonzero(bad)):
+            ys, xs = np.nonzero(lab == k)
+            pt = region_point(lab, k)
+            if pt is None:
+                continue
+            out.append(Flagged(frame, k, pt[0], pt[1],
+                               (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1),
+                               int(area[k])))
+        out.sort(key=lambda f: (f.box[1] // 16, f.box[0]))
+        return out
+
+    @staticmethod
+    def _label_of(labels: np.ndarray, x: int, y: int) -> int:
+        h, w = labels.shape
+        return int(labels[y, x]) if 0 <= x < w and 0 <= y < h else 0
+
+
+def key_paint_colours(key_images: Iterable[tuple[np.ndarray, np.ndarray]]) -> list[RGB]:
+    """The flat paint colours of keyframes ((colour RGB, gray drawing) pairs), most used first:
+    what the palette's swatches are taken from (the snapping palette's colours)."""
+    from opdm_studio.imaging.palette import extract_palette, merge_palettes
+    pals = [extract_palette(rgb, line_mask=line_mask_from_drawing(line)) for rgb, line in key_images]
+    merged = merge_palettes(*pals)
+    return [(int(c[0]), int(c[1]), int(c[2])) for c in merged.colors]
+
+
+def next_flagged(fixer: Fixer, frame: int, after: int | None, frames: Iterable[int],
+                 confidence: Callable[[int], Any]) -> Flagged | None:
+    """The next flagged region after region ``after`` of ``frame`` (None: from the frame's
+    start), through ``frames`` (the coloured frames, in cut order) and round to the beginning."""
+    order = sorted(set(frames))
+    if not order:
+        return None
+    start = next((n for n, f in enumerate(order) if f >= frame), 0)
+    seq = order[start:] + order[:start]
+    if seq and seq[0] == frame:
+        seq = seq + [frame]          # wrapping round comes back to the regions before ``after``
+    for n, f in enumerate(seq):
+        regions = fixer.flagged(f, confidence(f))
+        if n == 0 and f == frame and after is not None:
+            labels = [r.label for r in regions]
+            regions = regions[labels.index(after) + 1:] if after in labels else regions
+        elif n == len(seq) - 1 and f == frame and n > 0 and after is not None:
+            labels = [r.label for r in regions]
+            regions = regions[:labels.index(after) + 1] if after in labels else regions
+        if regions:
+            return regions[0]
+    return None

@@ -1,0 +1,102 @@
+"""Fixes: a fill on one region, carried through the keyframe interval, applied to the results;
+the palette's colours on top; regions flagged for review."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from opdm_studio.engine.fixes import Fixer, RegionCache, key_paint_colours, next_flagged
+from opdm_studio.engine.hints import HintSet
+from opdm_studio.engine.swatches import SwatchPalette
+from opdm_studio.errors import ProjectError
+
+
+@pytest.fixture(scope="module")
+def cut():
+    from training.synth import generate_cut
+    return generate_cut(10, (256, 144), seed=1, holds=False)
+
+
+def make_fixer(cut, keys=(0, 9)):
+    keys = list(keys)
+    regions = RegionCache(lambda i: cut.lines[i], gap=3)
+    palette = SwatchPalette()
+    palette.sync(key_paint_colours((cut.colors[k], cut.lines[k]) for k in (0, 9)))
+    return Fixer(regions, len(cut), lambda: keys, HintSet(), palette), keys
+
+
+def biggest_region(fixer, frame):
+    lab = fixer.regions.labels(frame)
+    areas = np.bincount(lab.ravel())
+    areas[0] = 0
+    # not the background touching the edges: a character part or a house wall
+    k = int(np.argsort(-areas)[3])
+    ys, xs = np.nonzero(lab == k)
+    return k, int(xs[len(xs) // 2]), int(ys[len(ys) // 2])
+
+
+def test_a_fill_is_carried_through_its_interval_and_applied(cut):
+    fixer, keys = make_fixer(cut)
+    k, x, y = biggest_region(fixer, 4)
+    sw = fixer.palette.live()[0]
+    out = fixer.fill(4, x, y, sw.id)
+    carried = out.fix.carried_frames()
+    assert carried and all(1 <= f <= 8 for f in carried) and 4 not in carried
+    assert set(out.frames) == {4, *carried}
+    assert all(s in ("keyframe", "unsure", "fixed", "end") for s in out.fix.stops)
+    assert "frame 4" in out.describe()
+    base = np.zeros(cut.colors[4].shape, np.uint8)
+    fixed = fixer.fixed(4, base)
+    lab = fixer.regions.labels(4)
+    assert (fixed[lab == k] == sw.source).all() and (fixed[(lab != k) & (lab > 0)] == 0).all()
+    for f in carried:
+        assert fixer.fills(f) and sw.id in fixer.fills(f).values()
+    # The swatch's new colour shows wherever it was painted, in every frame it reached.
+    fixer.palette.recolour(sw.id, (1, 2, 3))
+    shown = fixer.shown(carried[0], base)
+    assert (shown == (1, 2, 3)).all(axis=2).any()
+    # A keyframe marked inside the interval cuts the carried hints beyond it (they belong to
+    # another interval now); the ones before it stay.
+    assert carried == [1, 2, 3, 5, 6, 7, 8] and out.fix.stops == ("keyframe", "keyframe")
+    keys.append(6)
+    assert all(fixer.fills(f) for f in (1, 2, 3, 5)) and not fixer.fills(7) and not fixer.fills(8)
+
+
+def test_fill_replaces_the_frames_own_fix_and_refuses_keys_and_lines(cut):
+    fixer, _ = make_fixer(cut)
+    k, x, y = biggest_region(fixer, 5)
+    a, b = fixer.palette.live()[:2]
+    first = fixer.fill(5, x, y, a.id, carry=False)
+    second = fixer.fill(5, x, y, b.id, carry=False)
+    assert second.replaced == [first.fix] and len(fixer.hints) == 1
+    assert fixer.fills(5) == {k: b.id}
+    with pytest.raises(ProjectError, match="keyframe"):
+        fixer.fill(0, x, y, a.id)
+    ly, lx = np.argwhere(fixer.regions.labels(5) == 0)[0]
+    with pytest.raises(ProjectError, match="line"):
+        fixer.fill(5, int(lx), int(ly), a.id)
+
+
+def test_hints_survive_the_project_file(cut):
+    fixer, _ = make_fixer(cut)
+    _, x, y = biggest_region(fixer, 3)
+    fixer.fill(3, x, y, fixer.palette.live()[1].id)
+    names = [f"{i:04d}.png" for i in range(len(cut))]
+    again = HintSet.from_list(fixer.hints.to_list(names), names.index)
+    assert again.fixes == fixer.hints.fixes and again.next_id == fixer.hints.next_id
+
+
+def test_flagged_regions_and_next_flagged(cut):
+    fixer, _ = make_fixer(cut)
+    conf = {f: np.ones(cut.lines[f].shape, np.float32) for f in range(1, 9)}
+    k, x, y = biggest_region(fixer, 6)
+    conf[6][fixer.regions.labels(6) == k] = 0.2
+    flagged = fixer.flagged(6, conf[6])
+    assert [r.label for r in flagged] == [k]
+    assert fixer.regions.labels(6)[flagged[0].y, flagged[0].x] == k
+    hit = next_flagged(fixer, 1, None, range(1, 9), conf.get)
+    assert hit is not None and (hit.frame, hit.label) == (6, k)
+    again = next_flagged(fixer, 6, k, range(1, 9), conf.get)     # wraps round to itself
+    assert again is not None and again.frame == 6
+    fixer.fill(6, x, y, fixer.palette.live()[0].id, carry=False)  # a fix settles it
+    assert fixer.flagged(6, conf[6]) == [] and next_flagged(fixer, 1, None, range(1, 9), conf.get) is None
