@@ -59,6 +59,19 @@ class WindowActions:
         self.zoom_out = self._act("Zoom &out", lambda: viewer.zoom_by(0.8), K.ZoomOut)
         self.pick = self._act("Colour &picker", viewer.set_pick_mode, "I", checkable=True)
         self.pick.setIcon(icon("mdi6.eyedropper"))
+        self.fill = self._act("&Fill tool", viewer.set_fill_mode, "B", checkable=True,
+                              tip="Fill tool (B): click a region to give it the current swatch, "
+                                  "carried to the same region in the neighbouring frames; "
+                                  "Alt-click picks a swatch")
+        self.fill.setIcon(icon("mdi6.format-color-fill"))
+        self.tools = QActionGroup(win)   # at most one of the picker and the fill tool
+        self.tools.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)
+        self.tools.addAction(self.pick)
+        self.tools.addAction(self.fill)
+        self.next_flag = self._act("&Next flagged region", win.fixes.next_flagged, "N",
+                                   "mdi6.skip-next-circle-outline",
+                                   "Jump to the next region flagged for review, through the whole "
+                                   "cut (N)")
         self.logs = self._act("Open &log folder", lambda: QDesktopServices.openUrl(
             QUrl.fromLocalFile(str(paths.log_dir()))))
         self.about = self._act("&About OPDM Studio", win.about)
@@ -113,6 +126,8 @@ class WindowActions:
         m.addActions([self.undo, self.redo])
         m.addSeparator()
         m.addActions([self.key, self.promote])
+        m.addSeparator()
+        m.addActions([self.fill, self.next_flag])
         m = mb.addMenu("&View")
         m.addActions(list(self.modes.values()))
         m.addSeparator()
@@ -132,14 +147,14 @@ class WindowActions:
         tb.setMovable(False)
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         groups = [[self.open, self.save], [self.undo, self.redo], [self.key],
-                  list(self.modes.values()), [self.fit, self.pick],
+                  list(self.modes.values()), [self.fit, self.pick, self.fill, self.next_flag],
                   [self.colorize, self.cancel, self.export, self.settings]]
         for n, group in enumerate(groups):
             if n:
                 tb.addSeparator()
             tb.addActions(group)
         # Frequent, self-explaining tools show only their icon; the main verbs keep their text.
-        for a in (self.undo, self.redo, self.fit, self.pick, self.save, self.key,
+        for a in (self.undo, self.redo, self.fit, self.pick, self.fill, self.save, self.key,
                   *self.modes.values()):
             w = tb.widgetForAction(a)
             if isinstance(w, QToolButton):
@@ -158,9 +173,9 @@ class WindowActions:
     def update(self, has_doc: bool, busy: bool, can_undo: bool, can_redo: bool) -> None:
         """Enable what makes sense: a cut open, a job running, something to undo or redo."""
         for a in (self.prev, self.next, self.first, self.last, self.fit, self.actual_size,
-                  self.pick, self.zoom_in, self.zoom_out):
+                  self.pick, self.zoom_in, self.zoom_out, self.next_flag):
             a.setEnabled(has_doc)
-        for a in (self.key, self.promote, self.colorize, self.save, self.export):
+        for a in (self.key, self.promote, self.colorize, self.save, self.export, self.fill):
             a.setEnabled(has_doc and not busy)
         self.open.setEnabled(not busy)
         self.cancel.setEnabled(busy)

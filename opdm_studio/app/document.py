@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from opdm_studio import paths
+from opdm_studio.engine.fixes import FillOutcome, Fixer, Flagged, RegionCache, key_paint_colours, next_flagged
+from opdm_studio.engine.hints import HintSet, swatch_of_region
 from opdm_studio.engine.project import PROJECT_FILENAME, FrameResult, KeyFrame, Project
+from opdm_studio.engine.swatches import RGB, Swatch, SwatchPalette
 from opdm_studio.errors import CutError, ProjectError
 from opdm_studio.imaging.cut import LINE_DIR_NAMES, open_cut
 
@@ -86,6 +89,13 @@ class Document:
         self._cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self.dirty = False
+        if not hasattr(project, "hints"):  # TEMP until the project keeps them
+            project.hints, project.palette = HintSet(), SwatchPalette()
+        # The fill tool's logic over the project's hints and palette (regions cached per frame).
+        self.fixer = Fixer(RegionCache(self.cut.line, gap=project.settings.gap), len(self.cut),
+                           project.key_indices, project.hints, project.palette)
+        self._palette_keys: tuple | None = None
+        self.sync_palette()
 
     # ------------------------------------------------------------------ opening
 
@@ -166,6 +176,7 @@ class Document:
                       steps=choices.steps, device=choices.device,
                       working_size=choices.working_size, snap=choices.snapping, gap=choices.gap)
         self.project.settings = new.validate()
+        self.set_gap(new.gap)
         return new
 
     # ------------------------------------------------------------------ keys and results
@@ -223,24 +234,33 @@ class Document:
         return r is not None and r.flagged > 0
 
     def key_color(self, i: int) -> np.ndarray | None:
-        """Colour image of keyframe ``i``, None if it is not a key."""
+        """Colour image of keyframe ``i`` in the palette's current colours, None if no key."""
         if i not in self.project.keyframes:
             return None
-        return self._cached(("key", i), lambda: self.project.key_color(i))
+        return self._cached(("key", i), lambda: self.fixer.shown_key(i, self.project.key_color(i)))
 
     def result_color(self, i: int) -> np.ndarray | None:
-        """Colour-only result of frame ``i`` (or the key colour for a key), None if none."""
+        """Colour-only result of frame ``i`` (or the key colour for a key), None if none: its
+        fixes applied, in the palette's current colours."""
         if i in self.project.keyframes:
             return self.key_color(i)
         if not self.has_result(i):
             return None
-        return self._cached(("color", i), lambda: self.project.result_color(i))
+        return self._cached(("color", i), lambda: self.fixer.shown(i, self.project.result_color(i)))
 
     def confidence(self, i: int) -> np.ndarray | None:
-        """Confidence map float32 (H, W) of frame ``i``'s result, None if none stored."""
+        """Confidence map float32 (H, W) of frame ``i``'s result (1 on fixed regions), None if
+        none stored."""
         if not self.has_result(i) or i in self.project.keyframes:
             return None
-        return self._cached(("conf", i), lambda: self.project.result_confidence(i))
+
+        def make() -> np.ndarray | None:
+            conf = self.project.result_confidence(i)
+            fixed = self.fixer.fixed_mask(i)
+            if conf is not None and fixed.any():
+                conf = np.where(fixed, np.float32(1.0), conf)
+            return conf
+        return self._cached(("conf", i), make)
 
     def composite(self, i: int) -> np.ndarray | None:
         """Lines over colour for frame ``i``; None if it has no colour yet."""
@@ -292,6 +312,7 @@ class Document:
         else:
             self.project.results[i] = res
         self.forget(i)
+        self.sync_palette()
         self.dirty = True
 
     def mark_key(self, i: int) -> None:
@@ -305,12 +326,14 @@ class Document:
                 f"frame {self.frame_name(i)} has no colour yet: drop a coloured image on it "
                 "(or colour it first) to make it a keyframe")
         self.forget(i)
+        self.sync_palette()
         self.dirty = True
 
     def unmark_key(self, i: int) -> None:
         """Stop using frame ``i`` as a keyframe."""
         self.project.remove_keyframe(i)
         self.forget(i)
+        self.sync_palette()
         self.dirty = True
 
     def set_key_image(self, i: int, image_path: str | os.PathLike) -> None:
@@ -323,7 +346,101 @@ class Document:
         except Exception:
             self.restore_key_state(i, before)
             raise
+        self.sync_palette()
         self.dirty = True
+
+    # ------------------------------------------------------------------ palette and fixes
+
+    @property
+    def palette(self) -> SwatchPalette:
+        """The project's swatches."""
+        return self.project.palette
+
+    @property
+    def hints(self) -> HintSet:
+        """The project's fixes and where they were carried."""
+        return self.project.hints
+
+    def sync_palette(self) -> list[Swatch]:
+        """Give every keyframe paint colour a swatch (after opening or a key change); returns
+        the swatches added. Reads the keys' paint only when the keys changed."""
+        keys = tuple(sorted((i, k.source, k.path) for i, k in self.project.keyframes.items()))
+        if keys == self._palette_keys:
+            return []
+        self._palette_keys = keys
+        try:
+            images = [(self.project.key_color(i), self.line(i)) for i, *_ in keys]
+        except (ProjectError, CutError, OSError):
+            return []        # a missing paint file: shown where the key is, synced next time
+        return self.palette.sync(key_paint_colours(images))
+
+    def set_gap(self, gap: int) -> None:
+        """Regions are found with another gap closing from now on."""
+        if gap != self.fixer.regions.gap:
+            self.fixer.regions.set_gap(gap)
+            self.forget()
+
+    def fill(self, i: int, x: int, y: int, swatch: str, carry: bool = True) -> FillOutcome:
+        """The fill tool: region (x, y) of coloured frame ``i`` gets ``swatch``, carried to the
+        same region in the neighbouring frames of its keyframe interval."""
+        if not self.has_result(i) and i not in self.project.keyframes:
+            raise ProjectError(f"frame {self.frame_label(i)} has no colour yet: colour it "
+                               "(Ctrl+Enter) before fixing its regions")
+        out = self.fixer.fill(i, x, y, swatch, carry=carry)
+        for f in out.frames:
+            self.forget(f)
+        self.dirty = True
+        return out
+
+    def pick(self, i: int, x: int, y: int) -> tuple[RGB, Swatch | None]:
+        """The colour of the region under (x, y) of frame ``i`` and its swatch (None if its
+        colour is not a swatch's; the colour shown for a pixel on a line)."""
+        color = self.result_color(i)
+        if color is None:
+            raise ProjectError(f"frame {self.frame_label(i)} has no colour to pick from")
+        label = self.fixer.region_at(i, x, y)
+        if i in self.project.keyframes:
+            base = self.project.key_color(i)
+        else:
+            base = self.fixer.fixed(i, self.project.result_color(i))
+        if label == 0:
+            px = tuple(int(v) for v in color[y, x])
+            return (px[0], px[1], px[2]), None
+        rgb, sw = swatch_of_region(base, self.fixer.regions.labels(i), label, self.palette)
+        if sw is not None:
+            return self.palette.shown_rgb(sw), self.palette.resolve(sw.id)
+        return rgb, None
+
+    def fix_marks(self, i: int) -> tuple[int, list[int]]:
+        """(fixes made on frame ``i``, frames whose fixes were carried to it)."""
+        carried = sorted(self.hints.frames_carried().get(i, set()))
+        return len(self.hints.own(i)), carried
+
+    def fixes_state(self) -> tuple[HintSet, SwatchPalette]:
+        """Snapshot of the fixes and the palette, to restore on undo."""
+        return self.hints.copy(), self.palette.copy()
+
+    def restore_fixes(self, state: tuple[HintSet, SwatchPalette]) -> None:
+        """Put back a snapshot taken by :meth:`fixes_state` (the same objects stay in use)."""
+        hints, palette = state
+        self.hints.fixes, self.hints.next_id = dict(hints.fixes), hints.next_id
+        self.palette.swatches, self.palette.next_id = palette.copy().swatches, palette.next_id
+        self.forget()
+        self.dirty = True
+
+    def coloured_frames(self) -> list[int]:
+        """Frames with a coloured result (keyframes excluded)."""
+        return [i for i in range(self.n_frames) if self.has_result(i) and not self.is_key(i)]
+
+    def next_flagged(self, frame: int, after: int | None) -> Flagged | None:
+        """The next region flagged for review after region ``after`` of ``frame``, through the
+        whole cut and round to its start (None when no region is left to review)."""
+        def conf(i: int) -> np.ndarray | None:
+            try:
+                return self.confidence(i)
+            except (ProjectError, CutError, OSError):
+                return None
+        return next_flagged(self.fixer, frame, after, self.coloured_frames(), conf)
 
     def save(self) -> Path:
         """Save the project file (atomic)."""

@@ -68,8 +68,35 @@ class JobRunner(QObject):
         self.finished.emit(outcome)
 
 
-def colorize_job(project, frames: Iterable[int]) -> Job:
-    """A job colouring ``frames`` of ``project`` with the engine's run (results saved one by one)."""
+def frames_to_colour(doc, selected: list[int]) -> tuple[list[int], str]:
+    """What Colorize colours for a timeline selection, and that in words: the selected range;
+    when the selection holds only keyframes, the intervals they bound (a lone keyframe: the
+    intervals on both sides of it; a cut with one keyframe: every frame); nothing selected:
+    every frame."""
+    n, label = doc.n_frames, doc.frame_label
+    if not selected:
+        return list(range(n)), f"all {n} frames"
+    keys = doc.keys()
+    first, last = min(selected), max(selected)
+    if set(selected) <= set(keys):
+        if len(set(selected)) == 1:
+            k = first
+            first = max((x for x in keys if x < k), default=0)
+            last = min((x for x in keys if x > k), default=n - 1)
+            if len(keys) == 1:
+                return list(range(n)), f"all {n} frames (the cut's only keyframe was selected)"
+            what = f"frames {label(first)}-{label(last)}, the intervals of keyframe {label(k)}"
+        else:
+            what = f"frames {label(first)}-{label(last)}, between the selected keyframes"
+        return list(range(first, last + 1)), what
+    if first == last:
+        return [first], f"frame {label(first)}"
+    return list(range(first, last + 1)), f"frames {label(first)}-{label(last)}"
+
+
+def colorize_job(project, frames: Iterable[int], what: str | None = None) -> Job:
+    """A job colouring ``frames`` of ``project`` with the engine's run (results saved one by one);
+    ``what`` says which frames, in words, for the status line."""
     from opdm_studio.engine.run import Colorizer
     frames = list(frames)
     # The layer files the run writes go to the project's own folder, which this app made;
@@ -79,7 +106,7 @@ def colorize_job(project, frames: Iterable[int]) -> Job:
 
     def run(cancel):
         return Colorizer(project, overwrite=own_folder).run(frames=frames, cancel=cancel)
-    return Job("colorize", run, meta={"frames": frames})
+    return Job("colorize", run, meta={"frames": frames, "what": what or f"{len(frames)} frame(s)"})
 
 
 def outcome_text(outcome: Outcome) -> str:
@@ -89,5 +116,8 @@ def outcome_text(outcome: Outcome) -> str:
         return f"{kind} stopped by an error after {outcome.done} frame(s)."
     if outcome.cancelled:
         return f"{kind} cancelled: {outcome.done} of {outcome.total} frame(s) finished and kept."
-    verb = "Coloured" if outcome.kind == "colorize" else "Exported"
-    return f"{verb} {outcome.done} frame(s) in {outcome.seconds:.1f} s."
+    if outcome.kind == "colorize":
+        what = outcome.meta.get("what") if outcome.meta else None
+        prefix = f"Coloured {what}: " if what else "Coloured "
+        return f"{prefix}{outcome.done} frame(s) in {outcome.seconds:.1f} s."
+    return f"Exported {outcome.done} frame(s) in {outcome.seconds:.1f} s."

@@ -19,7 +19,8 @@ from opdm_studio.app.actions import WindowActions
 from opdm_studio.app.document import Document, sample_cut_path
 from opdm_studio.app.errors_ui import show_exception, show_user_error
 from opdm_studio.app.export_dialog import ExportDialog, ExportRequest, confirm_export
-from opdm_studio.app.jobs import JobRunner, colorize_job, outcome_text
+from opdm_studio.app.fixing import FixTool
+from opdm_studio.app.jobs import JobRunner, colorize_job, frames_to_colour, outcome_text
 from opdm_studio.app.keyframes import KeyframeEditor, KeyframePanel
 from opdm_studio.app.network import ModelPreloader, NetworkStatus, network_status
 from opdm_studio.app.settings import AppSettings, SettingsDialog, qsettings, restore_window_layout, save_window_layout
@@ -55,6 +56,7 @@ class MainWindow(QMainWindow):
         self.timeline = TimelineView(self.frames)
         self.viewer = Viewer()
         self.panel = KeyframePanel()
+        self.fixes = FixTool(self)                   # fill tool, palette, next flagged region
         self._build_layout()
         self.acts = WindowActions(self, self.undo, self._mode)
         self.acts.fill_recent(self.settings.recent, self.open_cut)
@@ -89,6 +91,11 @@ class MainWindow(QMainWindow):
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.panel.setMinimumWidth(300)
+        pal = QDockWidget("Palette", self)
+        pal.setObjectName("paletteDock")
+        pal.setWidget(self.fixes.panel)
+        pal.setFeatures(dock.features())
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, pal)
 
     def _connect(self) -> None:
         self.timeline.currentFrameChanged.connect(self._on_current)
@@ -99,7 +106,6 @@ class MainWindow(QMainWindow):
         self.panel.next_slot.clicked.connect(self.go_to)
         self.panel.mark_button.clicked.connect(lambda: self.guard(self.toggle_key))
         self.panel.promote_button.clicked.connect(lambda: self.guard(self.promote_current))
-        self.viewer.picked.connect(self._on_pick)
         self.undo.cleanChanged.connect(self._on_clean_changed)
         self.undo.indexChanged.connect(self._on_undo_index)
         self.jobs.started.connect(self._on_started)
@@ -167,8 +173,8 @@ class MainWindow(QMainWindow):
         s.setValue("app/first_run_done", True)
         if sample is not None:
             self.open_cut(sample)
-            self.status("Welcome! This is the bundled sample cut: select frames on the timeline "
-                        "and press Ctrl+Enter to colour them.")
+            self.status("Welcome! This is the bundled sample cut: press Ctrl+Enter to colour the "
+                        "frames up to the next keyframe, or select frames on the timeline first.")
 
     def open_dialog(self) -> None:
         """File > Open: choose a cut folder."""
@@ -196,6 +202,7 @@ class MainWindow(QMainWindow):
         self.doc = doc
         self.undo.clear()
         self.frames.set_document(doc, self.settings.thumb_size)
+        self.fixes.set_document(doc)
         self.settings.add_recent(folder)
         self.settings.save()
         self.acts.fill_recent(self.settings.recent, self.open_cut)
@@ -265,25 +272,11 @@ class MainWindow(QMainWindow):
                         f"{MODE_LABELS[self._mode]}{self.doc.result_summary(frame)}"
                         + (f" · {note}" if note else ""))
 
-    def _on_pick(self, x: int, y: int) -> None:
-        frame = self.current_frame()
-        if self.doc is None or frame < 0:
-            return
-        color = self.doc.result_color(frame)
-        if color is None:
-            self.status("Colour picker: this frame has no colour yet")
-            return
-        r, g, b = (int(v) for v in color[y, x])
-        conf = self.doc.confidence(frame)
-        c = f" · confidence {conf[y, x]:.2f}" if conf is not None else ""
-        hexc = self.status_bar.show_swatch((r, g, b))
-        self.status(f"Region colour at ({x}, {y}): {hexc} = RGB({r}, {g}, {b}){c}")
-        self.last_pick = (x, y, (r, g, b))
-
     # ------------------------------------------------------------------ keyframe edits
 
     def _frame_changed(self, frame: int) -> None:
         self.frames.frame_changed(frame)
+        self.fixes.panel.refresh()       # a key's paint may bring new swatches
         if self.doc is not None:
             # The neighbours' slots and the current view depend on the keys.
             self.refresh_view()
@@ -311,15 +304,15 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ background jobs
 
     def colorize_selection(self) -> None:
-        """Ctrl+Enter: colour the selected frames (min..max), or the whole cut if none."""
+        """Ctrl+Enter: colour the selected frames (min..max; only keyframes selected: the
+        intervals they bound), or the whole cut if none."""
         if self.doc is None or self.busy:
             return
-        sel = self.timeline.selected_frames()
-        frames = range(sel[0], sel[-1] + 1) if sel else range(self.doc.n_frames)
-        self.colorize(frames)
+        self.colorize(*frames_to_colour(self.doc, self.timeline.selected_frames()))
 
-    def colorize(self, frames) -> None:
-        """Colour ``frames`` in the background (results appear one by one)."""
+    def colorize(self, frames, what: str | None = None) -> None:
+        """Colour ``frames`` in the background (results appear one by one); ``what`` says
+        which, in words."""
         if self.doc is None or self.busy:
             return
         if not self.doc.keys():
@@ -327,9 +320,9 @@ class MainWindow(QMainWindow):
                                   "(select it and press K), or drop a coloured image on a frame.")
             return
         self.doc.apply_settings(self.settings, self.method)
-        job = colorize_job(self.doc.project, frames)
+        job = colorize_job(self.doc.project, frames, what)
         self.jobs.start(job)
-        self.status(f"Colouring {len(job.meta['frames'])} frame(s) with "
+        self.status(f"Colouring {job.meta['what']} with "
                     f"{'OPDM' if self.method == 'opdm' else 'the flow preview'}... (Esc cancels)")
 
     def cancel(self) -> None:

@@ -10,6 +10,7 @@ DONE_COLOR = QColor(80, 200, 120)
 FLAG_COLOR = QColor(255, 110, 64)
 LINE_ONLY_COLOR = QColor(120, 124, 130)
 OUTDATED_COLOR = QColor(176, 150, 86)   # coloured with other keys or settings: Colorize redoes it
+FIX_COLOR = QColor(0, 200, 200)         # a fix made on the frame, or carried to it
 
 STYLESHEET = """
 QToolBar { border: none; spacing: 4px; padding: 2px; }

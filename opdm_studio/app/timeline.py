@@ -18,6 +18,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QPoint,
     QRect,
     QRunnable,
     QSize,
@@ -28,7 +29,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from opdm_studio.app.theme import DONE_COLOR, FLAG_COLOR, KEY_COLOR, LINE_ONLY_COLOR, OUTDATED_COLOR
+from opdm_studio.app.theme import DONE_COLOR, FIX_COLOR, FLAG_COLOR, KEY_COLOR, LINE_ONLY_COLOR, OUTDATED_COLOR
 
 # Extra data roles of FrameListModel.
 KeyRole = Qt.ItemDataRole.UserRole + 1
@@ -36,6 +37,7 @@ ColouredRole = Qt.ItemDataRole.UserRole + 2
 FlaggedRole = Qt.ItemDataRole.UserRole + 3
 NumberRole = Qt.ItemDataRole.UserRole + 4
 OutdatedRole = Qt.ItemDataRole.UserRole + 5
+FixRole = Qt.ItemDataRole.UserRole + 6      # (fixes made here, frames fixes were carried from, in the last fill's reach)
 
 
 def rgb_to_qimage(rgb: np.ndarray) -> QImage:
@@ -169,6 +171,7 @@ class FrameListModel(QAbstractListModel):
         self._doc = None
         self.thumbs: ThumbnailCache | None = None
         self._thumb_size = 96
+        self.reach: set[int] = set()      # frames the last fill painted (shown under the tiles)
 
     def set_document(self, doc, thumb_size: int = 96) -> None:
         """Show a new document (or None)."""
@@ -183,6 +186,12 @@ class FrameListModel(QAbstractListModel):
             self.thumbs = ThumbnailCache(doc.thumbnail_source, thumb_size, parent=self)
             self.thumbs.ready.connect(self._thumb_ready)
         self.endResetModel()
+
+    def set_reach(self, frames) -> None:
+        """Underline the frames the last fill painted (its frame and where it was carried)."""
+        old, self.reach = self.reach, set(frames)
+        for f in sorted(old ^ self.reach):
+            self.frame_changed(f, thumbnail=False)
 
     def set_thumb_size(self, size: int) -> None:
         """Change the thumbnail size and repaint."""
@@ -220,6 +229,12 @@ class FrameListModel(QAbstractListModel):
                                     ("out of date: other keys or settings, Colorize redoes it",
                                      self._doc.is_outdated(i)),
                                     ("flagged for review", self._doc.is_flagged(i))) if on]
+            own, carried = self._doc.fix_marks(i)
+            if own:
+                tags.append(f"{own} fix(es) made here")
+            if carried:
+                tags.append("fixes carried from frame(s) "
+                            + ", ".join(self._doc.frame_label(f) for f in carried))
             return f"{self._doc.frame_name(i)}" + (f" ({', '.join(tags)})" if tags else " (line only)")
         if role == Qt.ItemDataRole.DecorationRole:
             return self.thumbs.get(i) if self.thumbs is not None else None
@@ -231,6 +246,9 @@ class FrameListModel(QAbstractListModel):
             return self._doc.is_flagged(i)
         if role == OutdatedRole:
             return self._doc.is_outdated(i)
+        if role == FixRole:
+            own, carried = self._doc.fix_marks(i)
+            return own, carried, i in self.reach
         if role == NumberRole:
             return i
         return None
@@ -307,6 +325,17 @@ class FrameDelegate(QStyledItemDelegate):
             x, y = img_rect.right() - 16, img_rect.y() + 3
             t.moveTo(x + 6.5, y); t.lineTo(x + 13, y + 11); t.lineTo(x, y + 11); t.closeSubpath()
             painter.fillPath(t, FLAG_COLOR)
+        own, carried, in_reach = index.data(FixRole) or (0, [], False)
+        if own or carried:  # fix mark, bottom-right: a dot where fixed, a ring where carried to
+            c = img_rect.bottomRight() - QPoint(8, 8)
+            painter.setPen(QPen(QColor(10, 30, 30), 1))
+            painter.setBrush(FIX_COLOR if own else QColor(0, 0, 0, 0))
+            if not own:
+                painter.setPen(QPen(FIX_COLOR, 2))
+            painter.drawEllipse(c, 5, 5)
+            painter.setBrush(QColor(0, 0, 0, 0))
+        if in_reach:  # the last fill's reach: a line under the tile's bar
+            painter.fillRect(QRect(bar.x(), bar.bottom() + 1, bar.width(), 2), FIX_COLOR)
         if current:
             painter.setPen(QPen(QColor(255, 255, 255), 2))
             painter.drawRect(r.adjusted(1, 1, -1, -1))

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
-from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView, QWidget
 
 from opdm_studio.app.document import composite
 from opdm_studio.app.timeline import rgb_to_qimage
@@ -78,10 +78,16 @@ def compose(doc, frame: int, mode: str) -> tuple[np.ndarray, str, int]:
     raise ValueError(mode)
 
 
+#: Views where the fill tool paints (the picture is the frame itself, at offset 0).
+FILL_MODES = ("color", "overlay", "review")
+
+
 class Viewer(QGraphicsView):
-    """Zoomable, pannable view of one picture; emits picked image coordinates in pick mode."""
+    """Zoomable, pannable view of one picture. Tools: ``pan`` (drag), ``pick`` (a click reports
+    the pixel: ``picked``) and ``fill`` (a click reports ``filled``, an Alt-click ``picked``)."""
 
     picked = Signal(int, int)       # x, y in frame pixels
+    filled = Signal(int, int)       # x, y in frame pixels
     zoomChanged = Signal(float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -98,10 +104,18 @@ class Viewer(QGraphicsView):
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setAcceptDrops(False)  # folder drops go to the main window
         self._fit_mode = True
-        self._pick_mode = False
+        self.tool = "pan"
         self._offset_x = 0
         self._frame_w = 0
         self.placeholder = "Drop a cut folder here, or File > Open"
+        # A box around one region (the next region flagged for review), in frame pixels.
+        self._box = QGraphicsRectItem()
+        pen = QPen(QColor(255, 0, 170), 2)
+        pen.setCosmetic(True)
+        self._box.setPen(pen)
+        self._box.setZValue(10)
+        self._box.setVisible(False)
+        self._scene.addItem(self._box)
 
     # ------------------------------------------------------------------ content
 
@@ -167,22 +181,54 @@ class Viewer(QGraphicsView):
 
     # ------------------------------------------------------------------ colour picker
 
+    def set_tool(self, tool: str) -> None:
+        """``pan`` (drag pans), ``pick`` (clicks pick a colour) or ``fill`` (clicks fill a
+        region, Alt-clicks pick its swatch)."""
+        self.tool = tool
+        drag = QGraphicsView.DragMode.ScrollHandDrag if tool == "pan" else QGraphicsView.DragMode.NoDrag
+        self.setDragMode(drag)
+        cursor = {"pick": Qt.CursorShape.CrossCursor, "fill": Qt.CursorShape.PointingHandCursor}
+        self.viewport().setCursor(cursor.get(tool, Qt.CursorShape.OpenHandCursor))
+
     def set_pick_mode(self, on: bool) -> None:
-        """Clicks pick a colour instead of panning."""
-        self._pick_mode = on
-        self.setDragMode(QGraphicsView.DragMode.NoDrag if on else QGraphicsView.DragMode.ScrollHandDrag)
-        self.viewport().setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.OpenHandCursor)
+        """Clicks pick a colour instead of panning (off: back to panning, unless another tool
+        took over meanwhile)."""
+        if on or self.tool == "pick":
+            self.set_tool("pick" if on else "pan")
+
+    def set_fill_mode(self, on: bool) -> None:
+        """Clicks fill regions with the current swatch instead of panning."""
+        if on or self.tool == "fill":
+            self.set_tool("fill" if on else "pan")
 
     def mousePressEvent(self, event) -> None:
-        """In pick mode, report the frame pixel under the click."""
-        if self._pick_mode and event.button() == Qt.MouseButton.LeftButton and self.has_image():
+        """With the pick or fill tool, report the frame pixel under the click."""
+        if self.tool != "pan" and event.button() == Qt.MouseButton.LeftButton and self.has_image():
             p: QPointF = self.mapToScene(event.position().toPoint())
             x, y = int(p.x()) - self._offset_x, int(p.y())
             if 0 <= x < self._frame_w and 0 <= y < self._item.pixmap().height():
-                self.picked.emit(x, y)
+                alt = bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
+                (self.filled if self.tool == "fill" and not alt else self.picked).emit(x, y)
             event.accept()
             return
         super().mousePressEvent(event)
+
+    def show_box(self, box: tuple[int, int, int, int] | None, centre: bool = True) -> None:
+        """Outline the box (x0, y0, x1, y1) of the frame (None hides it) and bring it into view."""
+        if box is None:
+            self._box.setVisible(False)
+            return
+        x0, y0, x1, y1 = box
+        pad = 4
+        rect = QRectF(x0 - pad + self._offset_x, y0 - pad, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad)
+        self._box.setRect(rect)
+        self._box.setVisible(True)
+        if centre:
+            self.centerOn(rect.center())
+
+    def box_shown(self) -> bool:
+        """True while a region is outlined."""
+        return self._box.isVisible()
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         """Draw the hint text when nothing is shown."""

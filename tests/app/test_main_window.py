@@ -125,10 +125,10 @@ def test_cancel_midway_keeps_finished_frames(qtbot, dialogs, tmp_path, one_torch
     save_tiny_default_model()
     hold = [True]
 
-    def held_colorize_job(project, frames):
+    def held_colorize_job(project, frames, what=None):
         """The window's job, paused after the first coloured frame until the GUI cancels: a tiny
         model colours the whole cut before a throttled progress signal reaches the GUI."""
-        job = main_window.colorize_job.__wrapped__(project, frames)
+        job = main_window.colorize_job.__wrapped__(project, frames, what)
 
         def run(cancel):
             for ev in job.run(cancel):

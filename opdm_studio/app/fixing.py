@@ -1,0 +1,179 @@
+"""Fixing in the window: the fill tool, the swatch picker, the palette edits (all undoable), the
+reach of the last fix on the timeline, and "Next flagged region".
+
+:class:`FixTool` is owned by the main window; the logic lives in the engine
+(:class:`~opdm_studio.engine.fixes.Fixer`, through the window's Document), the swatches in the
+:class:`~opdm_studio.app.palette_panel.PalettePanel` it creates. Every change of the fixes or
+the palette is one :class:`FixesCommand` on the window's undo stack.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtGui import QUndoCommand
+
+from opdm_studio.app.palette_panel import PalettePanel
+from opdm_studio.app.viewer import FILL_MODES, MODE_LABELS
+from opdm_studio.engine.swatches import hex_of
+from opdm_studio.errors import ProjectError
+
+
+class FixesCommand(QUndoCommand):
+    """Undoable change of the fixes and the palette: both states, before and after.
+
+    The change is made before the command is pushed (a refused change raises with nothing on
+    the stack); ``frames`` are the frames whose colours it changes (None: all of them).
+    """
+
+    def __init__(self, doc, text: str, before, after, frames: list[int] | None,
+                 on_change: Callable[[list[int] | None], None]) -> None:
+        super().__init__(text)
+        self._doc, self._before, self._after = doc, before, after
+        self._frames, self._on_change = frames, on_change
+
+    def redo(self) -> None:
+        """Put the changed state in place (a no-op on the first push)."""
+        self._doc.restore_fixes(self._after)
+        self._on_change(self._frames)
+
+    def undo(self) -> None:
+        """Restore the fixes and palette as they were."""
+        self._doc.restore_fixes(self._before)
+        self._on_change(self._frames)
+
+
+class FixTool:
+    """The window's fixing tools (see the module doc). ``win`` is the main window."""
+
+    def __init__(self, win) -> None:
+        self.win = win
+        self.panel = PalettePanel(self.edit)
+        self.reach: list[int] = []                  # frames the last fill painted
+        self.flag: tuple[int, int] | None = None    # (frame, region) outlined by Next flagged
+        win.viewer.filled.connect(lambda x, y: win.guard(self.fill_at, x, y))
+        win.viewer.picked.connect(lambda x, y: win.guard(self.pick_at, x, y))
+        win.timeline.currentFrameChanged.connect(self._frame_shown)
+
+    @property
+    def doc(self):
+        """The window's open cut (None without one)."""
+        return self.win.doc
+
+    def set_document(self, doc) -> None:
+        """A cut was opened (or closed)."""
+        self.reach, self.flag = [], None
+        self.win.frames.set_reach([])
+        self.win.viewer.show_box(None)
+        self.panel.set_document(doc)
+
+    # ------------------------------------------------------------------ undoable changes
+
+    def edit(self, text: str, change: Callable[[], object], frames: list[int] | None = None) -> None:
+        """Make ``change`` to the fixes / palette and record it on the undo stack."""
+        doc = self.doc
+        if doc is None or self.win.busy:
+            return
+        before = doc.fixes_state()
+        try:
+            change()
+        except Exception:
+            doc.restore_fixes(before)
+            raise
+        self.win.undo.push(FixesCommand(doc, text, before, doc.fixes_state(), frames, self.changed))
+        self.win.status(text)
+
+    def changed(self, frames: list[int] | None) -> None:
+        """The fixes or the palette changed: redraw what shows them."""
+        doc = self.doc
+        if doc is None:
+            return
+        if frames is None:
+            doc.forget()
+            if self.win.frames.thumbs is not None:
+                self.win.frames.thumbs.invalidate()
+            self.win.frames.layoutChanged.emit()
+        else:
+            for f in frames:
+                doc.forget(f)
+                self.win.frames.frame_changed(f)
+        self.panel.refresh()
+        self.win.refresh_view()
+
+    # ------------------------------------------------------------------ the fill tool
+
+    def fill_at(self, x: int, y: int) -> None:
+        """A click with the fill tool: the region gets the current swatch (carried on)."""
+        doc, frame = self.doc, self.win.current_frame()
+        if doc is None or frame < 0 or self.win.busy:
+            return
+        if self.win.mode not in FILL_MODES:
+            raise ProjectError("The fill tool paints in the "
+                               + ", ".join(MODE_LABELS[m] for m in FILL_MODES)
+                               + " views (Ctrl+2, Ctrl+3, Ctrl+5)")
+        sid = self.panel.current_swatch()
+        if sid is None:
+            raise ProjectError("Choose a swatch in the palette first (or Alt-click a region to "
+                               "pick one)")
+        sw = doc.palette.get(sid)
+        before = doc.fixes_state()
+        out = doc.fill(frame, x, y, sid, carry=self.panel.carry.isChecked())
+        label = doc.frame_label(frame)
+        self.win.undo.push(FixesCommand(doc, f"Fill a region of frame {label} with {sw.name}",
+                                        before, doc.fixes_state(), out.frames, self.changed))
+        self.reach = out.frames
+        self.win.frames.set_reach(self.reach)
+        if self.flag is not None and self.flag[0] == frame:
+            self.win.viewer.show_box(None)
+            self.flag = None
+        self.win.status(f"Filled with {sw.name}: {out.describe(doc.frame_label)}")
+
+    def pick_at(self, x: int, y: int) -> None:
+        """A click with the colour picker, or an Alt-click with the fill tool: the region's
+        colour, its swatch (which becomes the current one) and its confidence."""
+        doc, frame = self.doc, self.win.current_frame()
+        if doc is None or frame < 0:
+            return
+        if doc.result_color(frame) is None:
+            self.win.status("Colour picker: this frame has no colour yet")
+            return
+        rgb, sw = doc.pick(frame, x, y)
+        conf = doc.confidence(frame)
+        c = f" · confidence {conf[y, x]:.2f}" if conf is not None else ""
+        self.win.status_bar.show_swatch(rgb)
+        self.win.last_pick = (x, y, rgb)
+        if sw is None:
+            self.win.status(f"Region colour at ({x}, {y}): {hex_of(rgb)}, not a swatch of the "
+                            f"palette (Add makes it one){c}")
+            return
+        self.panel.set_current(sw.id)
+        self.win.status(f"Region colour at ({x}, {y}): {sw.name} {hex_of(rgb)} = RGB{rgb}; now "
+                        f"the current swatch{c}")
+
+    # ------------------------------------------------------------------ review
+
+    def next_flagged(self) -> None:
+        """Jump to the next region flagged for review, through the whole cut."""
+        doc = self.doc
+        if doc is None:
+            return
+        frame = self.win.current_frame()
+        after = self.flag[1] if self.flag is not None and self.flag[0] == frame else None
+        hit = doc.next_flagged(max(frame, 0), after)
+        if hit is None:
+            self.flag = None
+            self.win.viewer.show_box(None)
+            self.win.status("No region is flagged for review: every coloured frame is settled")
+            return
+        self.flag = (hit.frame, hit.label)
+        if hit.frame != frame:
+            self.win.go_to(hit.frame)
+        if self.win.mode not in FILL_MODES:
+            self.win.set_mode("review")
+        self.win.viewer.show_box(hit.box)
+        self.win.status(f"Flagged region on frame {doc.frame_label(hit.frame)} ({hit.area} px): "
+                        "fill it with the right swatch (B, click), or N for the next one")
+
+    def _frame_shown(self, frame: int) -> None:
+        if self.flag is not None and self.flag[0] != frame:
+            self.flag = None
+            self.win.viewer.show_box(None)
