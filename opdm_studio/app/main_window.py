@@ -95,7 +95,8 @@ class MainWindow(QMainWindow):
         pal.setObjectName("paletteDock")
         pal.setWidget(self.fixes.panel)
         pal.setFeatures(dock.features())
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, pal)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, pal)
+        self.fixes.panel.setMinimumWidth(230)
 
     def _connect(self) -> None:
         self.timeline.currentFrameChanged.connect(self._on_current)

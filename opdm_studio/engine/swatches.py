@@ -152,6 +152,13 @@ class SwatchPalette:
         self.next_id += 1
         return sid
 
+    def _new_name(self) -> str:
+        names = {s.name for s in self.swatches}
+        n = len(self.swatches) + 1
+        while f"Colour {n}" in names:
+            n += 1
+        return f"Colour {n}"
+
     def sync(self, key_colours: Iterable[RGB]) -> list[Swatch]:
         """Add a swatch for every keyframe paint colour that has none yet, and note which
         swatches the keyframes use (``in_keys``); returns the swatches added."""
@@ -162,7 +169,7 @@ class SwatchPalette:
             s.in_keys = s.source in used
         for c in colours:
             if self.by_source(c) is None:
-                s = Swatch(self._new_id(), f"Paint {hex_of(c)}", c, c, in_keys=True)
+                s = Swatch(self._new_id(), self._new_name(), c, c, in_keys=True)
                 self.swatches.append(s)
                 added.append(s)
         return added
@@ -182,7 +189,7 @@ class SwatchPalette:
         if old is not None:
             raise ProjectError(f"{hex_of(rgb)} is what the swatch {old.name!r} was painted with; "
                                "pick another colour or recolour that swatch back")
-        s = Swatch(self._new_id(), name or f"Paint {hex_of(rgb)}", rgb, rgb)
+        s = Swatch(self._new_id(), name or self._new_name(), rgb, rgb)
         self.swatches.append(s)
         return s
 
