@@ -336,6 +336,27 @@ class Fixer:
         return int(labels[y, x]) if 0 <= x < w and 0 <= y < h else 0
 
 
+def fixer_for(project: Any) -> Fixer:
+    """A :class:`Fixer` over a project's cut, keyframes, hints and palette (duck-typed: the
+    project module itself builds on this one's data)."""
+    return Fixer(RegionCache(project.cut.line, gap=project.settings.gap), len(project.cut),
+                 project.key_indices, project.hints, project.palette)
+
+
+def frame_layers(fixer: Fixer, index: int, color_only: np.ndarray, composite: np.ndarray | None,
+                 key: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """The colour-only layer and composite a frame is written with: its fixes (not on a
+    keyframe: its paint is the truth) and the swatches' current colours applied. A composite of
+    None is built from the colour layer and the drawing's lines by the writer."""
+    if key:
+        if not fixer.palette.colour_map():
+            return color_only, composite
+        return (fixer.shown(index, color_only, fixed=False),
+                None if composite is None else fixer.shown_key(index, composite))
+    color = fixer.shown(index, color_only)
+    return (color_only, composite) if color is color_only else (color, None)
+
+
 def key_paint_colours(key_images: Iterable[tuple[np.ndarray, np.ndarray]]) -> list[RGB]:
     """The flat paint colours of keyframes ((colour RGB, gray drawing) pairs), most used first:
     what the palette's swatches are taken from (the snapping palette's colours)."""

@@ -100,3 +100,22 @@ def test_flagged_regions_and_next_flagged(cut):
     assert again is not None and again.frame == 6
     fixer.fill(6, x, y, fixer.palette.live()[0].id, carry=False)  # a fix settles it
     assert fixer.flagged(6, conf[6]) == [] and next_flagged(fixer, 1, None, range(1, 9), conf.get) is None
+
+
+def test_frame_layers_apply_fixes_and_palette(cut):
+    from opdm_studio.engine.fixes import frame_layers
+    fixer, _ = make_fixer(cut)
+    k, x, y = biggest_region(fixer, 4)
+    base, comp = cut.colors[4].copy(), cut.colors[4].copy()
+    assert frame_layers(fixer, 4, base, comp) == (base, comp)        # nothing to apply
+    sw = fixer.palette.live()[2]
+    fixer.fill(4, x, y, sw.id, carry=False)
+    color, composite = frame_layers(fixer, 4, base, comp)
+    assert composite is None and (color[fixer.regions.labels(4) == k] == sw.source).all()
+    # A keyframe keeps its paint (no hints), but shows the palette's new colours.
+    key_rgb = tuple(int(v) for v in cut.colors[0][fixer.regions.labels(0) > 0][0])
+    ksw = fixer.palette.by_source(key_rgb)
+    fixer.palette.recolour(ksw.id, (1, 1, 1))
+    kc, kcomp = frame_layers(fixer, 0, cut.colors[0], cut.colors[0], key=True)
+    assert (kc == (1, 1, 1)).all(axis=2).any() and (kcomp == (1, 1, 1)).all(axis=2).any()
+    assert (kcomp[cut.lines[0] < 128] == cut.colors[0][cut.lines[0] < 128]).all()   # lines kept
