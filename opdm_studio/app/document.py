@@ -95,6 +95,7 @@ class Document:
         self.fixer = Fixer(RegionCache(self.cut.line, gap=project.settings.gap), len(self.cut),
                            project.key_indices, project.hints, project.palette)
         self._palette_keys: tuple | None = None
+        self._warm_stop = threading.Event()
         self.sync_palette()
 
     # ------------------------------------------------------------------ opening
@@ -379,6 +380,27 @@ class Document:
         if gap != self.fixer.regions.gap:
             self.fixer.regions.set_gap(gap)
             self.forget()
+
+    def warm_fixes(self, frame: int) -> None:
+        """Find the regions of ``frame``'s keyframe interval (up to 12 frames each way) and how
+        they follow each other, in a background thread, so that a fill there carries at once."""
+        self._warm_stop.set()
+        if frame < 0 or self.is_key(frame):
+            return
+        lo, hi = self.fixer.interval(frame)
+        lo, hi = max(lo - 1, frame - 12, 0), min(hi + 1, frame + 12, self.n_frames - 1)
+        order = sorted(range(lo, hi + 1), key=lambda f: abs(f - frame))
+        frames = list(range(lo, hi + 1))
+        if all(self.fixer.regions.has_pair(a, b) for a, b in zip(frames, frames[1:], strict=False)):
+            return
+        stop = self._warm_stop = threading.Event()
+        near = sorted(order[:25])
+        threading.Thread(target=self.fixer.regions.warm, args=(near, stop), daemon=True,
+                         name="opdm-warm-fixes").start()
+
+    def stop_warming(self) -> None:
+        """Stop the background region finding (closing the cut)."""
+        self._warm_stop.set()
 
     def fill(self, i: int, x: int, y: int, swatch: str, carry: bool = True) -> FillOutcome:
         """The fill tool: region (x, y) of coloured frame ``i`` gets ``swatch``, carried to the

@@ -49,6 +49,7 @@ class FixTool:
         self.win = win
         self.panel = PalettePanel(self.edit)
         self.reach: list[int] = []                  # frames the last fill painted
+        self._doc = None                            # the document shown (to stop its warm-up)
         self.flag: tuple[int, int] | None = None    # (frame, region) outlined by Next flagged
         win.viewer.filled.connect(lambda x, y: win.guard(self.fill_at, x, y))
         win.viewer.picked.connect(lambda x, y: win.guard(self.pick_at, x, y))
@@ -61,6 +62,9 @@ class FixTool:
 
     def set_document(self, doc) -> None:
         """A cut was opened (or closed)."""
+        if self._doc is not None and self._doc is not doc:
+            self._doc.stop_warming()
+        self._doc = doc
         self.reach, self.flag = [], None
         self.win.frames.set_reach([])
         self.win.viewer.show_box(None)
@@ -173,7 +177,14 @@ class FixTool:
         self.win.status(f"Flagged region on frame {doc.frame_label(hit.frame)} ({hit.area} px): "
                         "fill it with the right swatch (B, click), or N for the next one")
 
+    def warm(self) -> None:
+        """With the fill tool on, get the regions around the current frame ready in the
+        background (the first fill of an interval then carries without a wait)."""
+        if self.doc is not None and self.win.viewer.tool == "fill" and not self.win.busy:
+            self.doc.warm_fixes(self.win.current_frame())
+
     def _frame_shown(self, frame: int) -> None:
         if self.flag is not None and self.flag[0] != frame:
             self.flag = None
             self.win.viewer.show_box(None)
+        self.warm()

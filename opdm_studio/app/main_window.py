@@ -59,6 +59,7 @@ class MainWindow(QMainWindow):
         self.fixes = FixTool(self)                   # fill tool, palette, next flagged region
         self._build_layout()
         self.acts = WindowActions(self, self.undo, self._mode)
+        self.acts.fill.toggled.connect(lambda on: on and self.fixes.warm())
         self.acts.fill_recent(self.settings.recent, self.open_cut)
         self.status_bar = StatusBar(self.statusBar())
         self.key_edits = KeyframeEditor(self.undo, self._frame_changed)
@@ -479,6 +480,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         save_window_layout(self)
+        self.fixes.set_document(None)
         self.frames.set_document(None)
         self.jobs.stop()
         event.accept()

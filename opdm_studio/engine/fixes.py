@@ -90,10 +90,14 @@ class RegionCache:
     drawings, computed on demand and kept for the most recent frames (thread-safe: the app's
     thumbnails are made on another thread)."""
 
+    #: Memory the cached region labels may take (a 2K frame's labels are 8 MB).
+    MAX_BYTES = 256 * 2 ** 20
+
     def __init__(self, line: Callable[[int], np.ndarray], gap: int = 3, capacity: int = 64) -> None:
         self._line = line
         self.gap = int(gap)
         self.capacity = capacity
+        self._sized = False
         self._labels: OrderedDict[int, np.ndarray] = OrderedDict()
         self._pairs: OrderedDict[tuple[int, int], Correspondence] = OrderedDict()
         self._lock = threading.Lock()
@@ -112,6 +116,9 @@ class RegionCache:
             gap = self.gap
         lab = find_regions(line_mask_from_drawing(self._line(i)), gap=gap).labels
         with self._lock:
+            if not self._sized:       # as many frames as the memory budget holds, 8 at least
+                self.capacity = max(8, min(self.capacity, self.MAX_BYTES // max(lab.nbytes, 1)))
+                self._sized = True
             if gap == self.gap:
                 self._labels[i] = lab
                 while len(self._labels) > self.capacity:
@@ -129,6 +136,21 @@ class RegionCache:
                 while len(self._pairs) > self.capacity:
                     self._pairs.popitem(last=False)
         return c
+
+    def warm(self, frames: list[int], stop: threading.Event) -> None:
+        """Compute the regions of ``frames`` and the correspondences of each neighbouring pair
+        in advance (a background thread: a fill then carries at once); stops when ``stop`` is
+        set."""
+        for a, b in zip(frames, frames[1:], strict=False):
+            for x, y in ((a, b), (b, a)):
+                if stop.is_set():
+                    return
+                self.correspondence(x, y)
+
+    def has_pair(self, a: int, b: int) -> bool:
+        """True when the correspondence of frames ``a`` -> ``b`` is computed."""
+        with self._lock:
+            return (a, b) in self._pairs
 
     def set_gap(self, gap: int) -> None:
         """Use another gap closing (drops everything computed)."""

@@ -47,6 +47,9 @@ def test_fill_carries_and_undo_redo(qtbot, coloured):
     win.fixes.panel.set_current(green.id)
     win.acts.fill.trigger()
     assert win.viewer.tool == "fill"
+    # The fill tool gets the interval's regions ready in the background.
+    qtbot.waitUntil(lambda: win.doc.fixer.regions.has_pair(3, 4)
+                    and win.doc.fixer.regions.has_pair(2, 1), timeout=10000)
     win.viewer.filled.emit(*BALL)
     assert region_colour(win, 3, BALL) == green.rgb
     fix = next(iter(win.doc.hints.fixes.values()))
