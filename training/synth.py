@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from opdm_studio.imaging.export import write_bytes_atomic, write_png_atomic
+from opdm_studio.fileio import write_bytes_atomic
+from opdm_studio.imaging.export import write_png_atomic
 from training.synth_scene import LINE_RGB, TRACE_RGB, build_scene, lines_of, render
 
 

@@ -23,9 +23,11 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from opdm_studio.core.config import ModelConfig
-from opdm_studio.core.device import autocast, cpu_has_amx, pick_device, prepare_for_inference, prepare_inputs
+from opdm_studio.core.device import (autocast, cpu_has_amx, pick_device, pick_dtype, prepare_for_inference,
+                                     prepare_inputs)
 from opdm_studio.core.diffusion import GaussianDiffusion, ddim_sample
 from opdm_studio.core.model import OPDM
+from opdm_studio.errors import ProjectError
 
 DTYPE_NAMES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -233,7 +235,10 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     if args.size < 16 or args.size % 16:
         ap.error("--size must be a multiple of 16")
-    device = pick_device(args.device)
+    try:
+        device = pick_device(args.device)
+    except ValueError as exc:
+        raise ProjectError(f"cannot benchmark on {args.device!r}: {exc}") from None
     CLOCK["name"] = args.clock
     if args.clock == "cpu":
         if device.type != "cpu":
@@ -242,6 +247,11 @@ def main(argv: list[str]) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     dtypes = args.dtype or (["fp32", "bf16"] if device.type == "cuda" or cpu_has_amx() else ["fp32"])
+    for d in dtypes:        # an explicit bf16 on a CPU that cannot run it: one line, not a crawl
+        try:
+            pick_dtype(device, d)
+        except ValueError as exc:
+            raise ProjectError(f"cannot benchmark {d} on {device}: {exc}") from None
     presets = args.preset or ["tiny", "small", "paper"]
     log = (lambda s: print(s, file=sys.stderr, flush=True))
     log(f"opdm-studio bench: presets {', '.join(presets)}; dtypes {', '.join(dtypes)}; device {device}")

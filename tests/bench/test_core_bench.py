@@ -33,3 +33,13 @@ def test_targets_checked():
     assert checks["paper_params_in_range"] and checks["paper_frame_s_le_7"]
     assert checks["paper_peak_fraction_ge_0.5"] and checks["paper_cache_speedup_ge_1.3"]
     assert not checks["small_frame_s_le_1"] and not checks["small_cache_speedup_ge_1.3"]
+
+
+def test_explicit_bf16_on_a_cpu_without_it_is_one_line(monkeypatch, capsys):
+    """`opdm-studio bench --dtype bf16` where oneDNN has no bf16: one line, exit 2, no crawl."""
+    from opdm_studio import cli
+    from opdm_studio.core import device as dev
+    monkeypatch.setattr(dev, "cpu_supports_bf16", lambda: False)
+    assert cli.main(["bench", "--preset", "tiny", "--dtype", "bf16", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "this CPU has no bf16 support; use fp32" in err[0]
