@@ -10,21 +10,27 @@ CPU, so every time is the minimum of a few repeats and the ratio is what to comp
 from __future__ import annotations
 
 import argparse
-import copy
 import datetime as _dt
 import json
 import os
 import platform
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from opdm_studio.core.config import ModelConfig
-from opdm_studio.core.device import (autocast, cpu_has_amx, pick_device, pick_dtype, prepare_for_inference,
-                                     prepare_inputs)
+from opdm_studio.core.device import (
+    autocast,
+    cpu_has_amx,
+    pick_device,
+    pick_dtype,
+    prepare_for_inference,
+    prepare_inputs,
+)
 from opdm_studio.core.diffusion import GaussianDiffusion, ddim_sample
 from opdm_studio.core.model import OPDM
 from opdm_studio.errors import ProjectError
@@ -72,7 +78,7 @@ def matmul_peak(dtype: torch.dtype, device: torch.device, repeats: int = 5,
         for n in sizes:
             a = torch.randn(n, n, device=device).to(dtype)
             b = torch.randn(n, n, device=device).to(dtype)
-            s = best_time(lambda: torch.mm(a, b), repeats, device)
+            s = best_time(lambda a=a, b=b: torch.mm(a, b), repeats, device)
             best = max(best, 2 * n ** 3 / s)
     return best
 
@@ -100,6 +106,27 @@ def machine_info() -> dict[str, Any]:
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
+def _timings(model: Any, diff: GaussianDiffusion, inputs: tuple[torch.Tensor, ...], device: torch.device,
+             dtype: torch.dtype, steps: int, repeats: int) -> tuple[float, float, float, float, float]:
+    """(step, naive step, references, conditions, frame) seconds of a prepared model."""
+    xi, li, pi, ni = (prepare_inputs(t, device, dtype) for t in inputs)
+    with torch.inference_mode(), autocast(device, dtype):
+        r = model.encode_references(pi, ni)
+        c = model.encode_conditions(li, pi, ni, refs=r)
+        t_step = best_time(lambda: model.denoise(xi, 100, li, c), repeats, device)
+        t_naive = best_time(lambda: model(xi, 100, li, pi, ni), repeats, device)
+        t_refs = best_time(lambda: model.encode_references(pi, ni), repeats, device)
+        t_cond = best_time(lambda: model.encode_conditions(li, pi, ni, refs=r), repeats, device)
+
+        def frame() -> None:
+            gen = torch.Generator(device=device).manual_seed(0)
+            for _ in ddim_sample(model, diff, li, pi, ni, steps=steps, generator=gen):
+                pass
+
+        t_frame = best_time(frame, max(1, repeats // 2), device, warmup=0)
+    return t_step, t_naive, t_refs, t_cond, t_frame
+
+
 def bench_preset(name: str, device: torch.device, dtypes: list[str], size: int, steps: int,
                  repeats: int, peaks: dict[str, float], log: Callable[[str], None]) -> dict[str, Any]:
     """All figures for one preset."""
@@ -123,22 +150,10 @@ def bench_preset(name: str, device: torch.device, dtypes: list[str], size: int, 
     for dname in dtypes:
         dtype = DTYPE_NAMES[dname]
         log(f"  {name} {dname}: measuring...")
-        model = prepare_for_inference(copy.deepcopy(base), device, dtype)
-        xi, li, pi, ni = (prepare_inputs(t, device, dtype) for t in (x_t, line, prev, nxt))
-        with torch.inference_mode(), autocast(device, dtype):
-            r = model.encode_references(pi, ni)
-            c = model.encode_conditions(li, pi, ni, refs=r)
-            t_step = best_time(lambda: model.denoise(xi, 100, li, c), repeats, device)
-            t_naive = best_time(lambda: model(xi, 100, li, pi, ni), repeats, device)
-            t_refs = best_time(lambda: model.encode_references(pi, ni), repeats, device)
-            t_cond = best_time(lambda: model.encode_conditions(li, pi, ni, refs=r), repeats, device)
-
-            def frame() -> None:
-                gen = torch.Generator(device=device).manual_seed(0)
-                for _ in ddim_sample(model, diff, li, pi, ni, steps=steps, generator=gen):
-                    pass
-
-            t_frame = best_time(frame, max(1, repeats // 2), device, warmup=0)
+        model = prepare_for_inference(base, device, dtype)
+        t_step, t_naive, t_refs, t_cond, t_frame = _timings(model, diff, (x_t, line, prev, nxt), device,
+                                                             dtype, steps, repeats)
+        del model
         peak = peaks.get(dname, 0.0)
         res = {
             "dtype": dname,
@@ -157,7 +172,6 @@ def bench_preset(name: str, device: torch.device, dtypes: list[str], size: int, 
         out["results"].append(res)
         log(f"  {name} {dname}: {t_step:.3f} s/step, {t_frame:.2f} s/frame, "
             f"speedup {res['cache_speedup']:.2f}x, {res['tflops']:.2f} TFLOP/s")
-        del model
     best = min(out["results"], key=lambda r: r["frame_s"])
     out["best_dtype"] = best["dtype"]
     return out
@@ -271,7 +285,7 @@ def main(argv: list[str]) -> int:
             r["peak_fraction"] = r["tflops"] * 1e12 / peak if peak else None
     m_info = machine_info()
     report = {
-        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "clock": args.clock, "load_average": _loadavg(),
         "machine": m_info, "device": str(device), "size": args.size, "steps": args.steps,
         "repeats": args.repeats, "peak_flops": peaks, "presets": results,

@@ -68,7 +68,10 @@ def opdm_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = 
             fc.settings.snap = "off"
         return out.composite, secs + time.perf_counter() - t0
 
-    return {f"opdm:{name} snap={m}": (lambda task, m=m: run(task, m)) for m in SNAP_MODES}
+    def row(mode: str) -> Method:
+        return lambda task: run(task, mode)
+
+    return {f"opdm:{name} snap={m}": row(m) for m in SNAP_MODES}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -148,7 +151,7 @@ def main(argv: list[str]) -> int:
               + (" + hand-drawn line art" if clip.lineart else ""), flush=True)
         evaluate_clip(clip, methods, gaps, results, size224_only=args.size224_only,
                       progress=lambda m: print("  " + m, flush=True), fid_sets=fid_sets)
-    if features is not None:
+    if features is not None and fid_sets is not None:
         from opdm_studio.evaluation.fid import fid
         for (lines, gap, name), imgs in fid_sets.items():
             if name != "__gt__":
@@ -159,7 +162,7 @@ def main(argv: list[str]) -> int:
     header = "\n".join([
         "# OPDM Studio evaluation report", "",
         f"- command: `opdm-studio evaluate {' '.join(argv)}`",
-        f"- date: {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- date: {_dt.datetime.now(_dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {platform.machine()} {platform.processor() or ''} {platform.system()}, "
         f"python {platform.python_version()}",
         f"- clips: {len(clips)}; gaps: {','.join(map(str, gaps))}; methods: {', '.join(methods)}",
