@@ -89,13 +89,12 @@ class Document:
         self._cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self.dirty = False
-        if not hasattr(project, "hints"):  # TEMP until the project keeps them
-            project.hints, project.palette = HintSet(), SwatchPalette()
         # The fill tool's logic over the project's hints and palette (regions cached per frame).
         self.fixer = Fixer(RegionCache(self.cut.line, gap=project.settings.gap), len(self.cut),
                            project.key_indices, project.hints, project.palette)
         self._palette_keys: tuple | None = None
         self._warm_stop = threading.Event()
+        self.stale_layers: set[int] = set()      # frames whose layer files must be written again
         self.sync_palette()
 
     # ------------------------------------------------------------------ opening
@@ -319,7 +318,8 @@ class Document:
     def mark_key(self, i: int) -> None:
         """Make frame ``i`` a keyframe: a coloured result is promoted, else the painted colour."""
         if self.has_result(i) and self.project.results[i].status != "keyframe":
-            self.project.promote_result(i)
+            # The frame's fixes are part of what becomes the keyframe's truth.
+            self.project.promote_result(i, self.fixer.fixed(i, self.project.stored_color(i)))
         elif self.cut.has_color(i):
             self.project.set_keyframe(i)
         else:
@@ -464,8 +464,18 @@ class Document:
                 return None
         return next_flagged(self.fixer, frame, after, self.coloured_frames(), conf)
 
+    def mark_stale(self, frames: list[int] | None) -> None:
+        """The layer files the runs wrote for ``frames`` (None: all) no longer show their fixes
+        or the palette's colours: :meth:`save` writes them again."""
+        self.stale_layers.update(range(self.n_frames) if frames is None else frames)
+
     def save(self) -> Path:
-        """Save the project file (atomic)."""
+        """Save the project file (atomic), after writing again the layer files whose fixes or
+        palette colours changed."""
+        from opdm_studio.engine.export import refresh_layers
+        if self.stale_layers:
+            refresh_layers(self.project, self.stale_layers)
+            self.stale_layers.clear()
         path = self.project.save()
         self.dirty = False
         return path

@@ -91,6 +91,7 @@ class FixTool:
         doc = self.doc
         if doc is None:
             return
+        doc.mark_stale(frames)
         if frames is None:
             doc.forget()
             if self.win.frames.thumbs is not None:

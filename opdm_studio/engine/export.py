@@ -3,13 +3,18 @@
 The one export path: the command line's ``opdm-studio export`` and the app's export dialog both
 call :func:`export_results`, so they write the same files, and the same protections hold for
 both: never into a folder the project reads (drawings, paint), never two frames into one file,
-never over a file unless asked.
+never over a file unless asked. What is written shows the colourist's fixes and the palette's
+current colours (:func:`~opdm_studio.engine.fixes.frame_layers`), as the run writes them;
+:func:`refresh_layers` writes the run's own layer files again after they changed.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
+
+from opdm_studio.engine.fixes import Fixer, fixer_for, frame_layers
 from opdm_studio.engine.layers import check_free, key_layers, output_targets, write_layers
 from opdm_studio.engine.project import ColorizeSettings, Project
 from opdm_studio.errors import ExportError
@@ -46,13 +51,36 @@ def export_results(project: Project, out_dir: Path, layers: Iterable[str] | None
     except OSError as exc:
         raise ExportError(f"cannot create the output folder {out_dir}: {exc.strerror or exc}") from exc
     total = len(indices)
+    fixer = fixer_for(project)
     for n, i in enumerate(indices, start=1):
         if cancel is not None and cancel.cancelled:
             return
-        if i in project.keyframes:
-            color, composite = key_layers(project, i)
-        else:
-            color = project.stored_color(i)
-            composite = None
+        color, composite = _frame(project, fixer, i)
         write_layers(project, i, color, composite, targets[i])
         yield n, total, i
+
+
+def _frame(project: Project, fixer: Fixer, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """(colour layer, composite or None) of a frame as it is written: fixes and palette on."""
+    key = index in project.keyframes
+    if key:
+        color, composite = key_layers(project, index)
+    else:
+        color, composite = project.stored_color(index), None
+    return frame_layers(fixer, index, color, composite, key=key)
+
+
+def refresh_layers(project: Project, frames: Iterable[int]) -> list[int]:
+    """Write again the layer files the project's runs wrote for ``frames`` (their fixes or the
+    palette's colours changed since); returns the frames written."""
+    fixer = fixer_for(project)
+    done = []
+    for i in sorted(set(frames)):
+        res = project.results.get(i)
+        if res is None or not res.outputs or (i not in project.keyframes and res.color_path is None):
+            continue
+        color, composite = _frame(project, fixer, i)
+        write_layers(project, i, color, composite,
+                     {layer: Path(p) for layer, p in res.outputs.items()})
+        done.append(i)
+    return done

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from opdm_studio.engine import project_file
+from opdm_studio.engine.hints import HintSet
 from opdm_studio.engine.project_file import (
     FORMAT,
     FORMAT_VERSION,
@@ -44,9 +45,10 @@ from opdm_studio.engine.settings import (
     ColorizeSettings,
 )
 from opdm_studio.engine.sources import check_output_folder, frame_sources
+from opdm_studio.engine.swatches import SwatchPalette
 from opdm_studio.errors import ExportError, ProjectError
 from opdm_studio.fileio import atomic_path
-from opdm_studio.imaging.export import same_folder
+from opdm_studio.imaging.export import same_folder, write_png_atomic
 from opdm_studio.imaging.files import FileDigests
 
 __all__ = ["DATA_DIRNAME", "DEVICES", "DTYPES", "FORMAT", "FORMAT_VERSION", "LAYERS", "METHODS",
@@ -90,6 +92,10 @@ class Project:
         self.digests = FileDigests()          # content digests of drawings and paint
         self._names: list[str] | None = None
         self.log: ResultsLog | None = None    # set once the project file on disk carries its token
+        # The colourist's fixes and the palette's swatches (engine.hints, engine.swatches): the
+        # results are stored without them; showing and writing a frame applies them.
+        self.hints = HintSet()
+        self.palette = SwatchPalette()
 
     # ------------------------------------------------------------------ construction
 
@@ -225,8 +231,9 @@ class Project:
             self.keyframes[index] = KeyFrame(index, "cut", None)
         self._drop_result(index)
 
-    def promote_result(self, index: int) -> None:
-        """Make a coloured (and possibly corrected) frame a keyframe: its stored colour becomes truth."""
+    def promote_result(self, index: int, color: np.ndarray | None = None) -> None:
+        """Make a coloured (and possibly corrected) frame a keyframe: its stored colour (or
+        ``color``, e.g. with the frame's fixes applied) becomes truth."""
         res = self.results.get(index)
         if res is None or res.color_path is None or not (self.root / res.color_path).is_file():
             raise ProjectError(f"frame {self.frame_name(index)} has no result to promote")
@@ -236,8 +243,11 @@ class Project:
         self.check_data_dir()
         dst.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with atomic_path(dst) as tmp:
-                shutil.copyfile(self.confined(res.color_path, "a stored result"), tmp)
+            if color is not None:
+                write_png_atomic(dst, color, overwrite=True, compress_level=1)
+            else:
+                with atomic_path(dst) as tmp:
+                    shutil.copyfile(self.confined(res.color_path, "a stored result"), tmp)
         except OSError as exc:
             raise ProjectError(f"cannot store the promoted keyframe {dst}: {exc.strerror or exc}") from exc
         self.keyframes[index] = KeyFrame(index, "result", rel)

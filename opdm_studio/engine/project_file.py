@@ -15,6 +15,9 @@ known to be the project's, so the same command replaces it instead of refusing i
 The log names the JSON it extends (a token written in both): a log left over from an older
 project file (a crash between saving and removing the log, a restored ``.bak``) is ignored; a
 torn last line (a crash while appending) is skipped.
+
+The document also holds the palette's swatches and the colourist's fixes
+(:mod:`~opdm_studio.engine.swatches`, :mod:`~opdm_studio.engine.hints`), frames by name.
 """
 from __future__ import annotations
 
@@ -28,8 +31,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from opdm_studio.engine.hints import HintSet
 from opdm_studio.engine.records import FrameResult, KeyFrame
 from opdm_studio.engine.settings import ColorizeSettings
+from opdm_studio.engine.swatches import SwatchPalette
 from opdm_studio.errors import CutError, ProjectError
 from opdm_studio.fileio import append_line_durably, atomic_path, write_text_atomic
 
@@ -184,6 +189,8 @@ def document(project: Any) -> dict[str, Any]:
         "keyframes": [k.to_dict(names[i]) for i, k in sorted(project.keyframes.items())],
         "results": [r.to_dict(names) for _, r in sorted(project.results.items())],
         "retired_outputs": sorted(project.retired_outputs),
+        "palette": project.palette.to_dict(),
+        "hints": project.hints.to_list(names),
     }
 
 
@@ -275,6 +282,8 @@ def _build(cls: Any, path: Path, data: dict[str, Any], cut: Any | None) -> Any:
         project.keyframes[i] = key
     for r in data.get("results", []):
         _load_result(project, r, index_of)
+    project.palette = SwatchPalette.from_dict(data.get("palette"))
+    project.hints = HintSet.from_list(data.get("hints"), index_of)
     token = data.get("log")
     if isinstance(token, str) and token:
         project.log = ResultsLog(root / LOG_FILENAME, token)

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from opdm_studio.engine.fixes import fixer_for, frame_layers
 from opdm_studio.engine.frame import (
     FrameColorizer,
     FrameOutput,
@@ -225,6 +226,7 @@ class Colorizer:
         self.overwrite = overwrite
         self._model = model
         self._fc: FrameColorizer | None = None
+        self.fixer = fixer_for(project)   # the colourist's fixes and palette, on what is written
 
     # -- planning ----------------------------------------------------------------------------
     def plan(self, frames: Iterable[int] | None = None) -> list[PlanItem]:
@@ -274,6 +276,7 @@ class Colorizer:
         the model. Then the project file is saved (it is valid before any frame is written)."""
         project = self.project
         settings = project.settings.validate()
+        self.fixer.regions.set_gap(settings.gap)
         project.cut.refresh()           # drawings or paint edited since they were read
         items = self.plan(frames)
         out_dir = project.output_dir
@@ -416,8 +419,10 @@ class Colorizer:
         # same command finds files it knows it wrote, and replaces them.
         self.project.claim_outputs(targets.values())
         # The snapped image is the composite (lines over the colour layer); keys: the paint itself.
-        result.outputs = write_layers(self.project, item.index, output.color_only,
-                                       output.composite, targets)
+        # The layers get the frame's fixes and the palette's colours; the stored result does not.
+        color, composite = frame_layers(self.fixer, item.index, output.color_only,
+                                        output.composite, key=item.kind == "key")
+        result.outputs = write_layers(self.project, item.index, color, composite, targets)
         if item.kind != "key":
             result.color_path, result.confidence_path = store_result(
                 self.project, item.index, output.color_only, output.confidence_map)
@@ -488,5 +493,7 @@ class Colorizer:
             color = project.stored_color(item.index)
             composite = None
         project.claim_outputs(missing.values())
+        color, composite = frame_layers(self.fixer, item.index, color, composite,
+                                        key=res.status == "keyframe")
         written = write_layers(project, item.index, color, composite, missing)
         res.outputs.update(written)

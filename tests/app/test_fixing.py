@@ -153,3 +153,36 @@ def test_first_colorize_of_a_keyframe_colours_its_intervals(qtbot, window, cut_d
     assert all(window.doc.has_result(i) for i in range(1, 7))
     text = window.status_bar.message.text()
     assert "frames 1-8, the intervals of keyframe 1" in text and "8 frame(s)" in text
+
+
+def test_hints_kept_across_saving_reopening_and_recolouring(qtbot, coloured, cut_dir):
+    from opdm_studio.app.settings import AppSettings
+    from opdm_studio.imaging.cut import read_image
+    win = coloured
+    green = swatch_named(win, (90, 170, 90))
+    win.go_to(3)
+    win.acts.fill.trigger()
+    win.fixes.panel.set_current(green.id)
+    win.viewer.filled.emit(*BALL)
+    fix = next(iter(win.doc.hints.fixes.values()))
+    # Saving writes the project file and the run's layer files again, with the fix.
+    win.acts.save.trigger()
+    root = win.doc.project.root
+    layer = read_image(root / "ball_cut_0004.png", mode="rgb")
+    assert tuple(layer[BALL[1], BALL[0]]) == green.rgb
+    # Reopened: the same fix, still shown.
+    assert win.open_cut(cut_dir)
+    assert win.doc.hints.fixes == {fix.id: fix}
+    assert region_colour(win, 3, BALL) == green.rgb
+    # Coloured again (another snapping setting makes every result out of date): the fix stays.
+    win.apply_settings(AppSettings(**{**win.settings.__dict__, "snapping": "all"}))
+    assert win.doc.is_outdated(3)
+    colorize_all(qtbot, win)
+    assert not win.doc.is_outdated(3) and win.doc.hints.fixes == {fix.id: fix}
+    assert region_colour(win, 3, BALL) == green.rgb
+    assert tuple(read_image(root / "ball_cut_0004.png", mode="rgb")[BALL[1], BALL[0]]) == green.rgb
+    # Promote still works, and the fix is part of the new keyframe.
+    win.go_to(3)
+    win.acts.promote.trigger()
+    qtbot.waitUntil(lambda: not win.busy, timeout=60000)
+    assert 3 in win.doc.keys() and tuple(win.doc.key_color(3)[BALL[1], BALL[0]]) == green.rgb
