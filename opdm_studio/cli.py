@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "colorize": ("opdm_studio.engine.commands:colorize_main", "colour a cut between keyframes"),
     "export": ("opdm_studio.engine.commands:export_main", "re-export the stored results of a project"),
     "evaluate": ("opdm_studio.engine.evaluate_cmd", "run the evaluation protocol on clip folders"),
-    "bench": ("opdm_studio.bench", "measure speed of the network, imaging, cut colouring, GUI"),
+    "bench": ("opdm_studio.bench", "measure the network, imaging, cut colouring, GUI; clicks to fix a cut (--fixes)"),
     "train": ("training.__main__", "train or fine-tune a model (same as python -m training)"),
 }
 
