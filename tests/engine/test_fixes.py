@@ -119,3 +119,19 @@ def test_frame_layers_apply_fixes_and_palette(cut):
     kc, kcomp = frame_layers(fixer, 0, cut.colors[0], cut.colors[0], key=True)
     assert (kc == (1, 1, 1)).all(axis=2).any() and (kcomp == (1, 1, 1)).all(axis=2).any()
     assert (kcomp[cut.lines[0] < 128] == cut.colors[0][cut.lines[0] < 128]).all()   # lines kept
+
+
+def test_fill_honours_gap_closing():
+    import cv2
+    line = np.full((80, 120), 255, np.uint8)
+    cv2.rectangle(line, (30, 20), (90, 60), 0, 2)
+    line[38:42, 26:35] = 255                     # a 4 px gap in the box's left side
+    pal = SwatchPalette()
+    sw = pal.add((0, 0, 255), "Blue")
+    base = np.full((80, 120, 3), 200, np.uint8)
+    for gap, leaks in ((5, False), (0, True)):
+        fixer = Fixer(RegionCache(lambda i: line, gap=gap), 3, lambda: [0, 2], HintSet(), pal)
+        fixer.fill(1, 60, 40, sw.id, carry=False)
+        out = fixer.fixed(1, base)
+        assert (out[40, 60] == (0, 0, 255)).all()
+        assert bool((out[5, 5] == (0, 0, 255)).all()) is leaks   # outside the box
