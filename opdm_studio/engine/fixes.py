@@ -285,7 +285,7 @@ class Fixer:
         if not hints:
             return {}
         here = self.interval(frame)
-        origin = {f.id: f.frame for f in self.hints.fixes.values()}
+        origin = {f.id: f.frame for f in list(self.hints.fixes.values())}
         # priority[0] == 2: the frame's own fix; else carried from ``origin``.
         keep = [h for h in hints if h[3][0] == 2 or self.interval(origin[h[3][2]]) == here]
         return region_fills(self.regions.labels(frame), keep)
@@ -330,8 +330,8 @@ class Fixer:
     def flagged(self, frame: int, confidence: np.ndarray | None) -> list[Flagged]:
         """Regions of ``frame`` whose confidence is below :data:`REVIEW_THRESHOLD` and that no
         fix covers, in reading order (top to bottom, left to right)."""
-        if confidence is None:
-            return []
+        if confidence is None or not (confidence < REVIEW_THRESHOLD).any():
+            return []           # (no region to find: a long cut is walked quickly)
         lab = self.regions.labels(frame)
         n = int(lab.max()) + 1
         area = np.bincount(lab.ravel(), minlength=n)

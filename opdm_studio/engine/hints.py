@@ -77,14 +77,15 @@ class HintSet:
 
     def own(self, frame: int) -> list[Fix]:
         """The fixes made on ``frame``, oldest first."""
-        return [f for f in self.fixes.values() if f.frame == frame]
+        return [f for f in list(self.fixes.values()) if f.frame == frame]
 
     def hints(self, frame: int) -> list[tuple[int, int, str, tuple[int, int, int]]]:
         """(x, y, swatch, priority) of every hint on ``frame``, lowest priority first: later
         ones win a region (own fixes over carried ones, nearer origins over farther, newer
         over older)."""
         out = []
-        for f in self.fixes.values():
+        # A copy taken in one step: the app's thumbnail thread reads while the GUI edits.
+        for f in list(self.fixes.values()):
             if f.frame == frame:
                 out.append((f.x, f.y, f.swatch, (2, 0, f.id)))
             for g, x, y in f.carried:
@@ -100,7 +101,7 @@ class HintSet:
     def frames_carried(self) -> dict[int, set[int]]:
         """Frame -> origin frames of the fixes carried to it."""
         out: dict[int, set[int]] = {}
-        for f in self.fixes.values():
+        for f in list(self.fixes.values()):
             for g, _, _ in f.carried:
                 out.setdefault(g, set()).add(f.frame)
         return out
