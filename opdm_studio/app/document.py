@@ -95,7 +95,6 @@ class Document:
         self._palette_keys: tuple | None = None
         self._warm_stop = threading.Event()
         self.stale_layers: set[int] = set()      # frames whose layer files must be written again
-        self.sync_palette()
 
     # ------------------------------------------------------------------ opening
 
@@ -362,18 +361,38 @@ class Document:
         """The project's fixes and where they were carried."""
         return self.project.hints
 
-    def sync_palette(self) -> list[Swatch]:
-        """Give every keyframe paint colour a swatch (after opening or a key change); returns
-        the swatches added. Reads the keys' paint only when the keys changed."""
-        keys = tuple(sorted((i, k.source, k.path) for i, k in self.project.keyframes.items()))
-        if keys == self._palette_keys:
-            return []
-        self._palette_keys = keys
+    def palette_keys(self) -> tuple:
+        """What the palette's swatches are taken from: the keyframes and their paint sources."""
+        return tuple(sorted((i, k.source, k.path) for i, k in self.project.keyframes.items()))
+
+    def palette_synced(self) -> bool:
+        """True when every keyframe's paint colours have their swatches."""
+        return self.palette_keys() == self._palette_keys
+
+    def key_paint(self, keys: tuple) -> list[RGB] | None:
+        """The flat paint colours of keyframes ``keys`` (reads their paint: slow, so the window
+        calls it on another thread); None when a paint file cannot be read."""
         try:
             images = [(self.project.key_color(i), self.line(i)) for i, *_ in keys]
         except (ProjectError, CutError, OSError):
-            return []        # a missing paint file: shown where the key is, synced next time
-        return self.palette.sync(key_paint_colours(images))
+            return None      # a missing paint file: shown where the key is, tried again later
+        return key_paint_colours(images)
+
+    def apply_key_paint(self, keys: tuple, colours: list[RGB] | None) -> list[Swatch]:
+        """Give the paint colours read by :meth:`key_paint` their swatches (unless the keys
+        changed meanwhile); returns the swatches added."""
+        if colours is None or keys != self.palette_keys():
+            return []
+        self._palette_keys = keys
+        return self.palette.sync(colours)
+
+    def sync_palette(self) -> list[Swatch]:
+        """Give every keyframe paint colour a swatch, at once (after a key change); returns the
+        swatches added. Reads the keys' paint only when the keys changed."""
+        keys = self.palette_keys()
+        if keys == self._palette_keys:
+            return []
+        return self.apply_key_paint(keys, self.key_paint(keys))
 
     def set_gap(self, gap: int) -> None:
         """Regions are found with another gap closing from now on."""

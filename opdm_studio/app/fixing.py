@@ -8,8 +8,11 @@ the palette is one :class:`FixesCommand` on the window's undo stack.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
+import shiboken6
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand
 
 from opdm_studio.app.palette_panel import PalettePanel
@@ -42,6 +45,12 @@ class FixesCommand(QUndoCommand):
         self._on_change(self._frames)
 
 
+class _PaletteReader(QObject):
+    """Carries the keys' paint colours, read on another thread, back to the GUI thread."""
+
+    read = Signal(object, object, object)     # document, keys, colours
+
+
 class FixTool:
     """The window's fixing tools (see the module doc). ``win`` is the main window."""
 
@@ -54,6 +63,8 @@ class FixTool:
         win.viewer.filled.connect(lambda x, y: win.guard(self.fill_at, x, y))
         win.viewer.picked.connect(lambda x, y: win.guard(self.pick_at, x, y))
         win.timeline.currentFrameChanged.connect(self._frame_shown)
+        self._reader = _PaletteReader(self.panel)     # goes with the window
+        self._reader.read.connect(self._palette_read)
 
     @property
     def doc(self):
@@ -69,6 +80,29 @@ class FixTool:
         self.win.frames.set_reach([])
         self.win.viewer.show_box(None)
         self.panel.set_document(doc)
+        self.sync_palette()
+
+    def sync_palette(self) -> None:
+        """Read the keyframes' paint colours on another thread (decoding the paint would slow
+        the opening of a cut down) and show their swatches when done."""
+        doc = self.doc
+        if doc is None or doc.palette_synced():
+            return
+        keys, reader = doc.palette_keys(), self._reader
+
+        def read() -> None:
+            colours = doc.key_paint(keys)
+            try:
+                if shiboken6.isValid(reader):     # else the window closed meanwhile
+                    reader.read.emit(doc, keys, colours)
+            except RuntimeError:                  # ... or is closing right now
+                pass
+        threading.Thread(target=read, daemon=True, name="opdm-palette").start()
+
+    def _palette_read(self, doc, keys, colours) -> None:
+        if doc is self.doc and shiboken6.isValid(self.panel):
+            doc.apply_key_paint(keys, colours)
+            self.panel.refresh()
 
     # ------------------------------------------------------------------ undoable changes
 

@@ -19,6 +19,7 @@ def coloured(qtbot, window, cut_dir):
     """The window with the ball cut open and coloured (flow preview)."""
     assert window.open_cut(cut_dir)
     colorize_all(qtbot, window)
+    qtbot.waitUntil(window.doc.palette_synced, timeout=10000)   # read on another thread
     window.set_mode("color")
     return window
 
