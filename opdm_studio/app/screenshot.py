@@ -107,6 +107,8 @@ def fix_largest_wrong_region(win, frame: int | None) -> int:
     from opdm_studio.bench.fixes_bench import region_colours
     from training.synth import SAMPLE, generate_cut
     doc = win.doc
+    doc.sync_palette()                  # (read in the background after opening: make sure)
+    win.fixes.panel.refresh()
     truth = generate_cut(**SAMPLE)      # type: ignore[arg-type]
     best: tuple[int, int, int] | None = None       # area, frame, label
     for f in ([frame] if frame is not None else doc.coloured_frames()):
