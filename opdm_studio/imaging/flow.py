@@ -36,7 +36,7 @@ CONSISTENCY_SIGMA = 4.0
 TEMPORAL_PRIOR = 8.0
 
 
-def _as_line_u8(line: np.ndarray) -> np.ndarray:
+def as_line_u8(line: np.ndarray) -> np.ndarray:
     """A line drawing as uint8 gray (255 paper, 0 ink); darkness maps (float) are converted."""
     line = np.asarray(line)
     if line.ndim == 3:
@@ -52,7 +52,7 @@ def _as_line_u8(line: np.ndarray) -> np.ndarray:
 
 def prepare_line(line: np.ndarray, sigma: float = FLOW_SIGMA) -> np.ndarray:
     """Blurred uint8 line image as fed to DIS (the blur widens strokes into smooth basins)."""
-    gray = _as_line_u8(line)
+    gray = as_line_u8(line)
     if sigma > 0:
         gray = cv2.GaussianBlur(gray, (0, 0), sigmaX=sigma, sigmaY=sigma)
     return gray
@@ -85,6 +85,22 @@ def warp_colors(key_rgb: np.ndarray, flow: np.ndarray,
     """Backward-warp a key's colours (or any image) along ``flow`` (target -> key) with cv2.remap."""
     map_x, map_y = _sample_maps(flow)
     return cv2.remap(key_rgb, map_x, map_y, interpolation=interpolation, borderMode=border)
+
+
+def compose_flows(first: np.ndarray, then: np.ndarray) -> np.ndarray:
+    """The flow that follows ``first`` (A -> B) and then ``then`` (B -> C): A -> C.
+
+    ``out(x) = first(x) + then(x + first(x))``: the flow field is resampled (linearly), never the
+    colours, so a chain of steps blurs nothing but the correspondence itself.
+    """
+    return first + warp_colors(then, first)
+
+
+def forward_backward_error(flow: np.ndarray, back: np.ndarray) -> np.ndarray:
+    """Per-pixel length (float32, pixels) of ``flow`` (A -> B) followed by ``back`` (B -> A):
+    about 0 where the two flows agree, large at occlusions and mismatches."""
+    loop = compose_flows(flow, back)
+    return np.sqrt(loop[..., 0] ** 2 + loop[..., 1] ** 2)
 
 
 def flowwarp(target_line: np.ndarray, key_rgb: np.ndarray, key_line: np.ndarray,
