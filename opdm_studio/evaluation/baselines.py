@@ -11,21 +11,26 @@ drawing from the two keyframes; ``evaluate_cmd`` adds the OPDM model as one more
 - ``regionfill``: each closed region of the target's line art takes the per-channel median of the
   flowwarp colours inside it; line pixels keep the flowwarp colour.
 - ``flow`` (extra row): the engine's fast method, :func:`opdm_studio.imaging.flow.propagate_two`.
+- ``flowchain`` (extra row): flow chained through the window's drawings, frame to frame, refined
+  and fused per pixel (:class:`opdm_studio.imaging.chain.ChainPropagator`); needs the task's
+  ``window_lines``.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable
 
 import cv2
 import numpy as np
 
+from opdm_studio.imaging.chain import ChainPropagator
 from opdm_studio.imaging.flow import flowwarp, propagate_two
 
 
 @dataclass
 class Task:
-    """One in-between to colour: the two keys (colour + line drawing), the target drawing, t."""
+    """One in-between to colour: the two keys (colour + line drawing), the target drawing, t, and
+    the window's drawings for methods that use the drawings between the keys."""
 
     prev_rgb: np.ndarray       # uint8 (H, W, 3)
     next_rgb: np.ndarray       # uint8 (H, W, 3)
@@ -34,6 +39,10 @@ class Task:
     target_line: np.ndarray    # uint8 (H, W)
     t: float                   # temporal position in (0, 1): 0 = prev key, 1 = next key
     target_mask: np.ndarray | None = None   # bool (H, W) ink mask of the target, if known
+    # Every drawing of the window, prev key .. next key (the protocol passes the same list object
+    # to every frame of a window, so a method may cache per window), and the target's index in it.
+    window_lines: Sequence[np.ndarray] | None = None
+    index: int | None = None
 
     def nearest_is_prev(self) -> bool:
         """True when the previous key is temporally nearest (ties go to the previous key)."""
@@ -119,10 +128,33 @@ def flow_two(task: Task) -> np.ndarray:
                          task.next_rgb, task.next_line, task.t).rgb
 
 
+class FlowChain:
+    """``flowchain``: chained line-art flow over the task's window; one
+    :class:`~opdm_studio.imaging.chain.ChainPropagator` per window, reused by its frames, so each
+    consecutive pair's flow is computed once per window. Without ``window_lines`` the interval is
+    the two keys and the target."""
+
+    def __init__(self) -> None:
+        self._lines: Sequence[np.ndarray] | None = None    # held: its id cannot be reused meanwhile
+        self._chain: ChainPropagator | None = None
+
+    def __call__(self, task: Task) -> np.ndarray:
+        """Colour the task's target from the window's chain."""
+        if task.window_lines is None or task.index is None:
+            lines: Sequence[np.ndarray] = [task.prev_line, task.target_line, task.next_line]
+            index = 1
+        else:
+            lines, index = task.window_lines, task.index
+        if self._chain is None or self._lines is not lines:
+            self._lines, self._chain = lines, ChainPropagator(lines)
+        return self._chain.propagate(index, task.prev_rgb, task.next_rgb).rgb
+
+
 BASELINES: dict[str, Method] = {
     "nearest": nearest,
     "flowwarp": flowwarp_nearest,
     "blend": blend,
     "regionfill": regionfill,
     "flow": flow_two,
+    "flowchain": FlowChain(),
 }

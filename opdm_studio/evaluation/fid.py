@@ -7,8 +7,8 @@ return_features=True)`` -> (N, 2048). A TorchScript module taking a float (N, 3,
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np

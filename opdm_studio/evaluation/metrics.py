@@ -8,7 +8,7 @@ re-implemented with ``cv2.GaussianBlur`` because that is ~10x faster at native r
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -67,7 +67,7 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 255.0) -> float:
     """Mean SSIM (Gaussian 11x11, sigma 1.5), averaged over colour channels like scikit-image."""
     _check_pair(a, b)
     vals = [float(_crop(_ssim_maps(x, y, data_range)[0]).mean())
-            for x, y in zip(_channels(a), _channels(b))]
+            for x, y in zip(_channels(a), _channels(b), strict=True)]
     return float(np.mean(vals))
 
 
@@ -93,7 +93,7 @@ def ms_ssim(a: np.ndarray, b: np.ndarray, data_range: float = 255.0,
         n_scales -= 1
     w = w[:n_scales] / w[:n_scales].sum()
     vals = []
-    for x, y in zip(_channels(a), _channels(b)):
+    for x, y in zip(_channels(a), _channels(b), strict=True):
         terms = []
         for s in range(n_scales):
             full, cs = _ssim_maps(x, y, data_range)

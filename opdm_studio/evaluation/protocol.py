@@ -10,7 +10,9 @@ Rules (the ones that reproduce the reference figures of issue 8 are marked *):
 - * Windows are disjoint: [0, G], [G+1, 2G+1], ...; a tail too short for a window is not used.
   When a clip has fewer than G+1 frames, G = n - 1 for that clip (14-frame AniDoc clips: G=16 -> 13).
 - * Protocol line art: binary drawing (ink 0 where extract_lines darkness > 0.25, else 255) for the
-  keys and the target; the flow baselines see this binary drawing.
+  keys and the target; the flow baselines see this binary drawing. Methods also get the window's
+  drawings (``Task.window_lines``, the same binary drawings of every frame of the window, never
+  its colours) and the target's index in it.
 - Clips with a ``lineart/`` folder are evaluated a second time with those drawings (gray).
 - * Metrics @224: the whole frame resized to 224x224 with INTER_AREA; PSNR per frame, then the
   frame-weighted mean. Native metrics at the (possibly downscaled) clip resolution.
@@ -20,9 +22,9 @@ from __future__ import annotations
 import fnmatch
 import re
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -278,11 +280,13 @@ def evaluate_clip(clip: Clip, methods: dict[str, Method], gaps: Iterable[int], r
                 if wi == 0:
                     sheet = Sheet(clip.name, lines_name, gap, (gt224[a], gt224[b]), sorted(shown),
                                   [gt224[i] for i in sorted(shown)], {})
+                window_lines = drawings[a:b + 1]    # one object per window: methods cache on it
                 for name, method in methods.items():
                     seq = [gt224[a]]
                     for i in mids:
                         task = Task(clip.frames[a], clip.frames[b], drawings[a], drawings[b],
-                                    drawings[i], (i - a) / (b - a), target_mask=masks[i])
+                                    drawings[i], (i - a) / (b - a), target_mask=masks[i],
+                                    window_lines=window_lines, index=i - a)
                         t0 = time.perf_counter()
                         out = method(task)
                         secs = time.perf_counter() - t0

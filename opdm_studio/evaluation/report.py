@@ -31,7 +31,7 @@ COLUMNS = {
 
 
 def _mean(values: list[float], weights: list[float] | None = None) -> float:
-    pairs = [(v, w) for v, w in zip(values, weights or [1.0] * len(values))
+    pairs = [(v, w) for v, w in zip(values, weights or [1.0] * len(values), strict=True)
              if v is not None and not math.isnan(v) and w > 0]
     if not pairs:
         return float("nan")
@@ -113,10 +113,10 @@ def _label(img: np.ndarray, text: str) -> np.ndarray:
 def contact_sheet(sheet: Sheet) -> np.ndarray:
     """RGB grid: row 1 = keys and ground truth, one row per method (keys repeated for reference)."""
     blank = np.full_like(sheet.keys[0], 255)
-    rows = [[_label(sheet.keys[0], "key A"), *[_label(g, f"GT {i}") for g, i in zip(sheet.gt, sheet.frames)],
+    rows = [[_label(sheet.keys[0], "key A"), *[_label(g, f"GT {i}") for g, i in zip(sheet.gt, sheet.frames, strict=True)],
              _label(sheet.keys[1], "key B")]]
     for name, outs in sheet.outputs.items():
-        rows.append([_label(blank, name), *[_label(o, f"{name} {i}") for o, i in zip(outs, sheet.frames)],
+        rows.append([_label(blank, name), *[_label(o, f"{name} {i}") for o, i in zip(outs, sheet.frames, strict=True)],
                      blank])
     pad = 4
     return np.vstack([np.hstack([np.pad(c, ((pad, pad), (pad, pad), (0, 0)), constant_values=255)

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 from opdm_studio.evaluation import metrics as M
-from opdm_studio.evaluation.baselines import BASELINES, Task, median_per_region, region_labels
+from opdm_studio.evaluation.baselines import BASELINES, FlowChain, Task, median_per_region, region_labels
 from opdm_studio.evaluation.protocol import protocol_lines
+from opdm_studio.imaging.chain import ChainPropagator
 from opdm_studio.imaging.flow import flowwarp, line_flow, propagate_two, warp_colors
 
 from .synth import moving_disc
@@ -17,10 +18,10 @@ def clip():
     return frames, lines
 
 
-def _task(clip, i, a=0, b=8):
+def _task(clip, i, a=0, b=8, window=None):
     frames, lines = clip
     return Task(frames[a], frames[b], lines[a][0], lines[b][0], lines[i][0], (i - a) / (b - a),
-                target_mask=lines[i][1])
+                target_mask=lines[i][1], window_lines=window, index=None if window is None else i - a)
 
 
 def test_line_flow_recovers_translation(clip):
@@ -44,7 +45,7 @@ def test_nearest_picks_nearer_key_and_earlier_on_tie(clip):
     assert np.array_equal(BASELINES["nearest"](_task(clip, 4)), frames[0])
 
 
-@pytest.mark.parametrize("name", ["flowwarp", "blend", "regionfill", "flow"])
+@pytest.mark.parametrize("name", ["flowwarp", "blend", "regionfill", "flow", "flowchain"])
 def test_flow_baselines_beat_nearest_on_moving_shape(clip, name):
     frames, _ = clip
     for i in (2, 3, 5):
@@ -98,3 +99,19 @@ def test_propagate_two_rejects_bad_input(clip):
     frames, lines = clip
     with pytest.raises(ValueError):
         propagate_two(lines[2][0], frames[0][..., 0], lines[0][0], frames[8], lines[8][0], 0.5)
+
+
+def test_flowchain_uses_the_window_and_caches_it(clip):
+    frames, lines = clip
+    window = [d for d, _ in lines]
+    method = FlowChain()
+    chain = ChainPropagator(window)
+    for i in (2, 5):
+        out = method(_task(clip, i, window=window))
+        assert np.array_equal(out, chain.propagate(i, frames[0], frames[8]).rgb)
+        assert M.psnr(out, frames[i]) > M.psnr(BASELINES["nearest"](_task(clip, i)), frames[i]) + 3.0
+    first = method._chain
+    method(_task(clip, 3, window=window))
+    assert method._chain is first                       # same window: same propagator
+    method(_task(clip, 3, window=list(window)))
+    assert method._chain is not first                   # another window object: a new one

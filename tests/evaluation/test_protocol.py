@@ -87,13 +87,35 @@ def test_evaluate_clip_records_and_report(data_dir, tmp_path):
         write_report(results, out, "# again")       # never overwrite a report
 
 
+def test_tasks_carry_the_window_drawings(data_dir):
+    """Chained methods get the window's drawings (one list object per window) and the index."""
+    clip = find_clips(data_dir, "disc", [])[0]
+    seen = []
+
+    def record(task):
+        seen.append(task)
+        return task.prev_rgb.copy()
+
+    evaluate_clip(clip, {"record": record}, [4], Results(), size224_only=True)
+    extracted = [t for t in seen if t.window_lines is not None][:3]     # window (0, 4): frames 1-3
+    assert len(seen) == 6 * 2 and all(t.window_lines is not None for t in seen)
+    assert [t.index for t in extracted] == [1, 2, 3]
+    assert all(t.window_lines is extracted[0].window_lines for t in extracted)
+    win = extracted[0].window_lines
+    assert len(win) == 5 and win[0] is extracted[0].prev_line and win[-1] is extracted[0].next_line
+    for t in extracted:
+        assert t.window_lines[t.index] is t.target_line
+        assert t.t == pytest.approx(t.index / 4)
+    assert seen[3].window_lines is not win and seen[3].index == 1      # window (5, 9)
+
+
 def test_evaluate_command_end_to_end(data_dir, tmp_path, capsys):
     out = tmp_path / "rep"
     rc = evaluate_cmd.main([str(data_dir), "--gaps", "4", "--out", str(out), "--size224-only",
-                            "--methods", "nearest,flowwarp,blend,regionfill,flow"])
+                            "--methods", "nearest,flowwarp,blend,regionfill,flow,flowchain"])
     assert rc == 0
     text = (out / "report.md").read_text()
-    for name in ("nearest", "flowwarp", "blend", "regionfill", "flow", "FID skipped", "pair"):
+    for name in ("nearest", "flowwarp", "blend", "regionfill", "flow", "flowchain", "FID skipped", "pair"):
         assert name in text
     assert "PSNR native" not in text                # --size224-only
 
