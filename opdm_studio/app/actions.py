@@ -1,6 +1,7 @@
 """The main window's actions (with their shortcuts and icons), menus and toolbar."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QUrl
@@ -8,11 +9,17 @@ from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence,
 from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar, QToolButton
 
 from opdm_studio import paths
+from opdm_studio.app.i18n import translate
 from opdm_studio.app.theme import icon
-from opdm_studio.app.viewer import MODE_LABELS, MODES
+from opdm_studio.app.viewer import MODES, mode_label
 
 MODE_ICONS = {"line": "mdi6.draw", "color": "mdi6.palette-swatch", "overlay": "mdi6.layers",
               "side": "mdi6.view-column", "review": "mdi6.alert-decagram"}
+
+
+def plain(text: str) -> str:
+    """A menu text as a tooltip: no mnemonic ("&Open", "開く(&O)") and no ellipsis."""
+    return re.sub(r"\(&\w\)", "", text).replace("&", "").replace("...", "").strip()
 
 
 class WindowActions:
@@ -28,68 +35,85 @@ class WindowActions:
         self._win = win
         K = QKeySequence.StandardKey
         viewer = win.viewer
-        self.open = self._act("&Open cut...", win.open_dialog, K.Open, "mdi6.folder-open")
-        self.save = self._act("&Save project", win.save, "Ctrl+S", "mdi6.content-save")
-        self.export = self._act("&Export...", win.export_dialog, "Ctrl+E", "mdi6.export")
-        self.quit = self._act("&Quit", win.close, K.Quit)
-        self.undo = undo.createUndoAction(win, "&Undo")
+        self.open = self._act(translate("WindowActions", "&Open cut..."), win.open_dialog, K.Open,
+                              "mdi6.folder-open")
+        self.save = self._act(translate("WindowActions", "&Save project"), win.save, "Ctrl+S",
+                              "mdi6.content-save")
+        self.export = self._act(translate("WindowActions", "&Export..."), win.export_dialog, "Ctrl+E",
+                                "mdi6.export")
+        self.quit = self._act(translate("WindowActions", "&Quit"), win.close, K.Quit)
+        self.undo = undo.createUndoAction(win, translate("WindowActions", "&Undo"))
         self.undo.setShortcut(K.Undo)
         self.undo.setIcon(icon("mdi6.undo"))
-        self.redo = undo.createRedoAction(win, "&Redo")
+        self.redo = undo.createRedoAction(win, translate("WindowActions", "&Redo"))
         self.redo.setShortcut(K.Redo)
         self.redo.setIcon(icon("mdi6.redo"))
         win.addActions([self.undo, self.redo])
-        self.key = self._act("Mark / unmark &keyframe", win.toggle_key, "K", "mdi6.key")
-        self.promote = self._act("&Promote and re-colour neighbours", win.promote_current, None,
-                                 "mdi6.key-star")
-        self.prev = self._act("&Previous frame", lambda: win.step_frame(-1), ",", "mdi6.chevron-left")
-        self.next = self._act("&Next frame", lambda: win.step_frame(1), ".", "mdi6.chevron-right")
-        self.first = self._act("&First frame", lambda: win.go_to(0), "Home", "mdi6.page-first")
-        self.last = self._act("&Last frame", lambda: win.go_to(10 ** 9), "End", "mdi6.page-last")
-        self.colorize = self._act("&Colorize selection", win.colorize_selection,
+        self.key = self._act(translate("WindowActions", "Mark / unmark &keyframe"), win.toggle_key, "K",
+                             "mdi6.key")
+        self.promote = self._act(translate("WindowActions", "&Promote and re-colour neighbours"),
+                                 win.promote_current, None, "mdi6.key-star")
+        self.prev = self._act(translate("WindowActions", "&Previous frame"), lambda: win.step_frame(-1), ",",
+                              "mdi6.chevron-left")
+        self.next = self._act(translate("WindowActions", "&Next frame"), lambda: win.step_frame(1), ".",
+                              "mdi6.chevron-right")
+        self.first = self._act(translate("WindowActions", "&First frame"), lambda: win.go_to(0), "Home",
+                               "mdi6.page-first")
+        self.last = self._act(translate("WindowActions", "&Last frame"), lambda: win.go_to(10 ** 9), "End",
+                              "mdi6.page-last")
+        self.colorize = self._act(translate("WindowActions", "&Colorize selection"), win.colorize_selection,
                                   ["Ctrl+Return", "Ctrl+Enter"], "mdi6.palette",
-                                  "Colour the selected frames (all frames if none) — Ctrl+Enter")
-        self.cancel = self._act("C&ancel", win.cancel, "Esc", "mdi6.stop-circle-outline",
-                                "Stop colouring after the current step; finished frames are kept (Esc)")
-        self.settings = self._act("&Settings...", win.settings_dialog, K.Preferences, "mdi6.cog")
-        self.wizard = self._act("&Fine-tune wizard...", win.open_finetune_wizard, None, "mdi6.school")
-        self.fit = self._act("&Fit", viewer.fit, "F", "mdi6.fit-to-screen-outline")
-        self.actual_size = self._act("&Actual size", viewer.actual_size, "1", "mdi6.magnify")
-        self.zoom_in = self._act("Zoom &in", lambda: viewer.zoom_by(1.25), K.ZoomIn)
-        self.zoom_out = self._act("Zoom &out", lambda: viewer.zoom_by(0.8), K.ZoomOut)
-        self.pick = self._act("Colour &picker", viewer.set_pick_mode, "I", checkable=True)
+                                  translate("WindowActions", "Colour the selected frames (all frames if none) "
+                                                             "— Ctrl+Enter"))
+        self.cancel = self._act(translate("WindowActions", "C&ancel"), win.cancel, "Esc",
+                                "mdi6.stop-circle-outline",
+                                translate("WindowActions", "Stop colouring after the current step; finished "
+                                                           "frames are kept (Esc)"))
+        self.settings = self._act(translate("WindowActions", "&Settings..."), win.settings_dialog,
+                                  K.Preferences, "mdi6.cog")
+        self.wizard = self._act(translate("WindowActions", "&Fine-tune wizard..."), win.open_finetune_wizard,
+                                None, "mdi6.school")
+        self.fit = self._act(translate("WindowActions", "&Fit"), viewer.fit, "F", "mdi6.fit-to-screen-outline")
+        self.actual_size = self._act(translate("WindowActions", "&Actual size"), viewer.actual_size, "1",
+                                     "mdi6.magnify")
+        self.zoom_in = self._act(translate("WindowActions", "Zoom &in"), lambda: viewer.zoom_by(1.25), K.ZoomIn)
+        self.zoom_out = self._act(translate("WindowActions", "Zoom &out"), lambda: viewer.zoom_by(0.8),
+                                  K.ZoomOut)
+        self.pick = self._act(translate("WindowActions", "Colour &picker"), viewer.set_pick_mode, "I",
+                              checkable=True)
         self.pick.setIcon(icon("mdi6.eyedropper"))
-        self.fill = self._act("&Fill tool", viewer.set_fill_mode, "B", checkable=True,
-                              tip="Fill tool (B): click a region to give it the current swatch, "
-                                  "carried to the same region in the neighbouring frames; "
-                                  "Alt-click picks a swatch")
+        self.fill = self._act(translate("WindowActions", "&Fill tool"), viewer.set_fill_mode, "B",
+                              checkable=True,
+                              tip=translate("WindowActions", "Fill tool (B): click a region to give it the "
+                                                             "current swatch, carried to the same region in "
+                                                             "the neighbouring frames; Alt-click picks a swatch"))
         self.fill.setIcon(icon("mdi6.format-color-fill"))
         self.tools = QActionGroup(win)   # at most one of the picker and the fill tool
         self.tools.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)
         self.tools.addAction(self.pick)
         self.tools.addAction(self.fill)
-        self.next_flag = self._act("&Next flagged region", win.fixes.next_flagged, "N",
-                                   "mdi6.skip-next-circle-outline",
-                                   "Jump to the next region flagged for review, through the whole "
-                                   "cut (N)")
-        self.logs = self._act("Open &log folder", lambda: QDesktopServices.openUrl(
+        self.next_flag = self._act(translate("WindowActions", "&Next flagged region"), win.fixes.next_flagged,
+                                   "N", "mdi6.skip-next-circle-outline",
+                                   translate("WindowActions", "Jump to the next region flagged for review, "
+                                                              "through the whole cut (N)"))
+        self.logs = self._act(translate("WindowActions", "Open &log folder"), lambda: QDesktopServices.openUrl(
             QUrl.fromLocalFile(str(paths.log_dir()))))
-        self.about = self._act("&About OPDM Studio", win.about)
+        self.about = self._act(translate("WindowActions", "&About OPDM Studio"), win.about)
 
         self.mode_group = QActionGroup(win)
         self.modes: dict[str, QAction] = {}
         for n, m in enumerate(MODES, start=1):
-            a = QAction(icon(MODE_ICONS[m]), MODE_LABELS[m], win)
+            a = QAction(icon(MODE_ICONS[m]), mode_label(m), win)
             a.setCheckable(True)
             a.setShortcut(QKeySequence(f"Ctrl+{n}"))
-            a.setToolTip(f"{MODE_LABELS[m]} (Ctrl+{n})")
+            a.setToolTip(f"{mode_label(m)} (Ctrl+{n})")
             a.triggered.connect(lambda _=False, m=m: win.set_mode(m))
             self.mode_group.addAction(a)
             self.modes[m] = a
             win.addAction(a)
         self.modes[mode].setChecked(True)
 
-        self.recent_menu = QMenu("Open &recent", win)
+        self.recent_menu = QMenu(translate("WindowActions", "Open &recent"), win)
         self._build_menus()
         self.toolbar = self._build_toolbar()
 
@@ -104,7 +128,7 @@ class WindowActions:
                 a.setShortcuts([QKeySequence(s) for s in shortcut])
             else:
                 a.setShortcut(QKeySequence(shortcut))
-        a.setToolTip(tip or text.replace("&", "").replace("...", ""))
+        a.setToolTip(tip or plain(text))
         a.setCheckable(checkable)
         if checkable:
             a.toggled.connect(slot)
@@ -115,34 +139,34 @@ class WindowActions:
 
     def _build_menus(self) -> None:
         mb = self._win.menuBar()
-        m = mb.addMenu("&File")
+        m = mb.addMenu(translate("WindowActions", "&File"))
         m.addAction(self.open)
         m.addMenu(self.recent_menu)
         m.addSeparator()
         m.addActions([self.save, self.export])
         m.addSeparator()
         m.addAction(self.quit)
-        m = mb.addMenu("&Edit")
+        m = mb.addMenu(translate("WindowActions", "&Edit"))
         m.addActions([self.undo, self.redo])
         m.addSeparator()
         m.addActions([self.key, self.promote])
         m.addSeparator()
         m.addActions([self.fill, self.next_flag])
-        m = mb.addMenu("&View")
+        m = mb.addMenu(translate("WindowActions", "&View"))
         m.addActions(list(self.modes.values()))
         m.addSeparator()
         m.addActions([self.fit, self.actual_size, self.zoom_in, self.zoom_out, self.pick])
-        m = mb.addMenu("F&rame")
+        m = mb.addMenu(translate("WindowActions", "F&rame"))
         m.addActions([self.prev, self.next, self.first, self.last])
-        m = mb.addMenu("&Colour")
+        m = mb.addMenu(translate("WindowActions", "&Colour"))
         m.addActions([self.colorize, self.cancel])
-        m = mb.addMenu("&Tools")
+        m = mb.addMenu(translate("WindowActions", "&Tools"))
         m.addActions([self.settings, self.wizard])
-        m = mb.addMenu("&Help")
+        m = mb.addMenu(translate("WindowActions", "&Help"))
         m.addActions([self.logs, self.about])
 
     def _build_toolbar(self) -> QToolBar:
-        tb = QToolBar("Main", self._win)
+        tb = QToolBar(translate("WindowActions", "Main toolbar"), self._win)
         tb.setObjectName("mainToolbar")
         tb.setMovable(False)
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)

@@ -2,6 +2,8 @@
 
 It decides where a cut's project lives, answers the timeline's questions (key? coloured?
 flagged?), builds the images the viewer shows, and keeps a small cache of decoded results.
+It says nothing to the user: the window's sentences (in the interface language) are built from
+its answers; its own errors guard edits the window checks before (and says why) first.
 """
 from __future__ import annotations
 
@@ -138,13 +140,6 @@ class Document:
         """(W, H) of the drawings."""
         return self.cut.size
 
-    def summary(self) -> str:
-        """One line about the cut: frames, keyframes, coloured frames, project folder, warnings."""
-        done = sum(1 for i in range(self.n_frames) if self.has_result(i))
-        warn = f" Warnings: {'; '.join(self.cut.warnings)}" if self.cut.warnings else ""
-        return (f"{self.name}: {self.n_frames} frames, {len(self.keys())} keyframes, {done} "
-                f"coloured. Project: {self.project.root}.{warn}")
-
     def frame_name(self, i: int) -> str:
         """File name of frame ``i``."""
         return self.cut.frames[i].name
@@ -214,18 +209,6 @@ class Document:
     def result_info(self, i: int) -> FrameResult | None:
         """The engine's record of frame ``i``'s result."""
         return self.project.results.get(i)
-
-    def result_summary(self, i: int) -> str:
-        """What the status bar says about frame ``i``'s result: confidence, regions to review,
-        out of date ("" for a keyframe or a frame without a result)."""
-        info = self.result_info(i)
-        if info is None or info.status == "keyframe":
-            return ""
-        text = f" · confidence {info.confidence:.2f}" if info.confidence is not None else ""
-        text += f" · {info.flagged} region(s) to review" if info.flagged else ""
-        if self.is_outdated(i):
-            text += " · out of date: other keys or settings, Colorize redoes it"
-        return text
 
     def is_flagged(self, i: int) -> bool:
         """True if some regions of frame ``i`` were flagged for review."""

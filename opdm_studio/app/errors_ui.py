@@ -9,6 +9,7 @@ from types import TracebackType
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from opdm_studio import paths
+from opdm_studio.app.i18n import translate
 from opdm_studio.errors import OPDMError
 
 log = logging.getLogger("opdm_studio.app")
@@ -32,15 +33,17 @@ def setup_logging() -> None:
 
 
 def show_user_error(parent: QWidget | None, message: str, title: str = "OPDM Studio") -> None:
-    """A plain warning dialog for a problem the user can fix (no traceback)."""
+    """A plain warning dialog for a problem the user can fix (no traceback). ``message`` is in the
+    interface language where the app wrote it; an engine error's message stays English."""
     QMessageBox.warning(parent, title, message)
 
 
 def show_unexpected(parent: QWidget | None, summary: str, details: str) -> None:
     """An error dialog for a bug: short text, the traceback is in the log file."""
     QMessageBox.critical(
-        parent, "OPDM Studio: unexpected error",
-        f"{summary}\n\nThe app keeps running. Details were written to:\n{paths.log_file()}")
+        parent, translate("errors_ui", "OPDM Studio: unexpected error"),
+        translate("errors_ui", "{summary}\n\nThe app keeps running. Details were written to:\n{log}").format(
+            summary=summary, log=paths.log_file()))
 
 
 def show_exception(parent: QWidget | None, exc: BaseException) -> None:

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -29,12 +29,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from opdm_studio.app.i18n import translate
 from opdm_studio.app.worker import Job, Outcome, Progress
 from opdm_studio.errors import ExportError, OPDMError
 
 DEFAULT_TEMPLATE = "{cut}_{frame:04d}.png"
-LAYER_LABELS = {"composite": "Composite (colour with lines)", "color": "Colour only (no lines)",
-                "lines": "Lines only (transparent)"}
+LAYER_LABELS = {"composite": QT_TRANSLATE_NOOP("export_dialog", "Composite (colour with lines)"),
+                "color": QT_TRANSLATE_NOOP("export_dialog", "Colour only (no lines)"),
+                "lines": QT_TRANSLATE_NOOP("export_dialog", "Lines only (transparent)")}
 
 
 @dataclass
@@ -74,9 +76,11 @@ def check_request(doc, request: ExportRequest) -> list[int]:
     no layer chosen, a bad naming template) before anything runs."""
     frames = exportable(doc, request.frames)
     if not frames:
-        raise ExportError("none of the chosen frames is coloured yet: colour them first (Ctrl+Enter)")
+        raise ExportError(translate("export_dialog", "None of the chosen frames is coloured yet: colour them "
+                                                     "first (Ctrl+Enter)."))
     if not request.layers or any(layer not in LAYER_LABELS for layer in request.layers):
-        raise ExportError("choose at least one PNG layer to export (the PSD is written beside them)")
+        raise ExportError(translate("export_dialog", "Choose at least one PNG layer to export (the PSD is "
+                                                     "written beside them)."))
     # The engine's own check of layers and naming (the command line's export runs it too).
     replace(doc.project.settings, layers=list(request.layers), template=request.template).validate()
     for i in frames:  # a template the names cannot be made with fails here, not mid-export
@@ -113,9 +117,10 @@ def confirm_export(parent: QWidget | None, doc, request: ExportRequest) -> Job |
     if existing:
         button = QMessageBox.StandardButton
         answer = QMessageBox.question(
-            parent, "Overwrite files?",
-            f"{len(existing)} file(s) already exist in {request.folder}, e.g. {existing[0].name}.\n"
-            "Overwrite them?", button.Yes | button.No, button.No)
+            parent, translate("export_dialog", "Overwrite files?"),
+            translate("export_dialog", "{n} file(s) already exist in {folder}, e.g. {name}.\nOverwrite them?")
+            .format(n=len(existing), folder=request.folder, name=existing[0].name),
+            button.Yes | button.No, button.No)
         if answer != button.Yes:
             return None
         request.overwrite = True
@@ -130,37 +135,38 @@ class ExportDialog(QDialog):
 
     def __init__(self, parent: QWidget | None, doc, selection: list[int]) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Export")
+        self.setWindowTitle(self.tr("Export"))
         self.setObjectName("exportDialog")
         self.setMinimumWidth(520)
         self._doc = doc
         n = doc.n_frames
         default_folder = doc.project.root / "export"
         self.folder_edit = QLineEdit(str(default_folder))
-        browse = QPushButton("Browse...")
+        browse = QPushButton(self.tr("Browse..."))
         browse.clicked.connect(self._browse)
         row = QHBoxLayout()
         row.addWidget(self.folder_edit, 1)
         row.addWidget(browse)
         self.template_edit = QLineEdit(DEFAULT_TEMPLATE)
-        self.template_edit.setToolTip("Fields: {cut} cut name, {frame} frame number (e.g. {frame:04d}), "
-                                      "{name} source file name")
+        self.template_edit.setToolTip(self.tr("Fields: {cut} cut name, {frame} frame number (e.g. "
+                                              "{frame:04d}), {name} source file name"))
         self.preview = QLabel()
         self.preview.setStyleSheet("color: #9aa0a6;")
         self.template_edit.textChanged.connect(self._update_preview)
 
-        self.layer_boxes = {k: QCheckBox(v) for k, v in LAYER_LABELS.items()}
+        self.layer_boxes = {k: QCheckBox(translate("export_dialog", v)) for k, v in LAYER_LABELS.items()}
         self.layer_boxes["composite"].setChecked(True)
-        self.psd_box = QCheckBox("Layered PSD (colour + lines)")
+        self.psd_box = QCheckBox(self.tr("Layered PSD (colour + lines)"))
         layers = QVBoxLayout()
         for b in (*self.layer_boxes.values(), self.psd_box):
             layers.addWidget(b)
             b.toggled.connect(self._update_preview)
 
-        self.range_all = QRadioButton(f"All frames ({n})")
-        self.range_sel = QRadioButton(f"Selection ({len(selection)})" if selection else "Selection (none)")
+        self.range_all = QRadioButton(self.tr("All frames ({n})").format(n=n))
+        self.range_sel = QRadioButton(self.tr("Selection ({n})").format(n=len(selection)) if selection
+                                      else self.tr("Selection (none)"))
         self.range_sel.setEnabled(bool(selection))
-        self.range_custom = QRadioButton("Frames")
+        self.range_custom = QRadioButton(self.tr("Frames"))
         group = QButtonGroup(self)
         for b in (self.range_all, self.range_sel, self.range_custom):
             group.addButton(b)
@@ -170,7 +176,7 @@ class ExportDialog(QDialog):
         custom = QHBoxLayout()
         custom.addWidget(self.range_custom)
         custom.addWidget(self.first_spin)
-        custom.addWidget(QLabel("to"))
+        custom.addWidget(QLabel(self.tr("to")))
         custom.addWidget(self.last_spin)
         custom.addStretch(1)
         rng = QVBoxLayout()
@@ -178,21 +184,21 @@ class ExportDialog(QDialog):
         rng.addWidget(self.range_sel)
         rng.addLayout(custom)
         self._selection = list(selection)
-        self.open_box = QCheckBox("Open the folder when done")
+        self.open_box = QCheckBox(self.tr("Open the folder when done"))
         self.open_box.setChecked(True)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setVisible(False)
 
         form = QFormLayout()
-        form.addRow("Folder", row)
-        form.addRow("Naming", self.template_edit)
+        form.addRow(self.tr("Folder"), row)
+        form.addRow(self.tr("Naming"), self.template_edit)
         form.addRow("", self.preview)
-        form.addRow("Layers", layers)
-        form.addRow("Range", rng)
+        form.addRow(self.tr("Layers"), layers)
+        form.addRow(self.tr("Range"), rng)
         form.addRow("", self.open_box)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.export_button = self.buttons.addButton(self.tr("Export"), QDialogButtonBox.ButtonRole.AcceptRole)
         self.buttons.accepted.connect(self._request)
         self.buttons.rejected.connect(self._cancel)
         lay = QVBoxLayout(self)
@@ -203,7 +209,7 @@ class ExportDialog(QDialog):
         self._update_preview()
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Export to folder", self.folder_edit.text())
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Export to folder"), self.folder_edit.text())
         if folder:
             self.folder_edit.setText(folder)
 
@@ -212,7 +218,8 @@ class ExportDialog(QDialog):
             req = self.request()
             frames = check_request(self._doc, req)
             names = [p.name for _, p in target_files(self._doc, req, frames[0])]
-            self.preview.setText(f"{len(frames)} coloured frame(s); first: " + ", ".join(names))
+            self.preview.setText(self.tr("{n} coloured frame(s); first: {names}").format(
+                n=len(frames), names=", ".join(names)))
             self.export_button.setEnabled(True)
         except OPDMError as exc:
             self.preview.setText(str(exc))
@@ -234,7 +241,7 @@ class ExportDialog(QDialog):
 
     def _request(self) -> None:
         if not self.folder_edit.text().strip():
-            self.preview.setText("Choose a folder")
+            self.preview.setText(self.tr("Choose a folder"))
             return
         self.running = True
         self.progress.setValue(0)

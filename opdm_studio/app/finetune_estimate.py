@@ -8,8 +8,9 @@ import threading
 
 from PySide6.QtCore import QObject, Signal
 
+from opdm_studio.app.i18n import translate
 from training.config import TrainConfig
-from training.estimate import PAPER_STEPS, StepTiming, duration_text, measure_step_seconds
+from training.estimate import PAPER_STEPS, StepTiming, measure_step_seconds
 
 log = logging.getLogger("opdm_studio.app.finetune_estimate")
 
@@ -75,20 +76,39 @@ class StepTimer(QObject):
             pass
 
 
+def duration_text(seconds: float) -> str:
+    """A duration a person reads at a glance: 40 s, 12 min, 3.5 h, 9 days."""
+    if seconds < 90:
+        return translate("finetune_estimate", "{n} s").format(n=f"{seconds:.0f}")
+    if seconds < 90 * 60:
+        return translate("finetune_estimate", "{n} min").format(n=f"{seconds / 60:.0f}")
+    if seconds < 48 * 3600:
+        return translate("finetune_estimate", "{n} h").format(n=f"{seconds / 3600:.1f}")
+    return translate("finetune_estimate", "{n} days").format(n=f"{seconds / 86400:.0f}")
+
+
 def expected_text(t: StepTiming, minutes: float) -> str:
     """What a budget gives at the measured speed, for the settings page."""
-    crop = f"{t.crop} px crops of the {t.size} px working size" if t.crop < t.size else f"{t.size} px"
-    return (f"Measured on this machine: {t.seconds:.1f} s per training step ({t.objective} objective, "
-            f"batch {t.batch}, {crop}, {t.device}), so about <b>{t.steps_in(minutes)} steps</b> in "
-            f"{minutes:g} min. Another program using the processor makes it fewer.")
+    crop = (translate("finetune_estimate", "{crop} px crops of the {size} px working size").format(
+        crop=t.crop, size=t.size) if t.crop < t.size else f"{t.size} px")
+    return translate("finetune_estimate", "Measured on this machine: {seconds} s per training step ({objective} "
+                                          "objective, batch {batch}, {crop}, {device}), so about <b>{steps} "
+                                          "steps</b> in {minutes} min. Another program using the processor "
+                                          "makes it fewer.").format(
+        seconds=f"{t.seconds:.1f}", objective=t.objective, batch=t.batch, crop=crop, device=t.device,
+        steps=t.steps_in(minutes), minutes=f"{minutes:g}")
 
 
 def preset_label(preset: str, t: StepTiming | None = None, failed: str = "") -> str:
     """The start-model list's entry of a from-scratch preset, with its time here once measured."""
-    head = f"New {preset} model from scratch (stage 1 + stage 2)"
+    head = translate("finetune_estimate", "New {preset} model from scratch (stage 1 + stage 2)").format(
+        preset=preset)
     if failed:
-        return f"{head}: its speed could not be measured ({failed})"
+        return translate("finetune_estimate", "{head}: its speed could not be measured ({reason})").format(
+            head=head, reason=failed)
     if t is None:
-        return f"{head}: measuring its speed on this machine..."
-    return (f"{head}: {t.seconds:.0f} s per step here; the paper's {PAPER_STEPS:,} steps would take "
-            f"about {duration_text(t.seconds * PAPER_STEPS)}")
+        return translate("finetune_estimate", "{head}: measuring its speed on this machine...").format(head=head)
+    return translate("finetune_estimate", "{head}: {seconds} s per step here; the paper's {steps} steps would "
+                                          "take about {duration}").format(
+        head=head, seconds=f"{t.seconds:.0f}", steps=f"{PAPER_STEPS:,}",
+        duration=duration_text(t.seconds * PAPER_STEPS))

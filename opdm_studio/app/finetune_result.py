@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from opdm_studio import paths
+from opdm_studio.app.i18n import translate
 from opdm_studio.errors import OPDMError
 from training.compare import Comparison, read_comparison
 from training.finetune import read_state
@@ -26,18 +27,21 @@ from training.finetune import read_state
 
 def verdict(comp: Comparison) -> str:
     """One sentence on the comparison, for a colourist."""
-    where = ", ".join(comp.held_back) or "the held-back frames"
-    n = comp.finetuned.frames
+    where = ", ".join(comp.held_back) or translate("finetune_result", "the held-back frames")
+    n, gain = comp.finetuned.frames, comp.gain_db
     if comp.start.model == comp.finetuned.model:
-        return f"Figures of the new model on {n} frames held back from {where} (no start model to compare with)."
-    gain = comp.gain_db
-    if gain >= 0.1:
-        return (f"The fine-tuned model colours the {n} held-back frames of {where} better: "
-                f"<b>{gain:+.2f} dB</b> PSNR.")
-    if gain <= -0.1:
-        return (f"The fine-tuned model is <b>worse</b> on the {n} held-back frames of {where} "
-                f"({gain:+.2f} dB): keeping the current model is advised.")
-    return f"No clear difference on the {n} held-back frames of {where} ({gain:+.2f} dB)."
+        text = translate("finetune_result", "Figures of the new model on {n} frames held back from {where} (no "
+                                            "start model to compare with).")
+    elif gain >= 0.1:
+        text = translate("finetune_result", "The fine-tuned model colours the {n} held-back frames of {where} "
+                                            "better: <b>{gain} dB</b> PSNR.")
+    elif gain <= -0.1:
+        text = translate("finetune_result", "The fine-tuned model is <b>worse</b> on the {n} held-back frames of "
+                                            "{where} ({gain} dB): keeping the current model is advised.")
+    else:
+        text = translate("finetune_result", "No clear difference on the {n} held-back frames of {where} "
+                                            "({gain} dB).")
+    return text.format(n=n, where=where, gain=f"{gain:+.2f}")
 
 
 class ResultPage(QWizardPage):
@@ -45,15 +49,15 @@ class ResultPage(QWizardPage):
 
     def __init__(self) -> None:
         super().__init__()
-        self.setTitle("Before and after")
-        self.setSubTitle("Both models coloured the same frames held back from your cuts (never trained on). "
-                         "Rows of the sheet: drawing | start model | fine-tuned | truth.")
+        self.setTitle(self.tr("Before and after"))
+        self.setSubTitle(self.tr("Both models coloured the same frames held back from your cuts (never trained "
+                                 "on). Rows of the sheet: drawing | start model | fine-tuned | truth."))
         self.summary = QLabel()
         self.summary.setObjectName("comparisonSummary")
         self.summary.setWordWrap(True)
         self.table = QTableWidget(2, 2)
         self.table.setObjectName("comparisonTable")
-        self.table.setHorizontalHeaderLabels(["Start model", "Fine-tuned"])
+        self.table.setHorizontalHeaderLabels([self.tr("Start model"), self.tr("Fine-tuned")])
         self.table.setVerticalHeaderLabels(["PSNR (dB, 224 px)", "SSIM (224 px)"])
         self.table.setMaximumHeight(90)
         self.sheet = QLabel()
@@ -61,10 +65,10 @@ class ResultPage(QWizardPage):
         scroll = QScrollArea()
         scroll.setWidget(self.sheet)
         scroll.setWidgetResizable(True)
-        self.accept_btn = QPushButton("Install the fine-tuned model")
+        self.accept_btn = QPushButton(self.tr("Install the fine-tuned model"))
         self.accept_btn.setObjectName("installButton")
         self.accept_btn.clicked.connect(self.install)
-        self.reject_btn = QPushButton("Keep my current model")
+        self.reject_btn = QPushButton(self.tr("Keep my current model"))
         self.reject_btn.setObjectName("rejectButton")
         self.reject_btn.clicked.connect(self.reject)
         self.result = QLabel()
@@ -97,8 +101,8 @@ class ResultPage(QWizardPage):
         self.comparison = read_comparison(self.run_dir) if self.run_dir is not None else None
         comp = self.comparison
         if comp is None:
-            self.summary.setText("Nothing was held back from these cuts (too few frames), so the models could "
-                                 "not be compared.")
+            self.summary.setText(self.tr("Nothing was held back from these cuts (too few frames), so the models "
+                                         "could not be compared."))
             self.table.clearContents()
             self.sheet.clear()
             return
@@ -106,7 +110,8 @@ class ResultPage(QWizardPage):
         for col, score in enumerate((comp.start, comp.finetuned)):
             self.table.setItem(0, col, QTableWidgetItem(f"{score.psnr:.2f}"))
             self.table.setItem(1, col, QTableWidgetItem(f"{score.ssim:.3f}"))
-        self.table.setHorizontalHeaderLabels([f"Start model ({Path(comp.start.model).stem})", "Fine-tuned"])
+        self.table.setHorizontalHeaderLabels([self.tr("Start model ({name})").format(name=Path(comp.start.model).stem),
+                                              self.tr("Fine-tuned")])
         if comp.sheet and Path(comp.sheet).is_file():
             from training.compare import read_sheet
             self.sheet.setPixmap(to_pixmap(read_sheet(comp.sheet), 900))
@@ -122,13 +127,14 @@ class ResultPage(QWizardPage):
         try:
             self.installed = install_run(self.run_dir, paths.models_dir() / f"{name}.safetensors")
         except OPDMError as exc:
-            self.result.setText(f"<b>The model could not be installed.</b> {exc}")
+            self.result.setText(self.tr("<b>The model could not be installed.</b> {reason}").format(reason=exc))
             return
         from opdm_studio.app.settings import AppSettings
         s = AppSettings.load()
         s.model = str(self.installed)
         s.save()
-        self._decided(f"Installed <b>{name}</b> as {self.installed} and selected it for colouring.")
+        self._decided(self.tr("Installed <b>{name}</b> as {path} and selected it for colouring.").format(
+            name=name, path=self.installed))
 
     def reject(self) -> None:
         """Keep the current model: nothing is installed, the run is not offered again."""
@@ -136,7 +142,7 @@ class ResultPage(QWizardPage):
         if self.run_dir is None or self.decided:
             return
         reject_run(self.run_dir)
-        self._decided("Nothing was installed; the app keeps colouring with your current model.")
+        self._decided(self.tr("Nothing was installed; the app keeps colouring with your current model."))
 
     def _decided(self, text: str) -> None:
         self.decided = True

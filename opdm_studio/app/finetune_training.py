@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWizardPage
 
@@ -19,7 +19,8 @@ from opdm_studio.errors import OPDMError
 from training.finetune import read_state, spent_minutes, update_state
 
 #: What each phase is, for the status line.
-PHASE_TEXT = {"align": "stage 1 (offset estimators)", "train": "training"}
+PHASE_TEXT = {"align": QT_TRANSLATE_NOOP("TrainPage", "stage 1 (offset estimators)"),
+              "train": QT_TRANSLATE_NOOP("TrainPage", "training")}
 
 
 def to_pixmap(img: np.ndarray, max_w: int = 720) -> QPixmap:
@@ -120,22 +121,22 @@ class TrainPage(QWizardPage):
 
     def __init__(self) -> None:
         super().__init__()
-        self.setTitle("Training")
-        self.status = QLabel("Preparing...")
+        self.setTitle(self.tr("Training"))
+        self.status = QLabel(self.tr("Preparing..."))
         self.status.setObjectName("trainStatus")
         self.status.setWordWrap(True)
-        self.validation = QLabel("The held-back frames are checked every few minutes.")
+        self.validation = QLabel(self.tr("The held-back frames are checked every few minutes."))
         self.validation.setObjectName("validation")
         self.validation.setWordWrap(True)
         self.bar = QProgressBar()
-        self.bar.setFormat("%p% of the time budget")
+        self.bar.setFormat(self.tr("%p% of the time budget"))
         self.plot = LossPlot()
         self.sample = QLabel()
-        self.pause_btn = QPushButton("Pause")
+        self.pause_btn = QPushButton(self.tr("Pause"))
         self.pause_btn.clicked.connect(self.pause)
-        self.resume_btn = QPushButton("Resume")
+        self.resume_btn = QPushButton(self.tr("Resume"))
         self.resume_btn.clicked.connect(self.start)
-        self.cancel_btn = QPushButton("Cancel training")
+        self.cancel_btn = QPushButton(self.tr("Cancel training"))
         self.cancel_btn.clicked.connect(self.cancel)
         buttons = QHBoxLayout()
         for b in (self.pause_btn, self.resume_btn, self.cancel_btn):
@@ -188,7 +189,7 @@ class TrainPage(QWizardPage):
         self.worker.sample.connect(self._sample)
         self.worker.finished.connect(self._done)
         self.worker.failed.connect(self._failed)
-        self.status.setText("Training... (the first steps are slow while the model warms up)")
+        self.status.setText(self.tr("Training... (the first steps are slow while the model warms up)"))
         self.pause_btn.setEnabled(True)
         self.resume_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
@@ -198,7 +199,7 @@ class TrainPage(QWizardPage):
     def pause(self) -> None:
         """Stop after the current step with a checkpoint; Resume (or a later app session) goes on."""
         if self.worker is not None:
-            self.status.setText("Pausing after this step...")
+            self.status.setText(self.tr("Pausing after this step..."))
             self.worker.stop.set()
 
     def cancel(self) -> None:
@@ -206,7 +207,7 @@ class TrainPage(QWizardPage):
         if self.worker is not None:
             self.worker.cancelled = True
             self.worker.stop.set()
-            self.status.setText("Cancelling after this step...")
+            self.status.setText(self.tr("Cancelling after this step..."))
 
     def _stop_thread(self) -> None:
         if self.thread is not None:
@@ -223,27 +224,34 @@ class TrainPage(QWizardPage):
         self.phase_name = name
         self.phases_seen.append(name)
         if name == "compare":
-            self.status.setText("Comparing the start model and the fine-tuned model on the held-back frames...")
+            self.status.setText(self.tr("Comparing the start model and the fine-tuned model on the held-back "
+                                        "frames..."))
             self.pause_btn.setEnabled(False)
         elif count > 1:
-            self.status.setText(f"Phase {index + 1} of {count}: {PHASE_TEXT.get(name, name)}...")
+            self.status.setText(self.tr("Phase {index} of {count}: {phase}...").format(
+                index=index + 1, count=count, phase=self._phase_text(name)))
 
     @Slot(int, float, float)
     def _progress(self, step: int, spent: float, loss: float) -> None:
         self.steps = step
         self.bar.setValue(min(self.bar.maximum(), int(spent)))
-        phase = PHASE_TEXT.get(self.phase_name, self.phase_name) or "training"
-        expected = f" (about {self.expected_steps} expected)" if self.expected_steps else ""
-        self.status.setText(f"{phase.capitalize()}: step {step}{expected}, {clock(spent)} of "
-                            f"{clock(self.budget_s)}, loss {loss:.4f}")
+        phase = self._phase_text(self.phase_name or "train")
+        text = (self.tr("{phase}: step {step} (about {expected} expected), {spent} of {budget}, loss {loss}")
+                if self.expected_steps else self.tr("{phase}: step {step}, {spent} of {budget}, loss {loss}"))
+        self.status.setText(text.format(phase=phase[:1].upper() + phase[1:], step=step, expected=self.expected_steps,
+                                        spent=clock(spent), budget=clock(self.budget_s), loss=f"{loss:.4f}"))
         if self.run_dir is not None:
             self.plot.refresh(self.run_dir)
 
+    def _phase_text(self, name: str) -> str:
+        return self.tr(PHASE_TEXT[name]) if name in PHASE_TEXT else name
+
     @Slot(object)
     def _validated(self, val: dict) -> None:
-        text = f"Held-back frames at step {self.steps}: PSNR {val.get('val_psnr', float('nan')):.2f} dB"
+        text = self.tr("Held-back frames at step {step}: PSNR {psnr} dB").format(
+            step=self.steps, psnr=f"{val.get('val_psnr', float('nan')):.2f}")
         if "val_psnr_prop" in val:
-            text += f" (the flow propagation alone: {val['val_psnr_prop']:.2f} dB)"
+            text += " " + self.tr("(the flow propagation alone: {psnr} dB)").format(psnr=f"{val['val_psnr_prop']:.2f}")
         if "val_ssim" in val:
             text += f", SSIM {val['val_ssim']:.3f}"
         self.validation.setText(text + f"  [{time.strftime('%H:%M')}]")
@@ -257,9 +265,11 @@ class TrainPage(QWizardPage):
     def _done(self, outcome: str) -> None:
         self._stop_thread()
         self.outcome = outcome
-        texts = {"finished": "Training finished. Next shows the start model and the fine-tuned model side by side.",
-                 "paused": "Paused. Resume now, or close the wizard and resume it later from its first page.",
-                 "cancelled": "Cancelled. The run is kept and can be resumed from the first page."}
+        texts = {"finished": self.tr("Training finished. Next shows the start model and the fine-tuned model "
+                                     "side by side."),
+                 "paused": self.tr("Paused. Resume now, or close the wizard and resume it later from its first "
+                                   "page."),
+                 "cancelled": self.tr("Cancelled. The run is kept and can be resumed from the first page.")}
         self.status.setText(texts.get(outcome, outcome))
         self.pause_btn.setEnabled(False)
         self.resume_btn.setEnabled(outcome in ("paused", "cancelled"))
@@ -274,7 +284,7 @@ class TrainPage(QWizardPage):
     def _failed(self, message: str) -> None:
         self._stop_thread()
         self.outcome = "failed"
-        self.status.setText(f"Training stopped: {message}")
+        self.status.setText(self.tr("Training stopped: {reason}").format(reason=message))
         self.resume_btn.setEnabled(True)
         self.pause_btn.setEnabled(False)
         self.completeChanged.emit()

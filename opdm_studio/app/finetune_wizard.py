@@ -46,6 +46,7 @@ from opdm_studio import paths
 from opdm_studio.app.finetune_estimate import PRESETS, StepTimer, expected_text, preset_label
 from opdm_studio.app.finetune_result import ResultPage
 from opdm_studio.app.finetune_training import TrainPage, to_pixmap
+from opdm_studio.app.i18n import translate
 from opdm_studio.errors import OPDMError
 from training.config import TrainConfig
 from training.estimate import StepTiming
@@ -68,11 +69,11 @@ def installed_model_choices() -> list[tuple[str, str]]:
         from opdm_studio.engine.models import default_model_path
         p = default_model_path()
         if p is not None and Path(p).is_file():
-            out.append((f"Default model ({Path(p).stem})", str(p)))
+            out.append((translate("finetune_wizard", "Default model ({name})").format(name=Path(p).stem), str(p)))
     except Exception:  # engine not ready / no default model shipped: offer what is installed
         pass
     for p in sorted(paths.models_dir().glob("*.safetensors")):
-        out.append((f"Installed: {p.stem}", str(p)))
+        out.append((translate("finetune_wizard", "Installed: {name}").format(name=p.stem), str(p)))
     return out
 
 
@@ -84,13 +85,13 @@ class FolderPage(QWizardPage):
 
     def __init__(self) -> None:
         super().__init__()
-        self.setTitle("Finished cuts")
-        self.setSubTitle("Choose a folder with one subfolder per finished cut (coloured frames, "
-                         "optionally line art in lineart/). Training never changes these files.")
+        self.setTitle(self.tr("Finished cuts"))
+        self.setSubTitle(self.tr("Choose a folder with one subfolder per finished cut (coloured frames, "
+                                 "optionally line art in lineart/). Training never changes these files."))
         self.folder = QLineEdit()
         self.folder.setObjectName("cutsFolder")
         self.folder.textChanged.connect(self.completeChanged)
-        browse = QPushButton("Browse...")
+        browse = QPushButton(self.tr("Browse..."))
         browse.clicked.connect(self._browse)
         row = QHBoxLayout()
         row.addWidget(self.folder, 1)
@@ -100,7 +101,7 @@ class FolderPage(QWizardPage):
         self.runs.itemSelectionChanged.connect(self.completeChanged)
         lay = QVBoxLayout(self)
         lay.addLayout(row)
-        lay.addWidget(QLabel("Or resume an unfinished fine-tuning:"))
+        lay.addWidget(QLabel(self.tr("Or resume an unfinished fine-tuning:")))
         lay.addWidget(self.runs)
 
     def initializePage(self) -> None:
@@ -108,12 +109,13 @@ class FolderPage(QWizardPage):
         self.runs.clear()
         for p in unfinished_runs():
             st = read_state(p)
-            item = QListWidgetItem(f"{p.name}  ({st.get('status', '?')}, data {st.get('data', '?')})")
+            item = QListWidgetItem(self.tr("{run}  ({status}, data {data})").format(
+                run=p.name, status=st.get("status", "?"), data=st.get("data", "?")))
             item.setData(Qt.ItemDataRole.UserRole, str(p))
             self.runs.addItem(item)
 
     def _browse(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Folder of finished cuts", self.folder.text())
+        d = QFileDialog.getExistingDirectory(self, self.tr("Folder of finished cuts"), self.folder.text())
         if d:
             self.folder.setText(d)
 
@@ -136,8 +138,8 @@ class CheckPage(QWizardPage):
 
     def __init__(self) -> None:
         super().__init__()
-        self.setTitle("Data check")
-        self.setSubTitle("Each preview row: line art | previous key | target | next key.")
+        self.setTitle(self.tr("Data check"))
+        self.setSubTitle(self.tr("Each preview row: line art | previous key | target | next key."))
         self.summary = QLabel()
         self.summary.setObjectName("dataSummary")
         self.summary.setWordWrap(True)
@@ -163,14 +165,15 @@ class CheckPage(QWizardPage):
         try:
             self.report = scan_cuts(folder)
         except OPDMError as exc:
-            self.summary.setText(f"<b>This folder cannot be used.</b> {exc}")
+            self.summary.setText(self.tr("<b>This folder cannot be used.</b> {reason}").format(reason=exc))
             self.problems.setPlainText("")
             self.completeChanged.emit()
             return
         r = self.report
         sizes = ", ".join(f"{w}x{h}" for w, h in r.sizes)
-        self.summary.setText(f"{len(r.cuts)} usable cut(s), {r.n_frames} frames, frame size(s) {sizes}.")
-        self.problems.setPlainText("\n".join(r.problems) if r.problems else "No problems found.")
+        self.summary.setText(self.tr("{cuts} usable cut(s), {frames} frames, frame size(s) {sizes}.").format(
+            cuts=len(r.cuts), frames=r.n_frames, sizes=sizes))
+        self.problems.setPlainText("\n".join(r.problems) if r.problems else self.tr("No problems found."))
         try:
             rows = preview_triplets(r, n=4, size=128)
             self.preview.setPixmap(to_pixmap(np.concatenate(rows, axis=0)))
@@ -188,14 +191,15 @@ class SettingsPage(QWizardPage):
 
     def __init__(self) -> None:
         super().__init__()
-        self.setTitle("Settings")
-        self.setSubTitle("Fine-tuning starts from a model you have; a new model from scratch takes far longer.")
+        self.setTitle(self.tr("Settings"))
+        self.setSubTitle(self.tr("Fine-tuning starts from a model you have; a new model from scratch takes far "
+                                 "longer."))
         self.start = QComboBox()
         self.start.setObjectName("startModel")
         self.minutes = QDoubleSpinBox(minimum=0.01, maximum=100_000.0, value=30.0, decimals=2, singleStep=5.0)
         self.minutes.setObjectName("minutes")
-        self.minutes.setSuffix(" min")
-        self.expected = QLabel("Measuring a few training steps on this machine...")
+        self.minutes.setSuffix(self.tr(" min"))
+        self.expected = QLabel(self.tr("Measuring a few training steps on this machine..."))
         self.expected.setObjectName("expectedSteps")
         self.expected.setWordWrap(True)
         self.size = QSpinBox(minimum=32, maximum=512, singleStep=16, value=224)
@@ -209,12 +213,12 @@ class SettingsPage(QWizardPage):
         self.note = QLabel()
         self.note.setStyleSheet("color: #c0392b;")
         form = QFormLayout(self)
-        form.addRow("Start from", self.start)
-        form.addRow("Training time", self.minutes)
+        form.addRow(self.tr("Start from"), self.start)
+        form.addRow(self.tr("Training time"), self.minutes)
         form.addRow("", self.expected)
-        form.addRow("Working size", self.size)
-        form.addRow("Device", self.device)
-        form.addRow("Model name", self.name)
+        form.addRow(self.tr("Working size"), self.size)
+        form.addRow(self.tr("Device"), self.device)
+        form.addRow(self.tr("Model name"), self.name)
         form.addRow("", self.note)
         self.timer = StepTimer(self)
         self.timer.measured.connect(self._measured)
@@ -286,7 +290,7 @@ class SettingsPage(QWizardPage):
             d = str(self.start.itemData(i) or "")
             if d.startswith("preset:"):
                 self.start.setItemText(i, preset_label(d[7:]))
-        self.expected.setText("Measuring a few training steps on this machine...")
+        self.expected.setText(self.tr("Measuring a few training steps on this machine..."))
         self.timer.request(jobs)
 
     def _measured(self, key: str, timing: StepTiming) -> None:
@@ -303,7 +307,7 @@ class SettingsPage(QWizardPage):
             if i >= 0:
                 self.start.setItemText(i, preset_label(key[7:], failed=message))
         if key == str(self.start.currentData() or ""):
-            self.expected.setText(f"The speed could not be measured: {message}")
+            self.expected.setText(self.tr("The speed could not be measured: {reason}").format(reason=message))
 
     def _show_expected(self) -> None:
         t = self.timings.get(str(self.start.currentData() or ""))
@@ -320,11 +324,11 @@ class SettingsPage(QWizardPage):
         name = self.name.text().strip()
         msg = ""
         if not _NAME_RE.match(name):
-            msg = "Use letters, digits, spaces, - _ . (up to 64 characters)."
+            msg = self.tr("Use letters, digits, spaces, - _ . (up to 64 characters).")
         elif (paths.models_dir() / f"{name}.safetensors").exists():
-            msg = "A model with this name is already installed."
+            msg = self.tr("A model with this name is already installed.")
         elif (paths.training_runs_dir() / name).exists():
-            msg = "A fine-tuning run with this name exists; resume it from the first page."
+            msg = self.tr("A fine-tuning run with this name exists; resume it from the first page.")
         self.note.setText(msg)
         return not msg and self.start.count() > 0
 
@@ -352,7 +356,7 @@ class FineTuneWizard(QWizard):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Fine-tune the colouring model")
+        self.setWindowTitle(self.tr("Fine-tune the colouring model"))
         self.setObjectName("fineTuneWizard")
         self.setPage(self.FOLDER, FolderPage())
         self.setPage(self.CHECK, CheckPage())

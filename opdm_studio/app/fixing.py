@@ -12,13 +12,46 @@ import threading
 from collections.abc import Callable
 
 import shiboken6
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QObject, Signal
 from PySide6.QtGui import QUndoCommand
 
+from opdm_studio.app.i18n import translate
 from opdm_studio.app.palette_panel import PalettePanel
-from opdm_studio.app.viewer import FILL_MODES, MODE_LABELS
+from opdm_studio.app.viewer import FILL_MODES, mode_label
 from opdm_studio.engine.swatches import hex_of
 from opdm_studio.errors import ProjectError
+
+#: Why carrying a fix stopped (the engine's reasons), for the status line.
+STOP_TEXT = {"keyframe": QT_TRANSLATE_NOOP("FixTool", "a keyframe"),
+             "unsure": QT_TRANSLATE_NOOP("FixTool", "an unsure match"),
+             "fixed": QT_TRANSLATE_NOOP("FixTool", "another fix"),
+             "end": QT_TRANSLATE_NOOP("FixTool", "the cut's end")}
+
+
+def frame_ranges(labels: list[str], frames: list[int]) -> str:
+    """"3-7, 9" from frames [3, 4, 5, 6, 7, 9] and their labels."""
+    parts, start = [], 0
+    for i in range(1, len(frames) + 1):
+        if i == len(frames) or frames[i] != frames[i - 1] + 1:
+            parts.append(labels[start] if start == i - 1 else f"{labels[start]}-{labels[i - 1]}")
+            start = i
+    return ", ".join(parts)
+
+
+def fill_text(out, label: Callable[[int], str]) -> str:
+    """Where a fill went and why carrying stopped, for the status line (``out``: a FillOutcome)."""
+    carried = out.fix.carried_frames()
+    if carried:
+        text = translate("FixTool", "frame {frame}, carried to {frames}").format(
+            frame=label(out.fix.frame), frames=frame_ranges([label(f) for f in carried], carried))
+    else:
+        text = translate("FixTool", "frame {frame}, not carried").format(frame=label(out.fix.frame))
+    stops = [translate("FixTool", STOP_TEXT[s]) for s in dict.fromkeys(out.fix.stops) if s in STOP_TEXT]
+    if len(stops) == 2:
+        stops = [translate("FixTool", "{a} and {b}").format(a=stops[0], b=stops[1])]
+    if stops:
+        text += " " + translate("FixTool", "(stopped at {where})").format(where=stops[0])
+    return text
 
 
 class FixesCommand(QUndoCommand):
@@ -146,25 +179,28 @@ class FixTool:
         if doc is None or frame < 0 or self.win.busy:
             return
         if self.win.mode not in FILL_MODES:
-            raise ProjectError("The fill tool paints in the "
-                               + ", ".join(MODE_LABELS[m] for m in FILL_MODES)
-                               + " views (Ctrl+2, Ctrl+3, Ctrl+5)")
+            raise ProjectError(translate("FixTool", "The fill tool paints in the {views} views (Ctrl+2, Ctrl+3, "
+                                                    "Ctrl+5).").format(views=", ".join(map(mode_label, FILL_MODES))))
         sid = self.panel.current_swatch()
         if sid is None:
-            raise ProjectError("Choose a swatch in the palette first (or Alt-click a region to "
-                               "pick one)")
+            raise ProjectError(translate("FixTool", "Choose a swatch in the palette first (or Alt-click a region "
+                                                    "to pick one)."))
+        if doc.result_color(frame) is None:
+            raise ProjectError(translate("FixTool", "Frame {frame} has no colour yet: colour it (Ctrl+Enter) "
+                                                    "before fixing its regions.").format(frame=doc.frame_label(frame)))
         sw = doc.palette.get(sid)
         before = doc.fixes_state()
         out = doc.fill(frame, x, y, sid, carry=self.panel.carry.isChecked())
         label = doc.frame_label(frame)
-        self.win.undo.push(FixesCommand(doc, f"Fill a region of frame {label} with {sw.name}",
-                                        before, doc.fixes_state(), out.frames, self.changed))
+        text = translate("FixTool", "Fill a region of frame {frame} with {swatch}").format(frame=label, swatch=sw.name)
+        self.win.undo.push(FixesCommand(doc, text, before, doc.fixes_state(), out.frames, self.changed))
         self.reach = out.frames
         self.win.frames.set_reach(self.reach)
         if self.flag is not None and self.flag[0] == frame:
             self.win.viewer.show_box(None)
             self.flag = None
-        self.win.status(f"Filled with {sw.name}: {out.describe(doc.frame_label)}")
+        self.win.status(translate("FixTool", "Filled with {swatch}: {where}").format(
+            swatch=sw.name, where=fill_text(out, doc.frame_label)))
 
     def pick_at(self, x: int, y: int) -> None:
         """A click with the colour picker, or an Alt-click with the fill tool: the region's
@@ -173,20 +209,22 @@ class FixTool:
         if doc is None or frame < 0:
             return
         if doc.result_color(frame) is None:
-            self.win.status("Colour picker: this frame has no colour yet")
+            self.win.status(translate("FixTool", "Colour picker: this frame has no colour yet"))
             return
         rgb, sw = doc.pick(frame, x, y)
         conf = doc.confidence(frame)
-        c = f" · confidence {conf[y, x]:.2f}" if conf is not None else ""
+        c = " · " + translate("FixTool", "confidence {value}").format(value=f"{conf[y, x]:.2f}") \
+            if conf is not None else ""
         self.win.status_bar.show_swatch(rgb)
         self.win.last_pick = (x, y, rgb)
         if sw is None:
-            self.win.status(f"Region colour at ({x}, {y}): {hex_of(rgb)}, not a swatch of the "
-                            f"palette (Add makes it one){c}")
+            self.win.status(translate("FixTool", "Region colour at ({x}, {y}): {hex}, not a swatch of the "
+                                                 "palette (Add makes it one)").format(x=x, y=y, hex=hex_of(rgb)) + c)
             return
         self.panel.set_current(sw.id)
-        self.win.status(f"Region colour at ({x}, {y}): {sw.name} {hex_of(rgb)} = RGB{rgb}; now "
-                        f"the current swatch{c}")
+        self.win.status(translate("FixTool", "Region colour at ({x}, {y}): {swatch} {hex} = RGB{rgb}; now the "
+                                             "current swatch").format(x=x, y=y, swatch=sw.name, hex=hex_of(rgb),
+                                                                      rgb=rgb) + c)
 
     # ------------------------------------------------------------------ review
 
@@ -201,7 +239,7 @@ class FixTool:
         if hit is None:
             self.flag = None
             self.win.viewer.show_box(None)
-            self.win.status("No region is flagged for review: every coloured frame is settled")
+            self.win.status(translate("FixTool", "No region is flagged for review: every coloured frame is settled"))
             return
         self.flag = (hit.frame, hit.label)
         if hit.frame != frame:
@@ -209,8 +247,9 @@ class FixTool:
         if self.win.mode not in FILL_MODES:
             self.win.set_mode("review")
         self.win.viewer.show_box(hit.box)
-        self.win.status(f"Flagged region on frame {doc.frame_label(hit.frame)} ({hit.area} px): "
-                        "fill it with the right swatch (B, click), or N for the next one")
+        self.win.status(translate("FixTool", "Flagged region on frame {frame} ({area} px): fill it with the "
+                                             "right swatch (B, click), or N for the next one").format(
+            frame=doc.frame_label(hit.frame), area=hit.area))
 
     def warm(self) -> None:
         """With the fill tool on, get the regions around the current frame ready in the

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
+from opdm_studio.app.i18n import translate
 from opdm_studio.app.worker import Job, Outcome, WorkerThread
 
 
@@ -75,7 +76,7 @@ def frames_to_colour(doc, selected: list[int]) -> tuple[list[int], str]:
     every frame."""
     n, label = doc.n_frames, doc.frame_label
     if not selected:
-        return list(range(n)), f"all {n} frames"
+        return list(range(n)), translate("jobs", "all {n} frames").format(n=n)
     keys = doc.keys()
     first, last = min(selected), max(selected)
     if set(selected) <= set(keys):
@@ -84,14 +85,18 @@ def frames_to_colour(doc, selected: list[int]) -> tuple[list[int], str]:
             first = max((x for x in keys if x < k), default=0)
             last = min((x for x in keys if x > k), default=n - 1)
             if len(keys) == 1:
-                return list(range(n)), f"all {n} frames (the cut's only keyframe was selected)"
-            what = f"frames {label(first)}-{label(last)}, the intervals of keyframe {label(k)}"
+                return list(range(n)), translate("jobs", "all {n} frames (the cut's only keyframe was "
+                                                         "selected)").format(n=n)
+            what = translate("jobs", "frames {first}-{last}, the intervals of keyframe {key}").format(
+                first=label(first), last=label(last), key=label(k))
         else:
-            what = f"frames {label(first)}-{label(last)}, between the selected keyframes"
+            what = translate("jobs", "frames {first}-{last}, between the selected keyframes").format(
+                first=label(first), last=label(last))
         return list(range(first, last + 1)), what
     if first == last:
-        return [first], f"frame {label(first)}"
-    return list(range(first, last + 1)), f"frames {label(first)}-{label(last)}"
+        return [first], translate("jobs", "frame {frame}").format(frame=label(first))
+    return list(range(first, last + 1)), translate("jobs", "frames {first}-{last}").format(
+        first=label(first), last=label(last))
 
 
 def colorize_job(project, frames: Iterable[int], what: str | None = None) -> Job:
@@ -106,18 +111,25 @@ def colorize_job(project, frames: Iterable[int], what: str | None = None) -> Job
 
     def run(cancel):
         return Colorizer(project, overwrite=own_folder).run(frames=frames, cancel=cancel)
-    return Job("colorize", run, meta={"frames": frames, "what": what or f"{len(frames)} frame(s)"})
+    what = what or translate("jobs", "{n} frame(s)").format(n=len(frames))
+    return Job("colorize", run, meta={"frames": frames, "what": what})
 
 
 def outcome_text(outcome: Outcome) -> str:
     """The status line after a job: done, cancelled, or stopped by an error."""
-    kind = outcome.kind.capitalize()
+    colour = outcome.kind == "colorize"
+    n, total, seconds = outcome.done, outcome.total, f"{outcome.seconds:.1f}"
     if outcome.error is not None:
-        return f"{kind} stopped by an error after {outcome.done} frame(s)."
-    if outcome.cancelled:
-        return f"{kind} cancelled: {outcome.done} of {outcome.total} frame(s) finished and kept."
-    if outcome.kind == "colorize":
-        what = outcome.meta.get("what") if outcome.meta else None
-        prefix = f"Coloured {what}: " if what else "Coloured "
-        return f"{prefix}{outcome.done} frame(s) in {outcome.seconds:.1f} s."
-    return f"Exported {outcome.done} frame(s) in {outcome.seconds:.1f} s."
+        text = (translate("jobs", "Colouring stopped by an error after {n} frame(s).") if colour else
+                translate("jobs", "Export stopped by an error after {n} frame(s)."))
+    elif outcome.cancelled:
+        text = (translate("jobs", "Colouring cancelled: {n} of {total} frame(s) finished and kept.") if colour
+                else translate("jobs", "Export cancelled: {n} of {total} frame(s) finished and kept."))
+    elif colour and outcome.meta and outcome.meta.get("what"):
+        text = translate("jobs", "Coloured {what}: {n} frame(s) in {seconds} s.")
+    elif colour:
+        text = translate("jobs", "Coloured {n} frame(s) in {seconds} s.")
+    else:
+        text = translate("jobs", "Exported {n} frame(s) in {seconds} s.")
+    what = outcome.meta.get("what") if outcome.meta else None
+    return text.format(n=n, total=total, seconds=seconds, what=what)

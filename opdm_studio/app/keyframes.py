@@ -9,6 +9,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QPixmap, QUndoCommand
 from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
+from opdm_studio.app.i18n import translate
 from opdm_studio.app.theme import icon
 from opdm_studio.app.timeline import IMAGE_SUFFIXES, rgb_to_qimage, scaled_thumb
 from opdm_studio.errors import ProjectError
@@ -68,14 +69,19 @@ class KeyframeEditor:
         """Mark ``frame`` as a keyframe, or unmark it; returns what was done, in words."""
         label = doc.frame_label(frame)
         if doc.is_key(frame):
-            text, edit = f"Unmark keyframe {label}", lambda: doc.unmark_key(frame)
+            text, edit = translate("KeyframeEditor", "Unmark keyframe {frame}").format(frame=label), doc.unmark_key
+        elif not doc.can_be_key(frame):
+            raise ProjectError(translate("KeyframeEditor", "Frame {name} has no colour yet: drop a coloured "
+                                                           "image on it (or colour it first) to make it a "
+                                                           "keyframe.").format(name=doc.frame_name(frame)))
         else:
-            text, edit = f"Mark keyframe {label}", lambda: doc.mark_key(frame)
-        return apply_key_edit(self.undo, doc, frame, text, edit, self.on_change).text()
+            text, edit = translate("KeyframeEditor", "Mark keyframe {frame}").format(frame=label), doc.mark_key
+        return apply_key_edit(self.undo, doc, frame, text, lambda: edit(frame), self.on_change).text()
 
     def assign_colour(self, doc, frame: int, image_path: str) -> str:
         """Make ``frame`` a keyframe coloured by an image file; returns what was done."""
-        text = f"Colour keyframe {doc.frame_label(frame)} from {Path(image_path).name}"
+        text = translate("KeyframeEditor", "Colour keyframe {frame} from {file}").format(
+            frame=doc.frame_label(frame), file=Path(image_path).name)
         return apply_key_edit(self.undo, doc, frame, text,
                               lambda: doc.set_key_image(frame, image_path), self.on_change).text()
 
@@ -83,9 +89,11 @@ class KeyframeEditor:
         """Make the coloured ``frame`` a keyframe; returns the frames to colour again (those
         between its neighbouring keys, or the cut's ends)."""
         if doc.is_key(frame) or not doc.has_result(frame):
-            raise ProjectError("Only a coloured frame that is not yet a keyframe can be promoted.")
+            raise ProjectError(translate("KeyframeEditor", "Only a coloured frame that is not yet a keyframe "
+                                                           "can be promoted."))
         prev, nxt = doc.neighbours(frame)
-        apply_key_edit(self.undo, doc, frame, f"Promote frame {doc.frame_label(frame)}",
+        text = translate("KeyframeEditor", "Promote frame {frame}").format(frame=doc.frame_label(frame))
+        apply_key_edit(self.undo, doc, frame, text,
                        lambda: doc.mark_key(frame), self.on_change)
         first = prev if prev is not None else 0
         last = nxt if nxt is not None else doc.n_frames - 1
@@ -130,8 +138,8 @@ class KeySlot(QFrame):
         self.frame = frame
         if frame is None:
             self.image.setPixmap(QPixmap())
-            self.image.setText("no keyframe")
-            self.caption.setText(note or "Mark a painted frame with K")
+            self.image.setText(self.tr("no keyframe"))
+            self.caption.setText(note or self.tr("Mark a painted frame with K"))
             return
         if rgb is not None:
             self._aspect = rgb.shape[0] / rgb.shape[1]
@@ -141,8 +149,8 @@ class KeySlot(QFrame):
                                            Qt.TransformationMode.SmoothTransformation))
             self._pm = pm
         else:
-            self.image.setText("no colour")
-        self.caption.setText(f"frame {name}" + (f" — {note}" if note else ""))
+            self.image.setText(self.tr("no colour"))
+        self.caption.setText(self.tr("frame {name}").format(name=name) + (f" — {note}" if note else ""))
 
     def _fit_height(self) -> None:
         self.image.setFixedHeight(max(60, int(self.image.width() * self._aspect)))
@@ -192,23 +200,23 @@ class KeyframePanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("keyframePanel")
-        self.header = QLabel("No cut open")
+        self.header = QLabel(self.tr("No cut open"))
         self.header.setWordWrap(True)
-        self.prev_slot = KeySlot("Previous keyframe")
-        self.next_slot = KeySlot("Next keyframe")
-        self.mark_button = QPushButton(icon("mdi6.key-plus"), "Mark keyframe (K)")
-        self.promote_button = QPushButton(icon("mdi6.key-star"), "Promote && re-colour neighbours")
-        self.promote_button.setToolTip(
+        self.prev_slot = KeySlot(self.tr("Previous keyframe"))
+        self.next_slot = KeySlot(self.tr("Next keyframe"))
+        self.mark_button = QPushButton(icon("mdi6.key-plus"), self.tr("Mark keyframe (K)"))
+        self.promote_button = QPushButton(icon("mdi6.key-star"), self.tr("Promote && re-colour neighbours"))
+        self.promote_button.setToolTip(self.tr(
             "Make this coloured (corrected) frame a keyframe and colour the frames between its "
-            "neighbouring keyframes again")
+            "neighbouring keyframes again"))
         lay = QVBoxLayout(self)
         lay.addWidget(self.header)
         lay.addWidget(self.prev_slot)
         lay.addWidget(self.next_slot)
         lay.addWidget(self.mark_button)
         lay.addWidget(self.promote_button)
-        hint = QLabel("Drop a coloured image on a slot or on a timeline frame to give that "
-                      "keyframe its colour.")
+        hint = QLabel(self.tr("Drop a coloured image on a slot or on a timeline frame to give that "
+                              "keyframe its colour."))
         hint.setWordWrap(True)
         hint.setStyleSheet("color: #9aa0a6;")
         lay.addWidget(hint)
@@ -217,7 +225,7 @@ class KeyframePanel(QWidget):
     def show_frame(self, doc, frame: int) -> None:
         """Show which keyframes colour ``frame``."""
         if doc is None or frame < 0:
-            self.header.setText("No cut open")
+            self.header.setText(self.tr("No cut open"))
             self.prev_slot.show_key(None, "", None)
             self.next_slot.show_key(None, "", None)
             self.mark_button.setEnabled(False)
@@ -225,9 +233,10 @@ class KeyframePanel(QWidget):
             return
         is_key = doc.is_key(frame)
         prev, nxt = doc.neighbours(frame)
-        state = "keyframe" if is_key else "line only" if not doc.has_result(frame) else \
-            "coloured, out of date (Colorize redoes it)" if doc.is_outdated(frame) else "coloured"
-        self.header.setText(f"<b>Frame {doc.frame_label(frame)}</b> ({doc.frame_name(frame)}) — {state}")
+        state = self.tr("keyframe") if is_key else self.tr("line only") if not doc.has_result(frame) else \
+            self.tr("coloured, out of date (Colorize redoes it)") if doc.is_outdated(frame) else self.tr("coloured")
+        self.header.setText(self.tr("<b>Frame {label}</b> ({name}) — {state}").format(
+            label=doc.frame_label(frame), name=doc.frame_name(frame), state=state))
         for slot, k in ((self.prev_slot, prev), (self.next_slot, nxt)):
             if k is None:
                 slot.show_key(None, "", None)
@@ -239,6 +248,6 @@ class KeyframePanel(QWidget):
                 rgb, note = None, str(exc)
             slot.show_key(k, doc.frame_label(k), rgb, note)
         self.mark_button.setEnabled(True)
-        self.mark_button.setText("Unmark keyframe (K)" if is_key else "Mark keyframe (K)")
+        self.mark_button.setText(self.tr("Unmark keyframe (K)") if is_key else self.tr("Mark keyframe (K)"))
         self.mark_button.setIcon(icon("mdi6.key-remove" if is_key else "mdi6.key-plus"))
         self.promote_button.setEnabled(not is_key and doc.has_result(frame))

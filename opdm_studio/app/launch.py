@@ -5,10 +5,16 @@ import argparse
 import sys
 
 
-def make_app(argv: list[str] | None = None):
-    """The QApplication with the app's name, style and icon (created once)."""
+def make_app(argv: list[str] | None = None, language: str | None = None):
+    """The QApplication with the app's name, style, icon and interface language (created once).
+
+    ``language`` ("" = the system's, "en", "ja") overrides the stored setting (the screenshot
+    tool); the translators are installed before any window is built.
+    """
     from PySide6.QtWidgets import QApplication
 
+    from opdm_studio.app import i18n
+    from opdm_studio.app.settings import AppSettings
     from opdm_studio.app.theme import apply_dark_theme, icon
     app = QApplication.instance()
     if app is None:
@@ -17,6 +23,7 @@ def make_app(argv: list[str] | None = None):
     app.setOrganizationName("OPDM Studio")
     apply_dark_theme(app)
     app.setWindowIcon(icon("mdi6.palette", "#409cff"))
+    i18n.install(app, AppSettings.load().language if language is None else language)
     return app
 
 

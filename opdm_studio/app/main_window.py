@@ -24,9 +24,9 @@ from opdm_studio.app.jobs import JobRunner, colorize_job, frames_to_colour, outc
 from opdm_studio.app.keyframes import KeyframeEditor, KeyframePanel
 from opdm_studio.app.network import ModelPreloader, NetworkStatus, network_status
 from opdm_studio.app.settings import AppSettings, SettingsDialog, qsettings, restore_window_layout, save_window_layout
-from opdm_studio.app.status_bar import StatusBar
+from opdm_studio.app.status_bar import StatusBar, cut_summary, network_text, result_summary
 from opdm_studio.app.timeline import FrameListModel, TimelineView
-from opdm_studio.app.viewer import MODE_LABELS, Viewer, compose
+from opdm_studio.app.viewer import Viewer, compose, mode_label
 from opdm_studio.app.worker import Outcome, Progress
 
 log = logging.getLogger("opdm_studio.app")
@@ -85,14 +85,14 @@ class MainWindow(QMainWindow):
         col.addWidget(self.viewer, 1)
         col.addWidget(self.timeline, 0)  # fixed height: follows the thumbnail size
         self.setCentralWidget(central)
-        dock = QDockWidget("Keyframes", self)
+        dock = QDockWidget(self.tr("Keyframes"), self)
         dock.setObjectName("keyframeDock")
         dock.setWidget(self.panel)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.panel.setMinimumWidth(300)
-        pal = QDockWidget("Palette", self)
+        pal = QDockWidget(self.tr("Palette"), self)
         pal.setObjectName("paletteDock")
         pal.setWidget(self.fixes.panel)
         pal.setFeatures(dock.features())
@@ -157,7 +157,7 @@ class MainWindow(QMainWindow):
         self.network = network_status(self.settings.model, self.settings.steps)
         if not self.network.usable and self.settings.method == "opdm":
             # Without a model the app still works end to end with the flow preview.
-            self.status(self.network.text)
+            self.status(network_text(self.network))
         self.status_bar.show_method(self.method, self.network)
 
     def _update_actions(self) -> None:
@@ -175,20 +175,20 @@ class MainWindow(QMainWindow):
         s.setValue("app/first_run_done", True)
         if sample is not None:
             self.open_cut(sample)
-            self.status("Welcome! This is the bundled sample cut: press Ctrl+Enter to colour the "
-                        "frames up to the next keyframe, or select frames on the timeline first.")
+            self.status(self.tr("Welcome! This is the bundled sample cut: press Ctrl+Enter to colour the "
+                                "frames up to the next keyframe, or select frames on the timeline first."))
 
     def open_dialog(self) -> None:
         """File > Open: choose a cut folder."""
         start = self.settings.recent[0] if self.settings.recent else str(Path.home())
-        folder = QFileDialog.getExistingDirectory(self, "Open a cut folder", start)
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Open a cut folder"), start)
         if folder:
             self.open_cut(folder)
 
     def open_cut(self, folder: str | Path) -> bool:
         """Open a cut (or project) folder; errors are shown in a dialog. True on success."""
         if self.busy:
-            show_user_error(self, "Colouring is running: cancel it (Esc) before opening another cut.")
+            show_user_error(self, self.tr("Colouring is running: cancel it (Esc) before opening another cut."))
             return False
         if not self._maybe_save_changes():
             return False
@@ -209,7 +209,7 @@ class MainWindow(QMainWindow):
         self.settings.save()
         self.acts.fill_recent(self.settings.recent, self.open_cut)
         self.setWindowTitle(f"{doc.name}[*] — OPDM Studio")
-        self.status(f"Opened {doc.summary()}")
+        self.status(self.tr("Opened {summary}").format(summary=cut_summary(doc)))
         self.timeline.set_current_frame(0)
         self._update_actions()
         self.refresh_view()
@@ -270,9 +270,9 @@ class MainWindow(QMainWindow):
         self.viewer.set_image(img, offset, self.doc.size[0])
         self.panel.show_frame(self.doc, frame)
         if not self.busy:
-            self.status(f"Frame {self.doc.frame_label(frame)} ({self.doc.frame_name(frame)}) · "
-                        f"{MODE_LABELS[self._mode]}{self.doc.result_summary(frame)}"
-                        + (f" · {note}" if note else ""))
+            self.status(self.tr("Frame {label} ({name}) · {mode}").format(
+                label=self.doc.frame_label(frame), name=self.doc.frame_name(frame), mode=mode_label(self._mode))
+                + result_summary(self.doc, frame) + (f" · {note}" if note else ""))
 
     # ------------------------------------------------------------------ keyframe edits
 
@@ -318,19 +318,20 @@ class MainWindow(QMainWindow):
         if self.doc is None or self.busy:
             return
         if not self.doc.keys():
-            show_user_error(self, "No keyframes yet: mark at least one painted frame as a keyframe "
-                                  "(select it and press K), or drop a coloured image on a frame.")
+            show_user_error(self, self.tr("No keyframes yet: mark at least one painted frame as a keyframe "
+                                          "(select it and press K), or drop a coloured image on a frame."))
             return
         self.doc.apply_settings(self.settings, self.method)
         job = colorize_job(self.doc.project, frames, what)
         self.jobs.start(job)
-        self.status(f"Colouring {job.meta['what']} with "
-                    f"{'OPDM' if self.method == 'opdm' else 'the flow preview'}... (Esc cancels)")
+        text = (self.tr("Colouring {what} with OPDM... (Esc cancels)") if self.method == "opdm" else
+                self.tr("Colouring {what} with the flow preview... (Esc cancels)"))
+        self.status(text.format(what=job.meta["what"]))
 
     def cancel(self) -> None:
         """Esc: stop the running job after its current step."""
         if self.jobs.cancel():
-            self.status("Cancelling after the current step...")
+            self.status(self.tr("Cancelling after the current step..."))
 
     def _on_started(self, _kind: str) -> None:
         self.status_bar.job_started()
@@ -367,14 +368,14 @@ class MainWindow(QMainWindow):
             return
         path = self.doc.save()
         self.undo.setClean()
-        self.status(f"Saved {path}", 5000)
+        self.status(self.tr("Saved {path}").format(path=path), 5000)
 
     def _maybe_save_changes(self) -> bool:
         if self.doc is None or self.undo.isClean():
             return True
         button = QMessageBox.StandardButton
         answer = QMessageBox.question(
-            self, "Unsaved changes", f"Save the keyframe changes of {self.doc.name}?",
+            self, self.tr("Unsaved changes"), self.tr("Save the keyframe changes of {cut}?").format(cut=self.doc.name),
             button.Save | button.Discard | button.Cancel, button.Save)
         if answer == button.Cancel:
             return False
@@ -409,10 +410,11 @@ class MainWindow(QMainWindow):
             if job is None and self.export_dlg is not None:
                 self.export_dlg.export_refused()
         if job is None:
-            self.status("Export not started: nothing was overwritten.")
+            self.status(self.tr("Export not started: nothing was overwritten."))
             return
         self.jobs.start(job)
-        self.status(f"Exporting {len(job.meta['frames'])} frame(s) to {request.folder}...")
+        self.status(self.tr("Exporting {n} frame(s) to {folder}...").format(n=len(job.meta["frames"]),
+                                                                             folder=request.folder))
 
     def _export_done(self, outcome: Outcome) -> None:
         request = outcome.meta.get("request")
@@ -427,7 +429,7 @@ class MainWindow(QMainWindow):
         """Tools > Settings."""
         from opdm_studio.engine.models import installed_models
         models = [m.path for m in installed_models() if not m.shipped]
-        dlg = SettingsDialog(self.settings, self.network.text, models, self)
+        dlg = SettingsDialog(self.settings, network_text(self.network), models, self)
         self.settings_dlg = dlg
         if dlg.exec():
             self.apply_settings(dlg.result_settings())
@@ -435,11 +437,13 @@ class MainWindow(QMainWindow):
     def apply_settings(self, new: AppSettings) -> None:
         """Use and store new settings."""
         thumbs_changed = new.thumb_size != self.settings.thumb_size
+        if new.language != self.settings.language:
+            self.status(self.tr("The new language applies when OPDM Studio starts again."))
         self.settings = new
         self.settings.save()
         self.network = network_status(new.model, new.steps)
         if new.method == "opdm" and not self.network.usable:
-            show_user_error(self, self.network.text)
+            show_user_error(self, network_text(self.network))
         self.status_bar.show_method(self.method, self.network)
         if self.doc is not None and not self.busy:
             # The timeline marks results made with the old settings as out of date at once.
@@ -454,8 +458,9 @@ class MainWindow(QMainWindow):
             from opdm_studio.app.finetune_wizard import FineTuneWizard
         except Exception as exc:
             log.warning("fine-tune wizard unavailable: %r", exc)
-            show_user_error(self, "The fine-tune wizard is not available in this installation "
-                                  f"({type(exc).__name__}: {exc}). Use `opdm-studio train` instead.")
+            show_user_error(self, self.tr("The fine-tune wizard is not available in this installation "
+                                          "({error}). Use `opdm-studio train` instead.").format(
+                error=f"{type(exc).__name__}: {exc}"))
             return
         wiz = FineTuneWizard(self)
         self.wizard = wiz
@@ -467,10 +472,10 @@ class MainWindow(QMainWindow):
     def about(self) -> None:
         """Help > About."""
         from opdm_studio import __version__
-        QMessageBox.about(self, "About OPDM Studio",
-                          f"<b>OPDM Studio {__version__}</b><br>Colour 2D animation from painted "
-                          "keyframes with the Offset Prior-based Diffusion Model.<br>Everything runs "
-                          f"on this computer.<br><br>{self.network.text}<br>Log: {paths.log_file()}")
+        QMessageBox.about(self, self.tr("About OPDM Studio"), self.tr(
+            "<b>OPDM Studio {version}</b><br>Colour 2D animation from painted keyframes with the Offset "
+            "Prior-based Diffusion Model.<br>Everything runs on this computer.<br><br>{network}<br>Log: {log}")
+            .format(version=__version__, network=network_text(self.network), log=paths.log_file()))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Stop the worker, offer to save, remember the window layout."""

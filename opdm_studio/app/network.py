@@ -1,6 +1,7 @@
 """What the colouring network can do now: the chosen model's status, and its preloading.
 
-No Qt here: the window shows a :class:`NetworkStatus` in its status bar and settings dialog.
+No Qt here: the window says a :class:`NetworkStatus` in words (``status_bar.network_text``, in
+the interface language) in its status bar and settings dialog.
 """
 from __future__ import annotations
 
@@ -21,26 +22,29 @@ def model_path_choice(choice: str) -> str | None:
 
 @dataclass(frozen=True)
 class NetworkStatus:
-    """Whether the chosen OPDM model can colour, in words, and what it runs."""
+    """Whether the chosen OPDM model can colour, and what it runs."""
 
-    usable: bool        # False: colouring falls back to the flow preview
-    text: str           # sentence for the status bar tooltip and the settings dialog
-    sampling: str = ""  # what the model runs: "10 steps", or a refine-mode model's own steps
+    usable: bool            # False: colouring falls back to the flow preview
+    model: str = ""         # the model file's name
+    problem: str = ""       # why it cannot colour: "missing" (none installed), else the engine's reason
+    steps: int = 0          # the sampling steps it runs
+    refines: bool = False   # a refine-mode model (it refines the flow preview, in its own steps)
 
 
 def network_status(model: str, steps: int) -> NetworkStatus:
     """The status of the model chosen in the settings (``"default"`` or a checkpoint path)."""
-    from opdm_studio.engine.models import HOW_TO_GET_A_MODEL, resolve_model, sampling_summary
+    from opdm_studio.engine.models import inference_spec_of_file, resolve_model
     try:
         path = resolve_model(model_path_choice(model))
     except ModelNotInstalledError:
-        return NetworkStatus(False, "No OPDM model is installed: colouring uses the fast flow "
-                                    "preview. To get one: " + HOW_TO_GET_A_MODEL + ".")
+        return NetworkStatus(False, problem="missing")
     except OPDMError as exc:
-        return NetworkStatus(False, f"The chosen model cannot be used ({exc}); colouring uses "
-                                    "the flow preview.")
-    sampling = sampling_summary(path, steps)
-    return NetworkStatus(True, f"Model: {path.name} ({sampling})", sampling)
+        return NetworkStatus(False, problem=str(exc))
+    # As the engine's sampling_summary: a refine model runs the steps of its spec, not the setting.
+    spec = inference_spec_of_file(path)
+    if spec is not None and spec.pipeline == "refine":
+        return NetworkStatus(True, path.name, steps=spec.steps or 1, refines=True)
+    return NetworkStatus(True, path.name, steps=(spec.steps if spec is not None else None) or steps)
 
 
 def preload_model(choice: str) -> None:

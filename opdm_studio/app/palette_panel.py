@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -25,11 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from opdm_studio.app.i18n import translate
 from opdm_studio.app.theme import icon
 from opdm_studio.engine.swatches import DELETED_RGB, RGB, Swatch, hex_of
 
 IdRole = Qt.ItemDataRole.UserRole + 1
-ANYWAY = "Delete anyway (its regions show red)"
+ANYWAY = QT_TRANSLATE_NOOP("PalettePanel", "Delete anyway (its regions show red)")
 
 
 def swatch_icon(rgb: RGB, deleted: bool = False, size: int = 22) -> QIcon:
@@ -63,34 +64,34 @@ class PalettePanel(QWidget):
         self.list.setIconSize(QSize(22, 22))
         self.list.currentItemChanged.connect(self._on_current)
         self.list.itemDoubleClicked.connect(lambda _item: self.recolour_dialog())
-        self.current_label = QLabel("No swatch")
-        self.carry = QCheckBox("Carry fixes to the neighbouring frames")
+        self.current_label = QLabel(self.tr("No swatch"))
+        self.carry = QCheckBox(self.tr("Carry fixes to the neighbouring frames"))
         self.carry.setChecked(True)
-        self.carry.setToolTip("A fill also paints the same region in the frames before and after, "
-                              "up to the keyframes (it stops where the region is not found)")
-        self.add_button = QPushButton(icon("mdi6.plus"), "Add")
-        self.recolour_button = QPushButton(icon("mdi6.palette"), "Colour")
-        self.rename_button = QPushButton(icon("mdi6.rename-box"), "Rename")
-        self.delete_button = QPushButton(icon("mdi6.delete"), "Delete")
-        self.import_button = QPushButton(icon("mdi6.import"), "Import")
-        self.export_button = QPushButton(icon("mdi6.export"), "Export")
+        self.carry.setToolTip(self.tr("A fill also paints the same region in the frames before and after, "
+                                      "up to the keyframes (it stops where the region is not found)"))
+        self.add_button = QPushButton(icon("mdi6.plus"), self.tr("Add"))
+        self.recolour_button = QPushButton(icon("mdi6.palette"), self.tr("Colour"))
+        self.rename_button = QPushButton(icon("mdi6.rename-box"), self.tr("Rename"))
+        self.delete_button = QPushButton(icon("mdi6.delete"), self.tr("Delete"))
+        self.import_button = QPushButton(icon("mdi6.import"), self.tr("Import"))
+        self.export_button = QPushButton(icon("mdi6.export"), self.tr("Export"))
         for b, slot, tip in (
-                (self.add_button, self.add_dialog, "Add a swatch"),
+                (self.add_button, self.add_dialog, self.tr("Add a swatch")),
                 (self.recolour_button, self.recolour_dialog,
-                 "Change the colour: every region painted with it changes, in every frame"),
-                (self.rename_button, self.rename_dialog, "Rename the swatch"),
-                (self.delete_button, self.delete_dialog, "Delete the swatch (refused while it is "
-                                                         "used, unless another one replaces it)"),
-                (self.import_button, self.import_dialog, "Read a GIMP .gpl or JSON palette"),
-                (self.export_button, self.export_dialog, "Write the palette as .gpl or .json")):
+                 self.tr("Change the colour: every region painted with it changes, in every frame")),
+                (self.rename_button, self.rename_dialog, self.tr("Rename the swatch")),
+                (self.delete_button, self.delete_dialog, self.tr("Delete the swatch (refused while it is "
+                                                                 "used, unless another one replaces it)")),
+                (self.import_button, self.import_dialog, self.tr("Read a GIMP .gpl or JSON palette")),
+                (self.export_button, self.export_dialog, self.tr("Write the palette as .gpl or .json"))):
             b.setToolTip(tip)
             b.clicked.connect(slot)
         grid = QGridLayout()
         for n, b in enumerate((self.add_button, self.recolour_button, self.rename_button,
                                self.delete_button, self.import_button, self.export_button)):
             grid.addWidget(b, n // 3, n % 3)
-        hint = QLabel("Fill tool (B): click a region to give it the current swatch; Alt-click "
-                      "picks a swatch from the frame. N jumps to the next flagged region.")
+        hint = QLabel(self.tr("Fill tool (B): click a region to give it the current swatch; Alt-click "
+                              "picks a swatch from the frame. N jumps to the next flagged region."))
         hint.setWordWrap(True)
         hint.setStyleSheet("color: #9aa0a6;")
         lay = QVBoxLayout(self)
@@ -133,16 +134,19 @@ class PalettePanel(QWidget):
 
     @staticmethod
     def _text(s: Swatch) -> str:
-        return f"{s.name}  {hex_of(s.rgb)}" + ("  (deleted)" if s.deleted else "")
+        return f"{s.name}  {hex_of(s.rgb)}" + ("  " + translate("PalettePanel", "(deleted)") if s.deleted else "")
 
     @staticmethod
     def _tooltip(s: Swatch) -> str:
-        where = "painted in the keyframes" if s.in_keys else "added"
-        text = f"{s.name}: {hex_of(s.rgb)} ({where}; id {s.id})"
+        where = (translate("PalettePanel", "painted in the keyframes") if s.in_keys else
+                 translate("PalettePanel", "added"))
+        text = translate("PalettePanel", "{name}: {hex} ({where}; id {id})").format(
+            name=s.name, hex=hex_of(s.rgb), where=where, id=s.id)
         if s.rgb != s.source:
-            text += f"; the regions painted {hex_of(s.source)} show this colour"
+            text += translate("PalettePanel", "; the regions painted {hex} show this colour").format(
+                hex=hex_of(s.source))
         if s.deleted:
-            text += "; deleted: its regions show red until they are painted again"
+            text += translate("PalettePanel", "; deleted: its regions show red until they are painted again")
         return text
 
     def current_swatch(self) -> str | None:
@@ -169,9 +173,10 @@ class PalettePanel(QWidget):
         sid = self.current_swatch()
         s = self.doc.palette.find(sid) if self.doc is not None and sid else None
         if s is None:
-            self.current_label.setText("No swatch: colour a keyframe, or add one")
+            self.current_label.setText(self.tr("No swatch: colour a keyframe, or add one"))
         else:
-            self.current_label.setText(f"Current swatch: <b>{s.name}</b> {hex_of(s.rgb)}")
+            self.current_label.setText(self.tr("Current swatch: <b>{name}</b> {hex}").format(
+                name=s.name, hex=hex_of(s.rgb)))
         for b in (self.recolour_button, self.rename_button, self.delete_button):
             b.setEnabled(s is not None and not s.deleted)
         if emit and sid is not None:
@@ -182,7 +187,7 @@ class PalettePanel(QWidget):
     def add_swatch(self, rgb: RGB, name: str | None = None) -> None:
         """Add a swatch and make it current."""
         made: list[str] = []
-        self._edit(f"Add swatch {name or hex_of(rgb)}",
+        self._edit(self.tr("Add swatch {name}").format(name=name or hex_of(rgb)),
                    lambda: made.append(self.doc.palette.add(rgb, name).id))
         if made:
             self.set_current(made[0])
@@ -190,13 +195,14 @@ class PalettePanel(QWidget):
     def recolour(self, swatch_id: str, rgb: RGB) -> None:
         """Change a swatch's colour (every region painted with it follows)."""
         s = self.doc.palette.get(swatch_id)
-        self._edit(f"Recolour {s.name} to {hex_of(rgb)}",
+        self._edit(self.tr("Recolour {name} to {hex}").format(name=s.name, hex=hex_of(rgb)),
                    lambda: self.doc.palette.recolour(swatch_id, rgb))
 
     def rename(self, swatch_id: str, name: str) -> None:
         """Rename a swatch."""
         s = self.doc.palette.get(swatch_id)
-        self._edit(f"Rename {s.name} to {name}", lambda: self.doc.palette.rename(swatch_id, name))
+        self._edit(self.tr("Rename {name} to {new}").format(name=s.name, new=name),
+                   lambda: self.doc.palette.rename(swatch_id, name))
 
     def delete(self, swatch_id: str, replacement: str | None = None, force: bool = False) -> None:
         """Delete a swatch (refused while used unless replaced, or ``force``: shown red)."""
@@ -207,8 +213,10 @@ class PalettePanel(QWidget):
             doc.palette.delete(swatch_id, doc.hints.count_swatch(swatch_id), replacement, force)
             if replacement is not None:
                 doc.hints.replace_swatch(swatch_id, replacement)
-        rep = f", replaced by {doc.palette.get(replacement).name}" if replacement else ""
-        self._edit(f"Delete swatch {s.name}{rep}", change)
+        text = (self.tr("Delete swatch {name}, replaced by {other}").format(
+            name=s.name, other=doc.palette.get(replacement).name) if replacement else
+            self.tr("Delete swatch {name}").format(name=s.name))
+        self._edit(text, change)
 
     # ------------------------------------------------------------------ dialogs
 
@@ -216,9 +224,9 @@ class PalettePanel(QWidget):
         """Pick a colour and add it as a swatch."""
         if self.doc is None:
             return
-        c = QColorDialog.getColor(QColor(200, 200, 200), self, "New swatch")
+        c = QColorDialog.getColor(QColor(200, 200, 200), self, self.tr("New swatch"))
         if c.isValid():
-            name, ok = QInputDialog.getText(self, "New swatch", "Name:", text=c.name())
+            name, ok = QInputDialog.getText(self, self.tr("New swatch"), self.tr("Name:"), text=c.name())
             if ok:
                 self.add_swatch((c.red(), c.green(), c.blue()), name.strip() or None)
 
@@ -228,7 +236,7 @@ class PalettePanel(QWidget):
         if self.doc is None or sid is None:
             return
         s = self.doc.palette.get(sid)
-        c = QColorDialog.getColor(QColor(*s.rgb), self, f"Colour of {s.name}")
+        c = QColorDialog.getColor(QColor(*s.rgb), self, self.tr("Colour of {name}").format(name=s.name))
         if c.isValid():
             self.recolour(sid, (c.red(), c.green(), c.blue()))
 
@@ -238,7 +246,7 @@ class PalettePanel(QWidget):
         if self.doc is None or sid is None:
             return
         s = self.doc.palette.get(sid)
-        name, ok = QInputDialog.getText(self, "Rename swatch", "Name:", text=s.name)
+        name, ok = QInputDialog.getText(self, self.tr("Rename swatch"), self.tr("Name:"), text=s.name)
         if ok and name.strip() and name.strip() != s.name:
             self.rename(sid, name.strip())
 
@@ -252,13 +260,15 @@ class PalettePanel(QWidget):
             self.delete(sid)
             return
         others = [x for x in self.doc.palette.live() if x.id != sid]
-        choices = [f"Replace with {x.name} {hex_of(x.rgb)}" for x in others] + [ANYWAY]
+        anyway = self.tr(ANYWAY)
+        choices = [self.tr("Replace with {name} {hex}").format(name=x.name, hex=hex_of(x.rgb))
+                   for x in others] + [anyway]
         answer, ok = QInputDialog.getItem(
-            self, "Delete swatch", f"{s.name} is used by the keyframes' paint or by fixes. "
-            "Its regions:", choices, 0, False)
+            self, self.tr("Delete swatch"), self.tr("{name} is used by the keyframes' paint or by fixes. "
+                                                    "Its regions:").format(name=s.name), choices, 0, False)
         if not ok:
             return
-        if answer == ANYWAY:
+        if answer == anyway:
             self.delete(sid, force=True)
         else:
             self.delete(sid, replacement=others[choices.index(answer)].id)
@@ -267,16 +277,16 @@ class PalettePanel(QWidget):
         """Read a palette file: swatches of the same name take its colours, others are added."""
         if self.doc is None:
             return
-        path, _ = QFileDialog.getOpenFileName(self, "Import a palette", "",
-                                              "Palettes (*.gpl *.json)")
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Import a palette"), "",
+                                              self.tr("Palettes (*.gpl *.json)"))
         if path:
-            self._edit("Import palette", lambda: self.doc.palette.import_file(path))
+            self._edit(self.tr("Import palette"), lambda: self.doc.palette.import_file(path))
 
     def export_dialog(self) -> None:
         """Write the palette as a GIMP .gpl or a JSON palette."""
         if self.doc is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export the palette", f"{self.doc.name}.gpl",
-                                              "GIMP palette (*.gpl);;JSON palette (*.json)")
+        path, _ = QFileDialog.getSaveFileName(self, self.tr("Export the palette"), f"{self.doc.name}.gpl",
+                                              self.tr("GIMP palette (*.gpl);;JSON palette (*.json)"))
         if path:
             self.doc.palette.export_file(path)

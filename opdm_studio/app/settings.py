@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from opdm_studio import paths
+from opdm_studio.app.i18n import LANGUAGES
 
 METHODS = ("opdm", "flow")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -70,6 +71,7 @@ class AppSettings:
     snapping: str = "auto"
     gap: int = 3
     thumb_size: int = 96
+    language: str = ""              # interface language: "" follows the system, "en", "ja" (at restart)
     recent: list[str] = field(default_factory=list)
 
     @classmethod
@@ -81,7 +83,7 @@ class AppSettings:
             if f.name == "recent":
                 continue
             default = getattr(out, f.name)
-            value = s.value(f"colorize/{f.name}", default)
+            value = s.value(_key(f.name), default)
             try:
                 value = type(default)(value)
             except (TypeError, ValueError):
@@ -97,6 +99,8 @@ class AppSettings:
             out.device = "auto"
         if out.snapping not in SNAPPING:
             out.snapping = "auto"
+        if out.language not in ("", *dict(LANGUAGES)):
+            out.language = ""
         return out
 
     def save(self) -> None:
@@ -104,7 +108,7 @@ class AppSettings:
         s = qsettings()
         for f in fields(self):
             if f.name != "recent":
-                s.setValue(f"colorize/{f.name}", getattr(self, f.name))
+                s.setValue(_key(f.name), getattr(self, f.name))
         s.setValue("files/recent", list(self.recent))
         s.sync()
 
@@ -113,6 +117,11 @@ class AppSettings:
         folder = str(Path(folder).resolve())
         self.recent = [folder] + [r for r in self.recent if r != folder]
         del self.recent[MAX_RECENT:]
+
+
+def _key(name: str) -> str:
+    """Where a setting lives in the store (the interface language is no colouring choice)."""
+    return "ui/language" if name == "language" else f"colorize/{name}"
 
 
 def _combo(values: tuple[str, ...] | list[tuple[str, str]], current: str) -> QComboBox:
@@ -133,53 +142,60 @@ class SettingsDialog(QDialog):
     def __init__(self, settings: AppSettings, model_status: str, installed: list[Path],
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Settings")
+        self.setWindowTitle(self.tr("Settings"))
         self.setObjectName("settingsDialog")
         self._settings = settings
         form = QFormLayout()
 
         self.model_box = QComboBox()
-        self.model_box.addItem("Default model", "default")
+        self.model_box.addItem(self.tr("Default model"), "default")
         for p in installed:
-            self.model_box.addItem(f"Installed: {p.stem}", str(p))
+            self.model_box.addItem(self.tr("Installed: {name}").format(name=p.stem), str(p))
         if settings.model not in ("default", *map(str, installed)):
             self.model_box.addItem(Path(settings.model).name, settings.model)
         self.model_box.setCurrentIndex(max(self.model_box.findData(settings.model), 0))
-        choose = QPushButton("Choose file...")
+        choose = QPushButton(self.tr("Choose file..."))
         choose.clicked.connect(self._choose_model)
         row = QHBoxLayout()
         row.addWidget(self.model_box, 1)
         row.addWidget(choose)
-        form.addRow("Model", row)
+        form.addRow(self.tr("Model"), row)
         self.model_status = QLabel(model_status)
         self.model_status.setWordWrap(True)
         self.model_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form.addRow("", self.model_status)
 
-        self.method_box = _combo([("opdm", "OPDM (diffusion, best quality)"),
-                                  ("flow", "Flow preview (fast, no model)")], settings.method)
-        form.addRow("Method", self.method_box)
+        self.method_box = _combo([("opdm", self.tr("OPDM (diffusion, best quality)")),
+                                  ("flow", self.tr("Flow preview (fast, no model)"))], settings.method)
+        form.addRow(self.tr("Method"), self.method_box)
         self.device_box = _combo(DEVICES, settings.device)
-        form.addRow("Device", self.device_box)
+        form.addRow(self.tr("Device"), self.device_box)
         self.steps_spin = QSpinBox(minimum=1, maximum=200, value=settings.steps)
-        self.steps_spin.setToolTip("DDIM sampling steps: fewer is faster, more is finer")
-        form.addRow("Steps", self.steps_spin)
+        self.steps_spin.setToolTip(self.tr("DDIM sampling steps: fewer is faster, more is finer"))
+        form.addRow(self.tr("Steps"), self.steps_spin)
         self.size_spin = QSpinBox(minimum=64, maximum=1024, singleStep=16, value=settings.working_size)
         self.size_spin.setSuffix(" px")
-        self.size_spin.setToolTip("Size the network works at; results are mapped back to full size")
-        form.addRow("Working size", self.size_spin)
-        self.snap_box = _combo([("auto", "Auto (snap sure regions, flag the rest)"),
-                                ("off", "Off (keep the model's colours)"),
-                                ("all", "All (snap every region)")], settings.snapping)
-        form.addRow("Palette snapping", self.snap_box)
+        self.size_spin.setToolTip(self.tr("Size the network works at; results are mapped back to full size"))
+        form.addRow(self.tr("Working size"), self.size_spin)
+        self.snap_box = _combo([("auto", self.tr("Auto (snap sure regions, flag the rest)")),
+                                ("off", self.tr("Off (keep the model's colours)")),
+                                ("all", self.tr("All (snap every region)"))], settings.snapping)
+        form.addRow(self.tr("Palette snapping"), self.snap_box)
         self.gap_spin = QSpinBox(minimum=0, maximum=30, value=settings.gap)
         self.gap_spin.setSuffix(" px")
-        self.gap_spin.setToolTip("Close gaps in the line art up to this size when finding regions")
-        form.addRow("Gap closing", self.gap_spin)
+        self.gap_spin.setToolTip(self.tr("Close gaps in the line art up to this size when finding regions"))
+        form.addRow(self.tr("Gap closing"), self.gap_spin)
         self.thumb_spin = QSpinBox(minimum=48, maximum=256, singleStep=16, value=settings.thumb_size)
         self.thumb_spin.setSuffix(" px")
-        form.addRow("Thumbnail size", self.thumb_spin)
-        where = QLabel(f"Models folder: {paths.models_dir()}\nLog file: {paths.log_file()}")
+        form.addRow(self.tr("Thumbnail size"), self.thumb_spin)
+        # Each language by its own name; the change applies when the app starts again.
+        self.language_box = _combo([("", self.tr("System language")), *LANGUAGES], settings.language)
+        self.language_box.setToolTip(self.tr("The language of menus, dialogs and messages; "
+                                             "applies when OPDM Studio starts again"))
+        form.addRow(self.tr("Language"), self.language_box)
+        form.addRow("", QLabel(self.tr("A new language applies when OPDM Studio starts again.")))
+        where = QLabel(self.tr("Models folder: {models}\nLog file: {log}").format(
+            models=paths.models_dir(), log=paths.log_file()))
         where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         where.setStyleSheet("color: #9aa0a6;")
 
@@ -193,8 +209,8 @@ class SettingsDialog(QDialog):
         lay.addWidget(buttons)
 
     def _choose_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a model checkpoint", str(paths.models_dir()),
-                                              "OPDM checkpoints (*.safetensors)")
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Choose a model checkpoint"), str(paths.models_dir()),
+                                              self.tr("OPDM checkpoints (*.safetensors)"))
         if path:
             if self.model_box.findData(path) < 0:
                 self.model_box.addItem(Path(path).name, path)
@@ -211,4 +227,5 @@ class SettingsDialog(QDialog):
         s.snapping = str(self.snap_box.currentData())
         s.gap = self.gap_spin.value()
         s.thumb_size = self.thumb_spin.value()
+        s.language = str(self.language_box.currentData())
         return s

@@ -1,9 +1,11 @@
-"""The main window's status bar: message, picked colour, job progress, colouring method."""
+"""The main window's status bar: message, picked colour, job progress, colouring method; and
+the sentences it says about the cut, a frame's result and the colouring network."""
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
 
+from opdm_studio.app.i18n import translate
 from opdm_studio.app.network import NetworkStatus
 from opdm_studio.app.worker import Progress
 
@@ -13,7 +15,58 @@ def format_eta(seconds: float | None) -> str:
     if seconds is None:
         return ""
     seconds = int(round(seconds))
-    return f"ETA {seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"ETA {seconds} s"
+    if seconds >= 60:
+        return translate("status_bar", "ETA {time}").format(time=f"{seconds // 60}:{seconds % 60:02d}")
+    return translate("status_bar", "ETA {seconds} s").format(seconds=seconds)
+
+
+def sampling_text(network: NetworkStatus) -> str:
+    """What the model runs, in a few words: "10 steps", "refines the flow preview · 1 step"."""
+    steps = (translate("status_bar", "1 step") if network.steps == 1 else
+             translate("status_bar", "{n} steps").format(n=network.steps))
+    return translate("status_bar", "refines the flow preview · {steps}").format(steps=steps) \
+        if network.refines else steps
+
+
+def network_text(network: NetworkStatus) -> str:
+    """The network's status in a sentence (status bar tooltip, settings dialog, about box)."""
+    if network.usable:
+        return translate("status_bar", "Model: {name} ({sampling})").format(
+            name=network.model, sampling=sampling_text(network))
+    if network.problem == "missing":
+        return translate("status_bar", "No OPDM model is installed: colouring uses the fast flow preview. To "
+                                       "get one: fine-tune one on your finished cuts (Tools > Fine-tune "
+                                       "wizard), or choose a checkpoint file in Tools > Settings.")
+    return translate("status_bar", "The chosen model cannot be used ({reason}); colouring uses the flow "
+                                   "preview.").format(reason=network.problem)
+
+
+def cut_summary(doc) -> str:
+    """One line about the open cut: frames, keyframes, coloured frames, project folder, warnings."""
+    done = sum(1 for i in range(doc.n_frames) if doc.has_result(i))
+    text = translate("status_bar", "{cut}: {frames} frames, {keys} keyframes, {done} coloured. Project: "
+                                   "{project}.").format(cut=doc.name, frames=doc.n_frames,
+                                                        keys=len(doc.keys()), done=done,
+                                                        project=doc.project.root)
+    if doc.cut.warnings:   # the cut reader's warnings (English, like the engine's messages)
+        text += " " + translate("status_bar", "Warnings: {list}").format(list="; ".join(doc.cut.warnings))
+    return text
+
+
+def result_summary(doc, i: int) -> str:
+    """What the status line says about frame ``i``'s result: confidence, regions to review, out
+    of date ("" for a keyframe or a frame without a result)."""
+    info = doc.result_info(i)
+    if info is None or info.status == "keyframe":
+        return ""
+    text = ""
+    if info.confidence is not None:
+        text += " · " + translate("status_bar", "confidence {value}").format(value=f"{info.confidence:.2f}")
+    if info.flagged:
+        text += " · " + translate("status_bar", "{n} region(s) to review").format(n=info.flagged)
+    if doc.is_outdated(i):
+        text += " · " + translate("status_bar", "out of date: other keys or settings, Colorize redoes it")
+    return text
 
 
 class StatusBar:
@@ -56,20 +109,20 @@ class StatusBar:
     def show_method(self, method: str, network: NetworkStatus) -> None:
         """Say which method colouring uses now (and why not OPDM, if so)."""
         if method == "opdm":
-            text = f"OPDM · {network.sampling}"
+            text = f"OPDM · {sampling_text(network)}"
         elif not network.usable:
             # Say it where the user looks while colouring, not only once at start-up.
-            text = "Flow preview · no OPDM model installed (see Tools > Settings)"
+            text = translate("StatusBar", "Flow preview · no OPDM model installed (see Tools > Settings)")
         else:
-            text = "Flow preview"
+            text = translate("StatusBar", "Flow preview")
         self.method_label.setText(text)
-        self.method_label.setToolTip(network.text)
+        self.method_label.setToolTip(network_text(network))
 
     def job_started(self) -> None:
         """A background job starts: show an empty progress bar."""
         self.progress.setValue(0)
         self.progress.setVisible(True)
-        self.eta.setText("starting...")
+        self.eta.setText(translate("StatusBar", "starting..."))
 
     def job_progress(self, p: Progress) -> None:
         """Show a job's throttled progress (bar, frames, ETA, message)."""

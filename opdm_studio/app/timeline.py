@@ -225,17 +225,18 @@ class FrameListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._doc.frame_label(i)
         if role == Qt.ItemDataRole.ToolTipRole:
-            tags = [t for t, on in (("keyframe", self._doc.is_key(i)), ("coloured", self._doc.has_result(i)),
-                                    ("out of date: other keys or settings, Colorize redoes it",
+            tags = [t for t, on in ((self.tr("keyframe"), self._doc.is_key(i)),
+                                    (self.tr("coloured"), self._doc.has_result(i)),
+                                    (self.tr("out of date: other keys or settings, Colorize redoes it"),
                                      self._doc.is_outdated(i)),
-                                    ("flagged for review", self._doc.is_flagged(i))) if on]
+                                    (self.tr("flagged for review"), self._doc.is_flagged(i))) if on]
             own, carried = self._doc.fix_marks(i)
             if own:
-                tags.append(f"{own} fix(es) made here")
+                tags.append(self.tr("{n} fix(es) made here").format(n=own))
             if carried:
-                tags.append("fixes carried from frame(s) "
-                            + ", ".join(self._doc.frame_label(f) for f in carried))
-            return f"{self._doc.frame_name(i)}" + (f" ({', '.join(tags)})" if tags else " (line only)")
+                tags.append(self.tr("fixes carried from frame(s) {frames}").format(
+                    frames=", ".join(self._doc.frame_label(f) for f in carried)))
+            return f"{self._doc.frame_name(i)} ({', '.join(tags) if tags else self.tr('line only')})"
         if role == Qt.ItemDataRole.DecorationRole:
             return self.thumbs.get(i) if self.thumbs is not None else None
         if role == KeyRole:

@@ -6,19 +6,28 @@ keyframes side by side, low-confidence regions tinted for review) and shown as o
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView, QWidget
 
 from opdm_studio.app.document import composite
+from opdm_studio.app.i18n import translate
 from opdm_studio.app.timeline import rgb_to_qimage
 
 MODES = ("line", "color", "overlay", "side", "review")
-MODE_LABELS = {"line": "Line art", "color": "Colour result", "overlay": "Overlay",
-               "side": "Side by side", "review": "Review"}
+MODE_LABELS = {"line": QT_TRANSLATE_NOOP("viewer", "Line art"),
+               "color": QT_TRANSLATE_NOOP("viewer", "Colour result"),
+               "overlay": QT_TRANSLATE_NOOP("viewer", "Overlay"),
+               "side": QT_TRANSLATE_NOOP("viewer", "Side by side"),
+               "review": QT_TRANSLATE_NOOP("viewer", "Review")}
 REVIEW_THRESHOLD = 0.5       # regions whose confidence is below this are highlighted
 REVIEW_TINT = np.array([255, 0, 170], np.float32)
 SIDE_GAP = 12
+
+
+def mode_label(mode: str) -> str:
+    """The name of a view mode in the interface language."""
+    return translate("viewer", MODE_LABELS[mode])
 
 
 def _pad_label(img: np.ndarray) -> np.ndarray:
@@ -34,7 +43,7 @@ def compose(doc, frame: int, mode: str) -> tuple[np.ndarray, str, int]:
         return _pad_label(line), "", 0
     if mode == "color":
         if color is None:
-            return _pad_label(line), "not coloured yet: showing the line art", 0
+            return _pad_label(line), translate("viewer", "not coloured yet: showing the line art"), 0
         return composite(color, line), "", 0
     if mode == "overlay":
         # Colour at reduced strength under blue lines: shows colour leaking across lines.
@@ -43,14 +52,14 @@ def compose(doc, frame: int, mode: str) -> tuple[np.ndarray, str, int]:
             base = 0.45 * color.astype(np.float32) + 0.55 * base
         ink = (1.0 - line.astype(np.float32) / 255.0)[..., None]
         out = base * (1 - ink) + np.array([20, 60, 200], np.float32) * ink
-        return out.astype(np.uint8), "" if color is not None else "not coloured yet", 0
+        return out.astype(np.uint8), "" if color is not None else translate("viewer", "not coloured yet"), 0
     if mode == "review":
         if color is None:
-            return _pad_label(line), "not coloured yet: nothing to review", 0
+            return _pad_label(line), translate("viewer", "not coloured yet: nothing to review"), 0
         out = composite(color, line).astype(np.float32)
         conf = doc.confidence(frame)
         if conf is None:
-            return out.astype(np.uint8), "no confidence map for this frame", 0
+            return out.astype(np.uint8), translate("viewer", "no confidence map for this frame"), 0
         low = conf < REVIEW_THRESHOLD
         # Stripes make the highlight readable on any paint colour.
         h, w = low.shape
@@ -60,7 +69,8 @@ def compose(doc, frame: int, mode: str) -> tuple[np.ndarray, str, int]:
         out[tint] = 0.35 * out[tint] + 0.65 * REVIEW_TINT
         out[low & ~stripes] = 0.75 * out[low & ~stripes] + 0.25 * REVIEW_TINT
         share = float(low.mean()) * 100
-        return out.astype(np.uint8), f"{share:.1f}% of the frame below confidence {REVIEW_THRESHOLD}", 0
+        return out.astype(np.uint8), translate("viewer", "{share}% of the frame below confidence {threshold}").format(
+            share=f"{share:.1f}", threshold=REVIEW_THRESHOLD), 0
     if mode == "side":
         prev, nxt = doc.neighbours(frame)
         mid = composite(color, line) if color is not None else _pad_label(line)
@@ -73,8 +83,9 @@ def compose(doc, frame: int, mode: str) -> tuple[np.ndarray, str, int]:
             return composite(c, doc.line(k)) if c is not None else _pad_label(doc.line(k))
         gap = np.full((h, SIDE_GAP, 3), 20, np.uint8)
         out = np.concatenate([key_img(prev), gap, mid, gap, key_img(nxt)], axis=1)
-        names = [doc.frame_label(k) if k is not None else "none" for k in (prev, nxt)]
-        return out, f"previous key {names[0]} | this frame | next key {names[1]}", w + SIDE_GAP
+        names = [doc.frame_label(k) if k is not None else translate("viewer", "none") for k in (prev, nxt)]
+        return out, translate("viewer", "previous key {prev} | this frame | next key {next}").format(
+            prev=names[0], next=names[1]), w + SIDE_GAP
     raise ValueError(mode)
 
 
@@ -107,7 +118,7 @@ class Viewer(QGraphicsView):
         self.tool = "pan"
         self._offset_x = 0
         self._frame_w = 0
-        self.placeholder = "Drop a cut folder here, or File > Open"
+        self.placeholder = self.tr("Drop a cut folder here, or File > Open")
         # A box around one region (the next region flagged for review), in frame pixels.
         self._box = QGraphicsRectItem()
         pen = QPen(QColor(255, 0, 170), 2)

@@ -19,6 +19,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from opdm_studio.app.i18n import translate
 from opdm_studio.errors import Cancelled, OPDMError
 from opdm_studio.pipelines.base import CancelToken
 
@@ -64,11 +65,13 @@ class Outcome:
 
 
 def describe(ev: Any) -> str:
-    """Status-line text of an engine event."""
+    """Status-line text of an engine event (the engine's own messages stay English)."""
     if ev.kind == "step":
-        return f"frame {ev.name}: step {ev.step}/{ev.steps}"
+        return translate("worker", "frame {name}: step {step}/{steps}").format(
+            name=ev.name, step=ev.step, steps=ev.steps)
     if ev.kind in ("frame", "done"):
-        return f"frame {ev.name} ({ev.frame}/{ev.frames})"
+        return translate("worker", "frame {name} ({frame}/{frames})").format(
+            name=ev.name, frame=ev.frame, frames=ev.frames)
     return ev.message or ""
 
 

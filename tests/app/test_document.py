@@ -52,6 +52,7 @@ def test_apply_settings_refuses_a_bad_value_and_keeps_the_old_settings(doc):
     assert doc.project.settings is good and good.snap == "auto" and good.gap == 2
 
 
-def test_summaries(doc):
-    assert doc.summary().startswith("cut: 4 frames, 2 keyframes, 0 coloured. Project: ")
-    assert doc.result_summary(0) == "" and doc.result_summary(1) == ""   # a key; no result yet
+def test_summaries(qapp, doc):
+    from opdm_studio.app.status_bar import cut_summary, result_summary
+    assert cut_summary(doc).startswith("cut: 4 frames, 2 keyframes, 0 coloured. Project: ")
+    assert result_summary(doc, 0) == "" and result_summary(doc, 1) == ""   # a key; no result yet

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QMessageBox
 from opdm_studio import paths
 from opdm_studio.app.export_dialog import ExportRequest
 from opdm_studio.app.settings import AppSettings
+from opdm_studio.app.status_bar import network_text
 from opdm_studio.app.viewer import MODES, compose
 from opdm_studio.engine.project import Project
 
@@ -64,7 +65,7 @@ def save_tiny_default_model() -> Path:
 def test_drop_mark_two_keys_and_colorize_with_flow(qtbot, window, cut_dir, dialogs):
     # No model installed: the app falls back to the flow preview and says so.
     assert window.method == "flow" and window.settings.method == "opdm"  # preference kept
-    assert "No OPDM model" in window.network.text and "no OPDM model" in window.status_bar.method_label.text()
+    assert "No OPDM model" in network_text(window.network) and "no OPDM model" in window.status_bar.method_label.text()
     drop_folder(window, cut_dir)
     qtbot.waitUntil(lambda: window.doc is not None, timeout=5000)
     doc = window.doc
@@ -279,7 +280,7 @@ def test_settings_persist_across_windows(qtbot, dialogs):
 
 def test_settings_dialog_round_trip(qtbot, window):
     from opdm_studio.app.settings import SettingsDialog
-    dlg = SettingsDialog(window.settings, window.network.text, [], window)
+    dlg = SettingsDialog(window.settings, network_text(window.network), [], window)
     qtbot.addWidget(dlg)
     dlg.steps_spin.setValue(25)
     dlg.snap_box.setCurrentIndex(dlg.snap_box.findData("off"))
@@ -425,7 +426,7 @@ def test_first_start_selects_the_shipped_model(qtbot, dialogs):
     assert "no OPDM model" not in w.status_bar.method_label.text()
     # The shipped model refines the flow preview in one step; it does not run the steps setting.
     assert w.status_bar.method_label.text() == "OPDM · refines the flow preview · 1 step"
-    assert "refines the flow preview" in w.network.text
+    assert "refines the flow preview" in network_text(w.network)
     w.close()
 
 
