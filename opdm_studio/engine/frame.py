@@ -23,7 +23,7 @@ from opdm_studio.imaging.lineart import darkness_to_lineart, extract_lines, line
 from opdm_studio.imaging.palette import Palette, extract_palette, merge_palettes, snap_to_palette
 from opdm_studio.imaging.regions import find_regions
 from opdm_studio.pipelines import METHODS, make_pipeline
-from opdm_studio.pipelines.base import CancelToken, FrameInputs, Pipeline
+from opdm_studio.pipelines.base import CancelToken, FrameInputs, Interval, Pipeline
 
 
 @dataclass
@@ -127,7 +127,7 @@ class FrameColorizer:
                  t: float = 0.5, cancel: CancelToken | None = None,
                  on_step: Callable[[int, int], None] | None = None,
                  line_rgb: np.ndarray | None = None, seed: int | None = None,
-                 pair_id: Hashable = None) -> FrameOutput:
+                 pair_id: Hashable = None, interval: Interval | None = None) -> FrameOutput:
         """Colour ``line_u8`` (uint8 H,W; 255 paper) between ``prev_rgb`` and ``next_rgb``.
 
         ``prev_line_u8``/``next_line_u8`` are the keys' drawings (extracted from the key colours
@@ -135,9 +135,10 @@ class FrameColorizer:
         called after sampler step j of k; ``cancel`` is checked between steps and raises
         :class:`~opdm_studio.errors.Cancelled`. ``pair_id`` names the key pair for the caches (a
         fingerprint of the key images is used when None). ``seed`` defaults to settings.seed.
+        ``interval``: the drawings between the keys, for flow chained through them.
         """
         gen = self.iter_colorize(line_u8, prev_rgb, next_rgb, prev_line_u8, next_line_u8, t,
-                                 cancel, line_rgb, seed, pair_id)
+                                 cancel, line_rgb, seed, pair_id, interval)
         while True:
             try:
                 j, k = next(gen)
@@ -150,17 +151,19 @@ class FrameColorizer:
                       prev_line_u8: np.ndarray | None = None, next_line_u8: np.ndarray | None = None,
                       t: float = 0.5, cancel: CancelToken | None = None,
                       line_rgb: np.ndarray | None = None, seed: int | None = None,
-                      pair_id: Hashable = None) -> Generator[tuple[int, int], None, FrameOutput]:
+                      pair_id: Hashable = None, interval: Interval | None = None
+                      ) -> Generator[tuple[int, int], None, FrameOutput]:
         """Like :meth:`colorize` but a generator: yields ``(step, steps)`` after every sampler
         step and returns the :class:`FrameOutput` (``StopIteration.value``)."""
         guess = yield from self.iter_guess(line_u8, prev_rgb, next_rgb, prev_line_u8,
-                                           next_line_u8, t, cancel, seed, pair_id)
+                                           next_line_u8, t, cancel, seed, pair_id, interval)
         return self.finish(guess, line_u8, line_rgb)
 
     def iter_guess(self, line_u8: np.ndarray, prev_rgb: np.ndarray, next_rgb: np.ndarray,
                    prev_line_u8: np.ndarray | None = None, next_line_u8: np.ndarray | None = None,
                    t: float = 0.5, cancel: CancelToken | None = None, seed: int | None = None,
-                   pair_id: Hashable = None) -> Generator[tuple[int, int], None, np.ndarray]:
+                   pair_id: Hashable = None, interval: Interval | None = None
+                   ) -> Generator[tuple[int, int], None, np.ndarray]:
         """The pipeline's full-resolution colour guess, before snapping: a generator of
         ``(step, steps)`` returning uint8 (H, W, 3). Selects the key pair :meth:`finish` snaps to."""
         h, w = line_u8.shape[:2]
@@ -173,7 +176,7 @@ class FrameColorizer:
         if cancel is not None:
             cancel.raise_if_cancelled()
         inputs = FrameInputs(line_u8, prev_rgb, next_rgb, pair.prev_line, pair.next_line, t,
-                             self.settings.seed if seed is None else int(seed), pair.key)
+                             self.settings.seed if seed is None else int(seed), pair.key, interval)
         guess = yield from self.pipeline(inputs, cancel)
         return guess.rgb
 

@@ -44,7 +44,7 @@ from opdm_studio.engine.plan import PlanItem, make_plan
 from opdm_studio.engine.project import ColorizeSettings, FrameResult, Project
 from opdm_studio.errors import Cancelled, ExportError, OPDMError, ProjectError
 from opdm_studio.imaging.export import make_layers
-from opdm_studio.pipelines.base import CancelToken
+from opdm_studio.pipelines.base import CancelToken, Interval
 
 __all__ = ["CancelToken", "Colorizer", "ProgressEvent"]
 
@@ -444,9 +444,17 @@ class Colorizer:
         prev_rgb = project.key_color(item.prev)
         next_rgb = prev_rgb if item.next == item.prev else project.key_color(item.next)
         seed = frame_seed(project.settings.seed, item.index)
+        interval = None
+        if item.prev < item.index < item.next:
+            # The drawings between the keys: the flow is chained through them (once per interval).
+            first, last = item.prev, item.next
+            interval = Interval(key=("project", id(project), first, last),
+                                load=lambda: [cut.line(i) for i in range(first, last + 1)],
+                                position=item.index - first, length=last - first + 1)
         return (yield from fc.iter_guess(cut.line(item.index), prev_rgb, next_rgb,
                                          cut.line(item.prev), cut.line(item.next), item.t, cancel,
-                                         seed, pair_id=("project", id(project), item.keys)))
+                                         seed, pair_id=("project", id(project), item.keys),
+                                         interval=interval))
 
     def _key_frame(self, item: PlanItem) -> tuple[FrameOutput, FrameResult]:
         """A keyframe is copied through: its painted image is the composite, unchanged."""

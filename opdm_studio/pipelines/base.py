@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Generator, Hashable, Iterator
+from collections.abc import Callable, Generator, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -45,6 +45,17 @@ class CancelToken:
 
 
 @dataclass(frozen=True)
+class Interval:
+    """The key interval a frame sits in: the drawings from the previous key to the next, so flow
+    can be chained through the in-betweens (:class:`~opdm_studio.imaging.chain.ChainPropagator`)."""
+
+    key: Hashable                                 # identity of these drawings (the pipelines' cache key)
+    load: Callable[[], Sequence[np.ndarray]]      # the drawings, previous key first, next key last
+    position: int                                 # the target's index among them (0 < position < last)
+    length: int                                   # how many drawings: last index + 1
+
+
+@dataclass(frozen=True)
 class FrameInputs:
     """One drawing to colour and its two keyframes, all at the drawing's full resolution."""
 
@@ -56,6 +67,7 @@ class FrameInputs:
     t: float = 0.5          # position between the keys in [0, 1]
     seed: int = 0           # noise seed of this frame
     pair: Hashable = None   # identity of the key pair (pipelines cache per-pair work under it)
+    interval: Interval | None = None   # the drawings between the keys, where known (chained flow)
 
 
 @dataclass

@@ -40,14 +40,14 @@ class RefinePipeline:
 
     def __init__(self, model: Any, diffusion: GaussianDiffusion, device: torch.device,
                  dtype: torch.dtype, spec: InferenceSpec, working_size: int = 224,
-                 flow_size: int = 0) -> None:
+                 flow_size: int = 0, chain: bool = True) -> None:
         if spec.pipeline != "refine" or spec.t_start is None:
             raise ValueError(f"RefinePipeline needs a refine spec, got {spec}")
         spec.validate(diffusion.T)
         self.model, self.diffusion = model, diffusion
         self.device, self.dtype = device, dtype
         self.spec, self.working_size = spec, int(working_size)
-        self.flow = FlowPipeline(flow_size)
+        self.flow = FlowPipeline(flow_size, chain)
 
     def reset(self) -> None:
         """Forget the keys resized for the current pair."""

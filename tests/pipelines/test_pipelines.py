@@ -160,3 +160,31 @@ def test_flow_method_needs_no_torch():
     code = ("import sys; from opdm_studio.engine.frame import FrameColorizer; "
             "FrameColorizer('flow'); assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_flow_is_chained_through_the_interval_when_it_is_known():
+    """With the key interval's drawings the flow pipeline chains the flow through them (computed
+    once per interval); without, it matches the keys directly (propagate_two)."""
+    from training.synth import generate_cut
+
+    from opdm_studio.imaging.chain import ChainPropagator
+    from opdm_studio.pipelines.base import Interval
+    cut = generate_cut(7, (96, 80), seed=5)
+    lines = [_drawing(c) for c in cut.colors]
+    loads = []
+
+    def load():
+        loads.append(1)
+        return lines
+
+    pipe = FlowPipeline()
+    for j in (2, 3, 4):
+        inputs = FrameInputs(lines[j], cut.colors[0], cut.colors[6], lines[0], lines[6], t=j / 6,
+                             pair="k", interval=Interval("cut", load, position=j, length=7))
+        guess, _ = _run(pipe, inputs)
+        want = ChainPropagator(lines).propagate(j, cut.colors[0], cut.colors[6])
+        assert np.array_equal(guess.rgb, want.rgb)
+    assert len(loads) == 1                                 # one propagator for the interval
+    direct, _ = _run(FlowPipeline(chain=False), inputs)
+    assert np.array_equal(direct.rgb, propagate_two(lines[4], cut.colors[0], lines[0], cut.colors[6],
+                                                    lines[6], 4 / 6).rgb)
