@@ -165,10 +165,9 @@ def test_flow_method_needs_no_torch():
 def test_flow_is_chained_through_the_interval_when_it_is_known():
     """With the key interval's drawings the flow pipeline chains the flow through them (computed
     once per interval); without, it matches the keys directly (propagate_two)."""
-    from training.synth import generate_cut
-
     from opdm_studio.imaging.chain import ChainPropagator
     from opdm_studio.pipelines.base import Interval
+    from training.synth import generate_cut
     cut = generate_cut(7, (96, 80), seed=5)
     lines = [_drawing(c) for c in cut.colors]
     loads = []
