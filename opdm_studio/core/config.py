@@ -23,8 +23,9 @@ from typing import Any
 MODEL_PIPELINES = ("opdm", "refine")
 #: How a refine pipeline weighs the network's correction: not at all, or by 1 - warp confidence.
 GATES = ("none", "confidence")
-#: Reference images the network sees: the raw keyframes, or the keyframes flow-warped onto the target.
-REFERENCES = ("raw", "flow-warped")
+#: Reference images the network sees: the raw keyframes, the keyframes flow-warped onto the target
+#: by matching each key to the drawing directly, or by flow chained through the in-between drawings.
+REFERENCES = ("raw", "flow-warped", "chain-warped")
 #: Upper bounds of the sizes a config may ask for: a hostile or damaged file must not make the
 #: loader allocate tens of gigabytes before it fails (the paper preset is well inside them).
 MAX_BASE_CHANNELS = 512
@@ -287,9 +288,10 @@ class InferenceSpec:
         return cls()
 
     @classmethod
-    def refine(cls, t_start: int, steps: int = 1, gate: str = "confidence") -> InferenceSpec:
-        """A refine spec (flow-warped references, start from the noised propagation)."""
-        return cls(pipeline="refine", steps=steps, t_start=t_start, gate=gate, refs="flow-warped")
+    def refine(cls, t_start: int, steps: int = 1, gate: str = "confidence",
+               refs: str = "flow-warped") -> InferenceSpec:
+        """A refine spec (warped references, start from the noised propagation)."""
+        return cls(pipeline="refine", steps=steps, t_start=t_start, gate=gate, refs=refs)
 
     def validate(self, timesteps: int | None = None) -> InferenceSpec:
         """Raise ValueError naming what cannot run; ``timesteps`` is the model's T; return self."""
@@ -312,7 +314,8 @@ class InferenceSpec:
             need(isinstance(self.t_start, int) and not isinstance(self.t_start, bool)
                  and self.t_start >= 0, "the refine pipeline needs an integer t_start >= 0")
             need(self.steps is not None, "the refine pipeline needs its number of steps")
-            need(self.refs == "flow-warped", "the refine pipeline uses flow-warped references")
+            need(self.refs in ("flow-warped", "chain-warped"),
+                 "the refine pipeline uses warped references (flow-warped or chain-warped)")
             if timesteps is not None:
                 assert self.t_start is not None
                 need(self.t_start < timesteps, f"t_start must be below the model's {timesteps} timesteps")

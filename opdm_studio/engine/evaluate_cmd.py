@@ -33,6 +33,7 @@ def opdm_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = 
     from opdm_studio.engine.frame import FrameColorizer
     from opdm_studio.engine.models import load_model
     from opdm_studio.engine.project import ColorizeSettings
+    from opdm_studio.pipelines.base import Interval
 
     model = load_model(model_path, device)
     settings = ColorizeSettings(method="opdm", steps=steps, seed=seed, device=device, snap="off",
@@ -54,8 +55,14 @@ def opdm_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = 
         if key not in cache:
             t0 = time.perf_counter()
             fc.settings.snap = "off"
+            interval = None
+            if task.window_lines is not None and task.index is not None:
+                lines = task.window_lines     # one list per window: flow chained through it
+                pair["lines"] = lines         # held, so its id is not reused meanwhile
+                interval = Interval(key=("window", id(lines)), load=lambda: lines,
+                                    position=task.index, length=len(lines))
             out = fc.colorize(task.target_line, task.prev_rgb, task.next_rgb,
-                              task.prev_line, task.next_line, t=task.t)
+                              task.prev_line, task.next_line, t=task.t, interval=interval)
             cache[key] = (out.raw, out.composite, time.perf_counter() - t0, task.target_line)
         raw, off, secs, _ = cache[key]
         if snap == "off":

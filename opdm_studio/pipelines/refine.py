@@ -4,7 +4,9 @@ For one frame (the shipped default model runs this):
 
 1. line-art optical flow warps both keyframes onto the drawing and picks, per pixel, the better
    warp (:class:`~opdm_studio.pipelines.flow.FlowPipeline`'s propagation, at full resolution or
-   at ``flow_size`` for big frames);
+   at ``flow_size`` for big frames): each key matched to the drawing directly for a spec with
+   ``refs="flow-warped"`` (what the shipped model was trained on), or through the chain of
+   in-between drawings for ``refs="chain-warped"``;
 2. at the working size the network gets the drawing, the two *warped* keys as its references
    (F_r and the Offset-Adapter's F_o) and runs DDIM from the propagation noised to the spec's
    ``t_start``, ``steps`` steps back to x0;
@@ -47,7 +49,8 @@ class RefinePipeline:
         self.model, self.diffusion = model, diffusion
         self.device, self.dtype = device, dtype
         self.spec, self.working_size = spec, int(working_size)
-        self.flow = FlowPipeline(flow_size, chain)
+        # The references the network was trained on: keys matched directly, or through the chain.
+        self.flow = FlowPipeline(flow_size, chain and spec.refs == "chain-warped")
 
     def reset(self) -> None:
         """Forget the keys resized for the current pair."""

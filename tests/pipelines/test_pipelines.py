@@ -187,3 +187,14 @@ def test_flow_is_chained_through_the_interval_when_it_is_known():
     direct, _ = _run(FlowPipeline(chain=False), inputs)
     assert np.array_equal(direct.rgb, propagate_two(lines[4], cut.colors[0], lines[0], cut.colors[6],
                                                     lines[6], 4 / 6).rgb)
+
+
+def test_refine_references_follow_the_spec():
+    """A model trained on directly matched warps keeps getting them; chain-warped specs chain."""
+    model = _tiny()
+    direct = make_pipeline("opdm", REFINE, model, torch.device("cpu"), torch.float32)
+    chained = make_pipeline("opdm", InferenceSpec.refine(t_start=20, refs="chain-warped"), model,
+                            torch.device("cpu"), torch.float32)
+    assert not direct.flow.chain and chained.flow.chain
+    with pytest.raises(ValueError):
+        InferenceSpec.refine(t_start=20, refs="raw").validate()
