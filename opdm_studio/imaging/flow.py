@@ -16,6 +16,7 @@ line drawing is, and converted.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -73,9 +74,17 @@ def line_flow(target_line: np.ndarray, key_line: np.ndarray, sigma: float = FLOW
     return dis.calc(a, b, None)  # type: ignore[call-overload]  # (the stubs lack flow=None)
 
 
-def _sample_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    h, w = flow.shape[:2]
+@lru_cache(maxsize=4)
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    # Pixel coordinates, cached per size (read-only: a chain warps many times at one size).
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx.setflags(write=False)
+    gy.setflags(write=False)
+    return gx, gy
+
+
+def _sample_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    gx, gy = _grid(*flow.shape[:2])
     return gx + flow[..., 0], gy + flow[..., 1]
 
 

@@ -71,6 +71,8 @@ def test_propagation_fields():
     assert np.array_equal(prop.rgb, np.where(prop.choice[..., None] == 1, prop.warp_next, prop.warp_prev))
     rgb, conf = prop                                   # unpacks like propagate_two's result
     assert rgb is prop.rgb and conf is prop.confidence
+    plain = ChainPropagator(lines, agreement=False).propagate(3, colors[0], colors[-1])
+    assert np.array_equal(plain.rgb, prop.rgb) and (plain.confidence >= prop.confidence).all()
     # Where the two keys' warps disagree, the confidence is low.
     disagree = np.abs(prop.warp_prev.astype(int) - prop.warp_next.astype(int)).max(-1) > 100
     if disagree.any():
@@ -117,6 +119,8 @@ def test_each_pair_flow_is_computed_once_in_any_order():
     for j in range(1, last):                            # colouring again: no pair flow recomputed
         forward.propagate(j, colors[0], colors[last])
     assert forward.pair_runs == runs
+    # Pair flows are dropped once both chains through them exist: ~25 bytes per pixel per frame stay.
+    assert forward.nbytes <= 26 * lines[0].size * (last - 1)
     backward = ChainPropagator(lines)                   # frames asked in reverse: same flows, same result
     for j in reversed(range(1, last)):
         assert np.array_equal(backward.propagate(j, colors[0], colors[last]).rgb, outs[j - 1])
