@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import shiboken6
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar, QToolButton
@@ -49,6 +50,10 @@ class WindowActions:
         self.redo.setShortcut(K.Redo)
         self.redo.setIcon(icon("mdi6.redo"))
         win.addActions([self.undo, self.redo])
+        for act, changed in ((self.undo, undo.undoTextChanged), (self.redo, undo.redoTextChanged)):
+            # Their text follows the stack ("Undo Mark keyframe 3"); the tooltip without "(&U)" too.
+            act.setIconText(plain(act.text()))
+            changed.connect(lambda _text, act=act: shiboken6.isValid(act) and act.setIconText(plain(act.text())))
         self.key = self._act(translate("WindowActions", "Mark / unmark &keyframe"), win.toggle_key, "K",
                              "mdi6.key")
         self.promote = self._act(translate("WindowActions", "&Promote and re-colour neighbours"),
@@ -128,6 +133,7 @@ class WindowActions:
                 a.setShortcuts([QKeySequence(s) for s in shortcut])
             else:
                 a.setShortcut(QKeySequence(shortcut))
+        a.setIconText(plain(text))      # the toolbar's label: without "(&O)" in Japanese
         a.setToolTip(tip or plain(text))
         a.setCheckable(checkable)
         if checkable:

@@ -236,7 +236,8 @@ class FrameListModel(QAbstractListModel):
             if carried:
                 tags.append(self.tr("fixes carried from frame(s) {frames}").format(
                     frames=", ".join(self._doc.frame_label(f) for f in carried)))
-            return f"{self._doc.frame_name(i)} ({', '.join(tags) if tags else self.tr('line only')})"
+            tags = tags or [self.tr("line only")]
+            return f"{self._doc.frame_name(i)} ({', '.join(tags)})"
         if role == Qt.ItemDataRole.DecorationRole:
             return self.thumbs.get(i) if self.thumbs is not None else None
         if role == KeyRole:

@@ -34,6 +34,15 @@ def _pad_label(img: np.ndarray) -> np.ndarray:
     return img if img.ndim == 3 else np.repeat(img[..., None], 3, axis=2)
 
 
+def _key_picture(doc, k: int | None, h: int, w: int) -> np.ndarray:
+    # (Not nested in compose: pyside6-lupdate loses the class of later tr() calls after a def
+    # nested in an if block.)
+    if k is None:
+        return np.full((h, w, 3), 60, np.uint8)
+    c = doc.key_color(k)
+    return composite(c, doc.line(k)) if c is not None else _pad_label(doc.line(k))
+
+
 def compose(doc, frame: int, mode: str) -> tuple[np.ndarray, str, int]:
     """The picture of ``frame`` in ``mode``: (RGB image, note for the status line, x offset of
     the frame inside the picture, for the colour picker)."""
@@ -75,14 +84,8 @@ def compose(doc, frame: int, mode: str) -> tuple[np.ndarray, str, int]:
         prev, nxt = doc.neighbours(frame)
         mid = composite(color, line) if color is not None else _pad_label(line)
         h, w = line.shape
-
-        def key_img(k: int | None) -> np.ndarray:
-            if k is None:
-                return np.full((h, w, 3), 60, np.uint8)
-            c = doc.key_color(k)
-            return composite(c, doc.line(k)) if c is not None else _pad_label(doc.line(k))
         gap = np.full((h, SIDE_GAP, 3), 20, np.uint8)
-        out = np.concatenate([key_img(prev), gap, mid, gap, key_img(nxt)], axis=1)
+        out = np.concatenate([_key_picture(doc, prev, h, w), gap, mid, gap, _key_picture(doc, nxt, h, w)], axis=1)
         names = [doc.frame_label(k) if k is not None else translate("viewer", "none") for k in (prev, nxt)]
         return out, translate("viewer", "previous key {prev} | this frame | next key {next}").format(
             prev=names[0], next=names[1]), w + SIDE_GAP

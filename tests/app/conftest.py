@@ -78,6 +78,13 @@ def dialogs(monkeypatch):
     return seen_answers
 
 
+@pytest.fixture(autouse=True)
+def _english_interface(monkeypatch):
+    """The tests read English texts: the system's language counts as English whatever the
+    machine's locale (tests of the Japanese interface store 日本語 in the settings)."""
+    monkeypatch.setattr("opdm_studio.app.i18n.system_language", lambda: "en")
+
+
 @pytest.fixture
 def window(qtbot, dialogs):
     """A main window with no cut open (first-start sample disabled)."""
