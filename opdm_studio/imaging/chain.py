@@ -126,8 +126,10 @@ class ChainPropagator:
             self.refine_runs += 1
             if hasattr(dis, "setCoarsestScale"):       # OpenCV >= 4.10; else DIS's own choice
                 dis.setCoarsestScale(REFINE_COARSEST_SCALE)
-        flow = None if init is None else np.array(init, np.float32, copy=True)
-        return dis.calc(self.prepared(src), self.prepared(dst), flow)  # type: ignore[call-overload]
+        a, b = self.prepared(src), self.prepared(dst)
+        if init is None:
+            return dis.calc(a, b, None)  # type: ignore[call-overload]  # (the stubs lack flow=None)
+        return dis.calc(a, b, np.array(init, np.float32, copy=True))   # DIS starts from this flow
 
     def _zero(self) -> np.ndarray:
         return np.zeros(self.shape + (2,), np.float32)
