@@ -40,7 +40,7 @@ from opdm_studio.engine.layers import (
     write_layers,
 )
 from opdm_studio.engine.models import load_model, resolve_model
-from opdm_studio.engine.plan import PlanItem, make_plan
+from opdm_studio.engine.plan import FileHolds, PlanItem, make_plan
 from opdm_studio.engine.project import ColorizeSettings, FrameResult, Project
 from opdm_studio.errors import Cancelled, ExportError, OPDMError, ProjectError
 from opdm_studio.imaging.export import make_layers
@@ -83,40 +83,6 @@ class ProgressEvent:
             return min(1.0, (self.completed + inner) / self.frames)
         done = self.frame if self.kind in ("done", "skip") else max(0, self.frame - 1) + inner
         return min(1.0, done / self.frames)
-
-
-class _FileHolds:
-    """``hold_of`` from the drawings' file contents: a frame whose file is byte-identical to the
-    previous frame's repeats its drawing.
-
-    Decoding every drawing to compare pixels (``Cut.hold_of``) costs ~0.3 s per 2K frame before
-    the first frame can start; hashing the files costs milliseconds (and the digests serve the
-    results' sources and the file checks too). Identical bytes always mean an identical drawing;
-    the rare re-saved held drawing with different bytes is merely coloured twice, never wrongly
-    reused.
-    """
-
-    def __init__(self, project: Project) -> None:
-        self._frames = project.cut.frames
-        self._digests = project.digests
-        self._head: dict[int, int] = {}
-
-    def _d(self, i: int) -> str:
-        # An unreadable file gets a unique marker: never held, reported when it is coloured.
-        facts = self._digests.facts(self._frames[i].path)
-        return facts.digest if facts.problem is None else f"{facts.digest}:{i}"
-
-    def __call__(self, i: int) -> int:
-        if i in self._head:
-            return self._head[i]
-        j = i
-        while j > 0 and self._d(j) == self._d(j - 1):
-            j -= 1
-            if j in self._head:
-                j = self._head[j]
-                break
-        self._head[i] = j
-        return j
 
 
 # Time of a held or key frame (copy + write) relative to a coloured one, for the ETA.
@@ -233,7 +199,7 @@ class Colorizer:
         """The plan for ``frames`` (indices; None = the whole cut)."""
         n = len(self.project.cut)
         return make_plan(range(n) if frames is None else frames, self.project.key_indices(), n,
-                         hold_of=_FileHolds(self.project))
+                         hold_of=FileHolds(self.project.cut.frames, self.project.digests))
 
     def effective_settings(self) -> ColorizeSettings:
         """A copy of the project's settings as they run: the working size never above the
