@@ -22,7 +22,8 @@ class StepTimer(QObject):
     """Measures seconds per training step in a daemon thread; answers by signals.
 
     A new :meth:`request` drops what was queued before; measurements run one at a time (two at
-    once would slow each other down and both would be wrong).
+    once would slow each other down and both would be wrong). Give it no Qt parent: its thread
+    holds it until the measurement in progress ends, even after the page is gone.
     """
 
     measured = Signal(str, object)     # key, StepTiming

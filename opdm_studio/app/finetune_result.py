@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QScrollArea,
@@ -60,6 +61,7 @@ class ResultPage(QWizardPage):
         self.table.setHorizontalHeaderLabels([self.tr("Start model"), self.tr("Fine-tuned")])
         self.table.setVerticalHeaderLabels(["PSNR (dB, 224 px)", "SSIM (224 px)"])
         self.table.setMaximumHeight(90)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.sheet = QLabel()
         self.sheet.setObjectName("contactSheet")
         scroll = QScrollArea()
@@ -114,7 +116,7 @@ class ResultPage(QWizardPage):
                                               self.tr("Fine-tuned")])
         if comp.sheet and Path(comp.sheet).is_file():
             from training.compare import read_sheet
-            self.sheet.setPixmap(to_pixmap(read_sheet(comp.sheet), 900))
+            self.sheet.setPixmap(to_pixmap(read_sheet(comp.sheet), 820))
         else:
             self.sheet.setPixmap(QPixmap())
 

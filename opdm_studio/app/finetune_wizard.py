@@ -220,7 +220,9 @@ class SettingsPage(QWizardPage):
         form.addRow(self.tr("Device"), self.device)
         form.addRow(self.tr("Model name"), self.name)
         form.addRow("", self.note)
-        self.timer = StepTimer(self)
+        # No Qt parent: a measurement still running when the wizard closes keeps its own object
+        # alive and emits into nothing (Qt drops connections to deleted pages).
+        self.timer = StepTimer()
         self.timer.measured.connect(self._measured)
         self.timer.failed.connect(self._timing_failed)
         self.timings: dict[str, StepTiming] = {}

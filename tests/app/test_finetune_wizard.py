@@ -26,9 +26,23 @@ def toy_cuts(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _one_preset(monkeypatch):
-    """Time only the tiny preset (every preset is measured; the small one costs seconds here)."""
+    """Time only the tiny preset (every preset is measured; the small one costs seconds here), and
+    let no measurement outlive its test."""
+    from opdm_studio.app import finetune_estimate
     monkeypatch.setattr("opdm_studio.app.finetune_estimate.PRESETS", ("tiny",))
     monkeypatch.setattr("opdm_studio.app.finetune_wizard.PRESETS", ("tiny",))
+    timers: list = []
+    real = finetune_estimate.StepTimer.request
+
+    def request(self, jobs):
+        timers.append(self)
+        real(self, jobs)
+
+    monkeypatch.setattr(finetune_estimate.StepTimer, "request", request)
+    yield
+    for t in timers:
+        t.cancel()
+        t.wait(120)
 
 
 def _install_start_model() -> Path:
