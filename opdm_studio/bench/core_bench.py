@@ -37,7 +37,7 @@ from opdm_studio.errors import ProjectError
 
 DTYPE_NAMES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
-# Acceptance targets of issue 3 (224x224, 10 steps, best dtype).
+# Speed targets (224x224, 10 steps, best dtype; docs/benchmarks.md).
 TARGETS = {"paper_params_min": 190e6, "paper_params_max": 220e6, "small_frame_s": 1.0,
            "paper_frame_s": 7.0, "paper_peak_fraction": 0.5, "cache_speedup": 1.3}
 

@@ -1,6 +1,6 @@
 """Which frames to colour, with which two keyframes, and which ones reuse another frame's colours.
 
-Rules (issue 5):
+Rules:
 - each target frame gets its previous and next keyframe; ``t`` is its position between them;
 - frames before the first keyframe or after the last use the nearest keyframe in both slots;
 - keyframes are copied through unchanged (their colour is the truth);

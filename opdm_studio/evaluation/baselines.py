@@ -2,7 +2,7 @@
 
 A *method* is any callable ``method(task: Task) -> uint8 (H, W, 3)`` that colours ``task``'s target
 drawing from the two keyframes; ``evaluate_cmd`` adds the OPDM model as one more method. Baselines
-(exact settings reproduce the reference figures of issue 8, see docs/notes/evaluation.md):
+(exact settings reproduce the reference figures in docs/evaluation.md):
 
 - ``nearest``: the temporally nearest keyframe (the earlier one at the exact middle).
 - ``flowwarp``: line-art optical flow to the nearest key, backward warp of its colours

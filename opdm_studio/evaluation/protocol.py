@@ -1,7 +1,7 @@
 """The evaluation protocol: clips -> windows of G+1 frames -> every method colours the middle
 frames -> per-frame and per-window metrics.
 
-Rules (the ones that reproduce the reference figures of issue 8 are marked *):
+Rules (the ones that reproduce the reference figures in docs/evaluation.md are marked *):
 - A clip is a folder of colour frames named by number (``0000.png`` ...), consecutive from the
   first; folders with fewer than 3 frames (pairs, single keys) are skipped with a notice.
 - A tail of frames that each repeat (mean abs difference < 1 level on a 128x72 thumbnail) a frame at

@@ -175,7 +175,7 @@ def propagate_two(target_line_u8: np.ndarray, prev_rgb: np.ndarray, prev_line_u8
     err_n = warp_consistency(target_line_u8, next_line_u8, flow_n, sigma)
     # Temporal prior, additive: in flat areas both errors are ~0 and the nearer key must win
     # (motion since it is smaller); elsewhere the far key wins only where its warp is clearly more
-    # consistent. Measured on the evaluation set (docs/notes/evaluation.md): a multiplicative prior
+    # consistent. Measured on the evaluation set (docs/evaluation.md): a multiplicative prior
     # lost 0.3-2 dB to single-key flowwarp, this one gains 0.3-0.6 dB over it.
     warp_p = warp_colors(prev_rgb, flow_p)
     warp_n = warp_colors(next_rgb, flow_n)
