@@ -18,6 +18,7 @@ from PySide6.QtGui import QUndoCommand
 from opdm_studio.app.i18n import translate
 from opdm_studio.app.palette_panel import PalettePanel
 from opdm_studio.app.viewer import FILL_MODES, mode_label
+from opdm_studio.engine.fixes import frame_ranges
 from opdm_studio.engine.swatches import hex_of
 from opdm_studio.errors import ProjectError
 
@@ -26,16 +27,6 @@ STOP_TEXT = {"keyframe": QT_TRANSLATE_NOOP("FixTool", "a keyframe"),
              "unsure": QT_TRANSLATE_NOOP("FixTool", "an unsure match"),
              "fixed": QT_TRANSLATE_NOOP("FixTool", "another fix"),
              "end": QT_TRANSLATE_NOOP("FixTool", "the cut's end")}
-
-
-def frame_ranges(labels: list[str], frames: list[int]) -> str:
-    """"3-7, 9" from frames [3, 4, 5, 6, 7, 9] and their labels."""
-    parts, start = [], 0
-    for i in range(1, len(frames) + 1):
-        if i == len(frames) or frames[i] != frames[i - 1] + 1:
-            parts.append(labels[start] if start == i - 1 else f"{labels[start]}-{labels[i - 1]}")
-            start = i
-    return ", ".join(parts)
 
 
 def fill_text(out, label: Callable[[int], str]) -> str:

@@ -8,6 +8,7 @@ application's start-up time and event-loop latency. ``--json`` prints machine-re
 from __future__ import annotations
 
 import importlib
+import platform
 
 PARTS = {
     "--imaging": "opdm_studio.bench.imaging_bench",
@@ -25,6 +26,18 @@ PARTS_HELP = """parts (each has its own --help):
              carrying fixes to the neighbouring frames
   --gui      start-up time and event-loop stalls of the window
 """
+
+
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux): every benchmark figure is quoted with it."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def main(argv: list[str]) -> int:

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from opdm_studio.bench import cpu_name
 from opdm_studio.core.config import ModelConfig
 from opdm_studio.core.device import (
     autocast,
@@ -92,15 +93,7 @@ def count_flops(fn: Callable[[], Any]) -> int:
 
 def machine_info() -> dict[str, Any]:
     """CPU, core count, AMX, torch version: the context a figure needs."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_name()
     return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "amx": cpu_has_amx(), "torch": torch.__version__, "python": platform.python_version(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}

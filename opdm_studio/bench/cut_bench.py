@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from opdm_studio.bench import cpu_name
+
 TARGET_S = 60.0
 #: --long: seconds per frame of the last 100 frames over the first 100, at most.
 RATIO_TARGET = 1.3
@@ -116,14 +118,7 @@ def _machine() -> dict[str, Any]:
         info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     except Exception:  # torch missing or an odd build: the bench still reports the rest
         pass
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    info["cpu"] = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    info["cpu"] = cpu_name()
     return info
 
 

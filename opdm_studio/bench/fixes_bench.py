@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from opdm_studio.bench import cpu_name
+
 #: Regions of a frame that must be right before the colourist moves on.
 TARGET_SHARE = 0.99
 #: With carrying, at most this share of the clicks needed without.
@@ -182,14 +184,7 @@ def bench_cut(seed: int, frames: int = 24, size: tuple[int, int] = (960, 540),
 def _machine() -> dict[str, Any]:
     info: dict[str, Any] = {"platform": platform.platform(), "cpus": os.cpu_count(),
                             "date": time.strftime("%Y-%m-%d %H:%M")}
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    info["cpu"] = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    info["cpu"] = cpu_name()
     if hasattr(os, "getloadavg"):
         info["load_1min"] = round(os.getloadavg()[0], 2)
     return info

@@ -64,7 +64,7 @@ class FillOutcome:
         carried = self.fix.carried_frames()
         text = f"frame {label(self.fix.frame)}"
         if carried:
-            text += f", carried to {_ranges([label(f) for f in carried], carried)}"
+            text += f", carried to {frame_ranges([label(f) for f in carried], carried)}"
         else:
             text += ", not carried"
         why = {"keyframe": "a keyframe", "unsure": "an unsure match", "fixed": "another fix",
@@ -75,7 +75,7 @@ class FillOutcome:
         return text
 
 
-def _ranges(labels: list[str], frames: list[int]) -> str:
+def frame_ranges(labels: list[str], frames: list[int]) -> str:
     """"3-7, 9" from frames [3, 4, 5, 6, 7, 9] and their labels."""
     parts, start = [], 0
     for i in range(1, len(frames) + 1):
