@@ -4,13 +4,17 @@ at full size), against the flow propagation alone; PSNR@224 over the protocol's 
 
     .venv/bin/python docs/runs/refine-gate-ceiling.py ../shared/evaldata/EISAI_konobi_s01e012_000339 ...
 """
-import numpy as np, sys
+import sys
 from pathlib import Path
+
+import numpy as np
+
 from opdm_studio.evaluation.protocol import load_clip, protocol_lines, to224, windows
-from opdm_studio.pipelines.flow import FlowPipeline
 from opdm_studio.pipelines.base import FrameInputs, resize, working_geometry
+from opdm_studio.pipelines.flow import FlowPipeline
 from opdm_studio.pipelines.opdm import to_full_size
 from training.compare import psnr
+
 for path in sys.argv[1:]:
     clip = load_clip(Path(path), [])
     ex = [protocol_lines(f)[0] for f in clip.frames]
