@@ -25,12 +25,15 @@ from opdm_studio.pipelines.base import CancelToken, FrameInputs, Guess, flow_siz
 class FlowPipeline:
     """Colours a frame by two-key line-art flow propagation (one step, no network).
 
-    ``chain`` False always matches the keys to the drawing directly (the earlier method).
+    ``chain`` False always matches the keys to the drawing directly (the earlier method);
+    ``agreement`` False leaves the two keys' agreement out of the chained confidence (the refine
+    pipeline's gate: with it the gate opens on most of the frame).
     """
 
-    def __init__(self, flow_size: int = 0, chain: bool = True) -> None:
+    def __init__(self, flow_size: int = 0, chain: bool = True, agreement: bool = True) -> None:
         self.flow_size = int(flow_size)
         self.chain = bool(chain)
+        self.agreement = bool(agreement)
         self._pair: Hashable = None
         self._small: tuple[Any, ...] | None = None   # (size, prev_rgb, next_rgb, prev_line, next_line)
         self._interval: tuple[Hashable, tuple[int, int] | None, ChainPropagator] | None = None
@@ -49,7 +52,7 @@ class FlowPipeline:
                 raise ValueError(f"the interval has {len(lines)} drawings, expected {interval.length}")
             if small is not None:
                 lines = [resize(line, small) for line in lines]
-            self._interval = (interval.key, small, ChainPropagator(lines))
+            self._interval = (interval.key, small, ChainPropagator(lines, agreement=self.agreement))
         return self._interval[2]
 
     def propagate(self, inputs: FrameInputs) -> tuple[Propagation, tuple[int, int] | None]:

@@ -50,7 +50,8 @@ class RefinePipeline:
         self.device, self.dtype = device, dtype
         self.spec, self.working_size = spec, int(working_size)
         # The references the network was trained on: keys matched directly, or through the chain.
-        self.flow = FlowPipeline(flow_size, chain and spec.refs == "chain-warped")
+        # Its gate is 1 - the chosen warp's own confidence (the keys' agreement left out).
+        self.flow = FlowPipeline(flow_size, chain and spec.refs == "chain-warped", agreement=False)
 
     def reset(self) -> None:
         """Forget the keys resized for the current pair."""
