@@ -20,10 +20,13 @@ from typing import Any
 import cv2
 import numpy as np
 
+from opdm_studio.evaluation import metrics
+from opdm_studio.evaluation.protocol import to224
 from opdm_studio.fileio import write_text_atomic
 from training.data import CutSource
 
-EVAL_SIZE = 224
+#: PSNR of identical frames (the evaluation's is infinite).
+PSNR_CAP = 100.0
 SHEET_ROWS = 4
 
 
@@ -70,22 +73,10 @@ def windows(n_frames: int, gap: int) -> list[tuple[int, int]]:
     return [(a, a + g) for a in range(0, n_frames - g, g)]
 
 
-def to224(img: np.ndarray) -> np.ndarray:
-    """The whole frame at 224 x 224, as the protocol's metrics see it."""
-    return cv2.resize(img, (EVAL_SIZE, EVAL_SIZE), interpolation=cv2.INTER_AREA)
-
-
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two uint8 images (capped at 100 for identical ones)."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 100.0 if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
-
-
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM of two uint8 RGB images (Gaussian window, as the evaluation's)."""
-    from skimage.metrics import structural_similarity
-    return float(structural_similarity(a, b, channel_axis=2, data_range=255, gaussian_weights=True,
-                                       sigma=1.5, use_sample_covariance=False))
+    """The evaluation's PSNR in dB of two uint8 images, capped at 100 for identical ones (a mean
+    over frames stays finite)."""
+    return min(metrics.psnr(a, b), PSNR_CAP)
 
 
 class ModelColorizer:
@@ -132,7 +123,7 @@ def score_model(path: str | Path, cuts: Sequence[CutSource], gap: int = 8, devic
                 out = colorize(cut.line(i), pa, la, pb, lb, (i - a) / (b - a), pair=(ci, a, b))
                 o, g = to224(out), to224(cut.color(i))
                 ps.append(psnr(o, g))
-                ss.append(ssim(o, g))
+                ss.append(metrics.ssim(o, g))
                 if keep is not None and shown is not None and (ci, i) in keep:
                     shown[(ci, i)] = out
     if not ps:
