@@ -16,8 +16,8 @@ import time
 import torch
 
 from training.config import TrainConfig
+from training.estimate import timed_steps
 from training.objectives import OBJECTIVES
-from training.trainer import step_generator
 
 #: Bench stage names -> objectives ("train" is stage 2, the paper objective).
 STAGES = {"align": "align", "train": "paper", "refine": "refine"}
@@ -27,7 +27,7 @@ def bench_preset(preset: str, size: int, batch: int, steps: int, warmup: int, ch
                  device: str = "auto", dtype: str = "auto", stage: str = "train") -> dict:
     """Seconds per optimizer step and steps per second for one preset and stage."""
     from opdm_studio.core.config import ModelConfig
-    from opdm_studio.core.device import autocast, pick_device, pick_dtype
+    from opdm_studio.core.device import pick_device, pick_dtype
     from opdm_studio.core.diffusion import GaussianDiffusion
     from opdm_studio.core.model import OPDM
     dev = pick_device(device)
@@ -49,19 +49,7 @@ def bench_preset(preset: str, size: int, batch: int, steps: int, warmup: int, ch
     if stage == "refine":   # the flow propagation and its confidence
         batch["prop"] = (torch.rand((n, 3, size, size), generator=g) * 2 - 1).to(dev)
         batch["confidence"] = torch.rand((n, 1, size, size), generator=g).to(dev)
-    times = []
-    for i in range(warmup + steps):
-        t0 = time.perf_counter()
-        with autocast(dev, dt):
-            loss = obj(batch, step_generator(0, i, 0, 0, dev))["loss"]
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    sec = sorted(times)[len(times) // 2]
+    sec = timed_steps(obj, opt, lambda _i: batch, dev, dt, steps, warmup)
     return {"preset": preset, "stage": stage, "params_M": round(model.num_parameters() / 1e6, 2),
             "size": size, "batch": batch_size(batch), "chain_steps": chain_steps if stage == "train" else 0,
             "device": str(dev), "dtype": str(dt).replace("torch.", ""), "median_s_per_step": round(sec, 3),

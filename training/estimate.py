@@ -37,6 +37,38 @@ class StepTiming:
         return int(minutes * 60 / max(self.seconds, 1e-6))
 
 
+def timed_steps(objective: torch.nn.Module, opt: torch.optim.Optimizer,
+                batch_at: Callable[[int], dict[str, torch.Tensor]], device: torch.device,
+                dtype: torch.dtype, steps: int, warmup: int = 1, seed: int = 0,
+                stop: threading.Event | None = None,
+                on_step: Callable[[int], None] | None = None) -> float:
+    """Median seconds of ``steps`` full optimizer steps (batch, forward, backward, update) after
+    ``warmup`` untimed ones; ``batch_at(i)`` gives step i's batch (its loading is timed too).
+
+    Raises :class:`InterruptedError` when ``stop`` is set between steps.
+    """
+    from opdm_studio.core.device import autocast
+    from training.trainer import step_generator
+    times = []
+    for i in range(warmup + steps):
+        if stop is not None and stop.is_set():
+            raise InterruptedError("timing stopped")
+        t0 = time.perf_counter()
+        batch = batch_at(i)
+        with autocast(device, dtype):
+            loss = objective(batch, step_generator(seed, i, 0, 0, device))["loss"]
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+        if on_step is not None:
+            on_step(i + 1)
+    return sorted(times)[len(times) // 2]
+
+
 def measure_step_seconds(cfg: TrainConfig, steps: int = 2, warmup: int = 1,
                          stop: threading.Event | None = None,
                          on_step: Callable[[int], None] | None = None) -> StepTiming:
@@ -44,14 +76,13 @@ def measure_step_seconds(cfg: TrainConfig, steps: int = 2, warmup: int = 1,
 
     Raises :class:`InterruptedError` when ``stop`` is set between steps.
     """
-    from opdm_studio.core.device import autocast, pick_device, pick_dtype
+    from opdm_studio.core.device import pick_device, pick_dtype
     from training.objectives import make_objective, resolve_defaults
     from training.trainer import (
         build_model,
         fine_tunes,
         make_datasets,
         resolve_objective,
-        step_generator,
         to_device,
     )
     from training.triplets import collate
@@ -68,25 +99,13 @@ def measure_step_seconds(cfg: TrainConfig, steps: int = 2, warmup: int = 1,
     train_ds, _, _ = make_datasets(cfg, size, objective.refs)
     opt = torch.optim.Adam(params, lr=cfg.lr)
     model.train()
-    times = []
-    for i in range(warmup + steps):
-        if stop is not None and stop.is_set():
-            raise InterruptedError("timing stopped")
-        t0 = time.perf_counter()
-        batch = to_device(collate([train_ds[i * cfg.batch + k] for k in range(cfg.batch)]), device)
-        with autocast(device, dtype):
-            loss = objective(batch, step_generator(cfg.seed, i, 0, 0, device))["loss"]
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-        if on_step is not None:
-            on_step(i + 1)
+
+    def batch_at(i: int) -> dict[str, torch.Tensor]:
+        return to_device(collate([train_ds[i * cfg.batch + k] for k in range(cfg.batch)]), device)
+
+    seconds = timed_steps(objective, opt, batch_at, device, dtype, steps, warmup, cfg.seed, stop, on_step)
     crop = cfg.crop if 0 < cfg.crop < size else size
-    return StepTiming(sorted(times)[len(times) // 2], name, cfg.batch, size, crop, str(device))
+    return StepTiming(seconds, name, cfg.batch, size, crop, str(device))
 
 
 def duration_text(seconds: float) -> str:
