@@ -33,16 +33,15 @@ def _private_home(tmp_path_factory, monkeypatch):
 
 
 def _bf16_reason() -> str | None:
-    try:
-        import torch
-        if bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()):
-            return None
-        return (f"this CPU ({torch.backends.cpu.get_cpu_capability()}) has no bf16 convolutions "
-                "in oneDNN")
-    except Exception as exc:  # pragma: no cover - torch without the query
-        return f"bf16 support unknown ({exc})"
+    import torch
+
+    from opdm_studio.core.device import cpu_supports_bf16
+    if cpu_supports_bf16():
+        return None
+    return f"this CPU ({torch.backends.cpu.get_cpu_capability()}) has no bf16 convolutions in oneDNN"
 
 
 #: Mark for tests that run bf16 convolutions on the CPU: skipped, with the reason, where oneDNN
 #: cannot run them (AMD EPYC with AVX2 only); they run on CPUs with AVX512-BF16 or AMX.
-requires_bf16 = pytest.mark.skipif(_bf16_reason() is not None, reason=_bf16_reason() or "")
+_NO_BF16 = _bf16_reason()
+requires_bf16 = pytest.mark.skipif(_NO_BF16 is not None, reason=_NO_BF16 or "")

@@ -59,25 +59,20 @@ class FlowPipeline:
         """The two-key propagation at flow size, and that size (None = full resolution)."""
         h, w = inputs.line.shape[:2]
         small = flow_size_of(w, h, self.flow_size)
-        chained = self.chain and inputs.interval is not None \
-            and 0 < inputs.interval.position < inputs.interval.length - 1
         if small is None:
-            if chained:
-                assert inputs.interval is not None
-                return self._propagator(inputs, None).propagate(
-                    inputs.interval.position, inputs.prev_rgb, inputs.next_rgb), None
-            return propagate_two(inputs.line, inputs.prev_rgb, inputs.prev_line, inputs.next_rgb,
-                                 inputs.next_line, inputs.t), None
-        if self._small is None or self._pair != inputs.pair or self._small[0] != small \
-                or inputs.pair is None:
-            self._pair = inputs.pair
-            self._small = (small, resize(inputs.prev_rgb, small), resize(inputs.next_rgb, small),
-                           resize(inputs.prev_line, small), resize(inputs.next_line, small))
-        _, pr, nr, pl, nl = self._small
-        if chained:
-            assert inputs.interval is not None
-            return self._propagator(inputs, small).propagate(inputs.interval.position, pr, nr), small
-        return propagate_two(resize(inputs.line, small), pr, pl, nr, nl, inputs.t), small
+            pr, nr, pl, nl = inputs.prev_rgb, inputs.next_rgb, inputs.prev_line, inputs.next_line
+        else:
+            if self._small is None or self._pair != inputs.pair or self._small[0] != small \
+                    or inputs.pair is None:
+                self._pair = inputs.pair
+                self._small = (small, resize(inputs.prev_rgb, small), resize(inputs.next_rgb, small),
+                               resize(inputs.prev_line, small), resize(inputs.next_line, small))
+            _, pr, nr, pl, nl = self._small
+        interval = inputs.interval
+        if self.chain and interval is not None and 0 < interval.position < interval.length - 1:
+            return self._propagator(inputs, small).propagate(interval.position, pr, nr), small
+        line = inputs.line if small is None else resize(inputs.line, small)
+        return propagate_two(line, pr, pl, nr, nl, inputs.t), small
 
     def __call__(self, inputs: FrameInputs, cancel: CancelToken | None = None
                  ) -> Generator[tuple[int, int], None, Guess]:

@@ -86,8 +86,8 @@ class RefinePipeline:
 
         # 3. Only the correction travels back to full resolution (the warp keeps its native detail).
         corr = out - prop_small[:net.rh, :net.rw].astype(np.float32)
-        conf_small = resize(prop.confidence, (net.rw, net.rh))
         if self.spec.gate == "confidence":
+            conf_small = resize(prop.confidence, (net.rw, net.rh))
             corr *= np.clip(1.0 - conf_small, 0.0, 1.0)[..., None]
         rgb = np.clip(prop_full.astype(np.float32) + to_full_size(corr, w, h) + 0.5, 0, 255)
         return Guess(rgb.astype(np.uint8))
