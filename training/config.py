@@ -71,6 +71,7 @@ class TrainConfig:
     t_min: int = 10                   # the propagation is noised to t ~ U[t_min, t_max]
     t_max: int = 60
     gate: str = "confidence"          # gate of a new refine spec (an --init spec keeps its own)
+    refs: str = "chain-warped"        # references of a new refine spec (chain-warped | flow-warped)
     w_occlusion: float = 2.0          # L1 weight 1 + w * (1 - warp confidence)
     w_raw: float = 0.1                # plain L1 of the ungated output
     # --- resolved at the start of a run --------------------------------------------------------

@@ -6,8 +6,8 @@
 - ``paper`` (sections 3.3-3.4, stage 2): x0 prediction with the noise MSE, plus content (L1 +
   1 - SSIM) and perceptual terms judged on the output of a short DDIM chain run with gradients
   (the joint diffusion-reverse process); the offset estimators stay frozen.
-- ``refine`` (the shipped model's recipe, docs/model.md): the keys flow-warped onto the target
-  are the references, the two-key flow propagation noised to t ~ U[t_min, t_max] is the start,
+- ``refine`` (the shipped model's recipe, docs/model.md): the keys warped onto the target (as
+  the model's spec says: flow chained through the in-betweens, or matched directly) are the references, the two-key flow propagation noised to t ~ U[t_min, t_max] is the start,
   one DDIM step back to x0; L1 weighted up where the warp is inconsistent + (1 - SSIM), judged on
   the confidence-gated composite the refine pipeline shows.
 
@@ -39,7 +39,7 @@ class Objective(nn.Module):
     """The interface every objective implements (see the module doc)."""
 
     name: ClassVar[str] = ""
-    refs: ClassVar[str] = "raw"          # "raw" keys, or keys "flow-warped" onto the target
+    refs: str = "raw"     # "raw" keys, or keys warped onto the target ("flow-warped", "chain-warped")
     #: What a run leaves unset (TrainConfig lr 0, batch 0, crop -1) gets: see :func:`resolve_defaults`.
     defaults: ClassVar[dict[str, float]] = {"lr": 1e-5, "batch": 1, "crop": 0}
 
@@ -241,7 +241,6 @@ class RefineObjective(Objective):
     of the gated composite ``prop + gate * (x0_hat - prop)`` the refine pipeline shows."""
 
     name = "refine"
-    refs = "flow-warped"
     # The shipped recipe's: 128 px crops (of the working-size view) in batches of 4 are ~3x cheaper
     # per example than whole 224 px frames on a CPU, at the same scale.
     defaults: ClassVar[dict[str, float]] = {"lr": 2e-4, "batch": 4, "crop": 128}
@@ -252,6 +251,8 @@ class RefineObjective(Objective):
         if not 0 <= cfg.t_min <= cfg.t_max < diffusion.T:
             raise TrainingDataError(f"refine timesteps {cfg.t_min}..{cfg.t_max}: need "
                                     f"0 <= t_min <= t_max < {diffusion.T}")
+        # The references the exported model will run with: warped as its spec says.
+        self.refs = spec.refs
 
     def forward(self, batch: Batch, gen: torch.Generator) -> dict[str, torch.Tensor]:
         """Losses of one batch (``loss`` = the total)."""
@@ -304,7 +305,8 @@ class RefineObjective(Objective):
         """The --init model's refine spec, or a new one starting mid-range with one step."""
         if init_spec is not None and init_spec.pipeline == "refine":
             return init_spec
-        return InferenceSpec.refine(t_start=round((cfg.t_min + cfg.t_max) / 2), steps=1, gate=cfg.gate)
+        return InferenceSpec.refine(t_start=round((cfg.t_min + cfg.t_max) / 2), steps=1, gate=cfg.gate,
+                                    refs=cfg.refs)
 
 
 OBJECTIVES: dict[str, type[Objective]] = {o.name: o for o in (AlignObjective, PaperObjective, RefineObjective)}

@@ -75,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
                       device=ns.device, dtype=ns.dtype, seed=ns.seed, ckpt_every=1000,
                       ckpt_minutes=ns.ckpt_minutes, val_every=200, val_frames=8, log_every=10,
                       gap_min=3, t_min=t_min, t_max=t_max, w_occlusion=ns.w_occlusion,
-                      resume=ns.resume, progress=not ns.no_progress)
+                      resume=ns.resume, progress=not ns.no_progress,
+                      # The recipe continued (same objective, same data): no pull to the start weights.
+                      l2sp=0.0)
     ev = run(cfg)
     finish_distributed()
     report_end(ev, cfg, "refine")

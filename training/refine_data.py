@@ -2,9 +2,10 @@
 made from their colour frames as the evaluation protocol makes it, flow at the cut's size.
 
 This is what trained the shipped default model (docs/model.md). Items have the keys of a
-flow-warped triplet (training/triplets.py, ``refs="flow-warped"``), so the refine objective trains
-on either: ``line``, ``prev`` / ``next`` (the keys flow-warped onto the target), ``prop`` (their
-two-key propagation), ``target``, ``confidence`` and ``t``.
+warped triplet (training/triplets.py, ``refs`` "flow-warped" or "chain-warped"), so the refine
+objective trains on either: ``line``, ``prev`` / ``next`` (the keys warped onto the target, matched
+directly or chained through the in-between drawings), ``prop`` (their two-key propagation),
+``target``, ``confidence`` and ``t``.
 
 Items are keyed like triplets (the key seeds every choice), so a run resumes exactly; ``uses``
 neighbouring keys share one cut, and the sampler keeps them in order (``shuffle = False``).
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from training.triplets import color_tensor, line_tensor
+from training.triplets import WARPED, color_tensor, line_tensor, warp_keys
 
 
 def protocol_drawing(rgb: np.ndarray) -> np.ndarray:
@@ -36,9 +37,12 @@ class SynthRefineDataset(Dataset):
 
     def __init__(self, size: int = 128, seed: int = 0, gap: tuple[int, int] = (3, 16),
                  cut_size: tuple[int, int] = (224, 320), frames: int = 24, uses: int = 24,
-                 cuts_per_epoch: int = 100, crop: int = 0) -> None:
+                 cuts_per_epoch: int = 100, crop: int = 0, refs: str = "chain-warped") -> None:
         if size % 16 or crop % 16 or crop > size:
             raise ValueError(f"working size and crop must be multiples of 16, crop <= size; got {size}, {crop}")
+        if refs not in WARPED:
+            raise ValueError(f"refs must be one of {WARPED}, got {refs!r}")
+        self.refs = refs
         self.size, self.seed, self.gap, self.cut_size = size, seed, gap, cut_size
         self.crop = crop or size
         self.frames, self.uses, self.cuts_per_epoch = frames, max(1, uses), cuts_per_epoch
@@ -70,7 +74,6 @@ class SynthRefineDataset(Dataset):
         return hit
 
     def __getitem__(self, key: int) -> dict[str, torch.Tensor]:
-        from opdm_studio.imaging.flow import propagate_two
         key = int(key)
         colors_all, lines_all = self._cut(key // self.uses)
         rng = np.random.default_rng([self.seed, key])
@@ -81,11 +84,16 @@ class SynthRefineDataset(Dataset):
         j = int(rng.integers(p + 1, q))
         if rng.random() < 0.5:   # time runs both ways in a cut: keys swap roles
             p, q = q, p
-        for i in (p, j, q):
+        step = 1 if q > p else -1
+        span = range(p, q + step, step) if self.refs == "chain-warped" else (p, j, q)
+        for i in span:
             if i not in lines_all:
                 lines_all[i] = protocol_drawing(colors_all[i])
         t = abs(j - p) / float(abs(q - p))
-        refs = propagate_two(lines_all[j], colors_all[p], lines_all[p], colors_all[q], lines_all[q], t=t)
+        between = [lines_all[i] for i in range(p + step, q, step)] if self.refs == "chain-warped" else None
+        # Flow at the cut's size (<= 320 px: below the engine's flow size), as the pipeline warps.
+        refs = warp_keys(lines_all[j], colors_all[p], lines_all[p], colors_all[q], lines_all[q], t,
+                         flow_size=0, between=between, position=abs(j - p))
         # Flow at the cut's size, then everything area-resized: what the engine does with frames.
         h, w = lines_all[j].shape
         scale = self.size / float(min(w, h)) * float(rng.uniform(1.0, 1.25))

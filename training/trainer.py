@@ -160,11 +160,12 @@ def make_datasets(cfg: TrainConfig, size: int, refs: str = "raw") -> tuple[Datas
     """
     crop = cfg.crop if 0 < cfg.crop < size else 0
     if cfg.data == SYNTH_REFINE:
-        if refs != "flow-warped":
+        if refs not in triplets.WARPED:
             raise TrainingDataError(f"{SYNTH_REFINE} data serves the refine objective only")
         from training.refine_data import SynthRefineDataset
-        train = SynthRefineDataset(size=size, seed=cfg.seed, crop=crop)
-        val = SynthRefineDataset(size=size, seed=cfg.seed + 10_000, uses=1) if cfg.val_frames > 0 else None
+        train = SynthRefineDataset(size=size, seed=cfg.seed, crop=crop, refs=refs)
+        val = (SynthRefineDataset(size=size, seed=cfg.seed + 10_000, uses=1, refs=refs)
+               if cfg.val_frames > 0 else None)
         return train, val, {"root": SYNTH_REFINE, "cuts": "generated on the fly", "frames": None, "problems": []}
     report = open_data(cfg.data, synth_frames=cfg.synth_frames, synth_size=cfg.synth_size, seed=cfg.seed)
     train_cuts, val_cuts = split_holdout(report.cuts, cfg.val_fraction if cfg.val_frames > 0 else 0)
@@ -187,10 +188,11 @@ def make_datasets(cfg: TrainConfig, size: int, refs: str = "raw") -> tuple[Datas
 def synthetic_source(cfg: TrainConfig, size: int, crop: int, refs: str) -> Dataset:
     """The synthetic items ``--synth-ratio`` mixes in: the refine recipe's data for the refine
     objective, synthetic-cut triplets otherwise."""
-    if refs == "flow-warped":
+    if refs in triplets.WARPED:
         from training.refine_data import SynthRefineDataset
         # Mixed items are drawn at random keys: one generated cut per item (uses=1).
-        return SynthRefineDataset(size=size, seed=cfg.seed + 20_000, uses=1, crop=crop, frames=MAX_GAP + 1)
+        return SynthRefineDataset(size=size, seed=cfg.seed + 20_000, uses=1, crop=crop, frames=MAX_GAP + 1,
+                                  refs=refs)
     from training.data import synth_report
     rep = synth_report(100, cfg.synth_frames, cfg.synth_size, cfg.seed + 20_000)
     return triplets.TripletDataset(rep.cuts, size=size, gap=(cfg.gap_min, max(cfg.gap_min, cfg.gap_max)),

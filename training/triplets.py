@@ -20,12 +20,15 @@ import torch
 from torch.utils.data import Dataset, DistributedSampler
 
 from opdm_studio.errors import TrainingDataError
+from opdm_studio.imaging.flow import Propagation
 from training.config import ENGINE_FLOW_SIZE, MAX_GAP
 from training.data import MIN_FRAMES, CutSource, DataReport
 from training.plots import tensor_to_rgb
 
-#: What a batch's references are: the keys as drawn, or the keys flow-warped onto the target.
-REFS = ("raw", "flow-warped")
+#: What a batch's references are: the keys as drawn, or the keys warped onto the target by flow
+#: matched directly ("flow-warped") or chained through the in-between drawings ("chain-warped").
+REFS = ("raw", "flow-warped", "chain-warped")
+WARPED = ("flow-warped", "chain-warped")
 
 
 @dataclass
@@ -102,8 +105,9 @@ class TripletDataset(Dataset):
     """(prev key, target, next key) triplets at ``size`` x ``size``; item ``key`` seeds its choices.
 
     Items are dicts of tensors: ``line`` (1,S,S), ``prev``/``target``/``next`` (3,S,S) and ``t``
-    (position of the target between the keys, 0..1). With ``refs="flow-warped"`` (the refine
-    objective) ``prev``/``next`` are the keys warped onto the target by line-art optical flow,
+    (position of the target between the keys, 0..1). With ``refs`` "flow-warped" or "chain-warped"
+    (the refine objective) ``prev``/``next`` are the keys warped onto the target by line-art optical
+    flow (matched directly, or chained through the cut's in-between drawings),
     ``prop`` (3,S,S) is their two-key propagation and ``confidence`` (1,S,S) in [0, 1] how well
     that warp explains the target's lines -- what the refine pipeline computes at inference, with
     its resizes (:func:`flow_warped_views`; flow at ``flow_size`` for big frames).
@@ -149,10 +153,12 @@ class TripletDataset(Dataset):
         ci, p, j, q, rng = self.choose(int(key))
         cut = self.cuts[ci]
         t = (j - p) / (q - p)
-        if self.refs == "flow-warped":
+        if self.refs in WARPED:
+            between = [cut.line(i) for i in range(p + 1, q)] if self.refs == "chain-warped" else None
             imgs = flow_warped_views(cut.line(j), cut.color(p), cut.line(p), cut.color(q), cut.line(q),
                                      t, self.size, self.flow_size, self.augment, rng,
-                                     target=cut.color(j), crop=self.crop)
+                                     target=cut.color(j), crop=self.crop, between=between,
+                                     position=j - p)
         else:
             imgs = random_crop(self._affine_views(cut, p, j, q, rng), self.crop, rng)
         return to_item(imgs, t, self.augment, rng)
@@ -173,9 +179,15 @@ class TripletDataset(Dataset):
 
 def flow_warped_views(line: np.ndarray, prev_rgb: np.ndarray, prev_line: np.ndarray, next_rgb: np.ndarray,
                       next_line: np.ndarray, t: float, size: int, flow_size: int, augment: AugmentConfig,
-                      rng: np.random.Generator, target: np.ndarray, crop: int = 0) -> dict[str, np.ndarray]:
+                      rng: np.random.Generator, target: np.ndarray, crop: int = 0,
+                      between: Sequence[np.ndarray] | None = None, position: int = 0) -> dict[str, np.ndarray]:
     """A refine example with the engine's resizes (opdm_studio/pipelines/refine.py), ``crop`` x
     ``crop`` (default ``size``) px of the working-size view.
+
+    ``between`` (the drawings strictly between the previous key and the next, in order; the target
+    is ``between[position - 1]``) chains the flow through them as the pipeline does for a
+    ``refs="chain-warped"`` spec (:class:`~opdm_studio.imaging.chain.ChainPropagator`, the keys'
+    agreement left out of the confidence); None matches each key to the drawing directly.
 
     Flow runs at the drawing's resolution, or at ``flow_size`` (short side) for big frames, as the
     refine pipeline's :class:`~opdm_studio.pipelines.flow.FlowPipeline` does; then every image is
@@ -186,18 +198,14 @@ def flow_warped_views(line: np.ndarray, prev_rgb: np.ndarray, prev_line: np.ndar
     interpolate a second time). A crop smaller than ``size`` keeps the working scale (the network
     is convolutional) at a fraction of the cost per step.
     """
-    from opdm_studio.imaging.flow import propagate_two
-    from opdm_studio.pipelines.base import flow_size_of, resize, working_geometry
+    from opdm_studio.pipelines.base import resize, working_geometry
     h, w = line.shape[:2]
     if augment.flip > 0 and rng.random() < augment.flip:   # before the flow: a mirrored cut
         line, prev_rgb, prev_line, next_rgb, next_line, target = (
             np.ascontiguousarray(a[:, ::-1]) for a in (line, prev_rgb, prev_line, next_rgb, next_line, target))
-    small = flow_size_of(w, h, flow_size)
-    fl = line if small is None else resize(line, small)
-    if small is not None:
-        prev_rgb, prev_line, next_rgb, next_line = (resize(a, small) for a in (prev_rgb, prev_line,
-                                                                               next_rgb, next_line))
-    prop = propagate_two(fl, prev_rgb, prev_line, next_rgb, next_line, t=t)
+        if between is not None:
+            between = [np.ascontiguousarray(a[:, ::-1]) for a in between]
+    prop = warp_keys(line, prev_rgb, prev_line, next_rgb, next_line, t, flow_size, between, position)
     zoom = 1.0 + rng.uniform(0.0, augment.scale) if augment.scale > 0 else 1.0
     rw, rh, _, _ = working_geometry(w, h, max(size, int(round(size * zoom))))
     crop = crop or size
@@ -209,6 +217,27 @@ def flow_warped_views(line: np.ndarray, prev_rgb: np.ndarray, prev_line: np.ndar
 
     return {"line": fit(line), "target": fit(target), "prev": fit(prop.warp_prev), "next": fit(prop.warp_next),
             "prop": fit(prop.rgb), "confidence": fit(prop.confidence.astype(np.float32))}
+
+
+def warp_keys(line: np.ndarray, prev_rgb: np.ndarray, prev_line: np.ndarray, next_rgb: np.ndarray,
+              next_line: np.ndarray, t: float, flow_size: int,
+              between: Sequence[np.ndarray] | None = None, position: int = 0) -> Propagation:
+    """The two keys warped onto ``line`` at the engine's flow size, as the refine pipeline warps
+    them: through the chain of ``between`` drawings when given, else matched directly."""
+    from opdm_studio.imaging.chain import ChainPropagator
+    from opdm_studio.imaging.flow import propagate_two
+    from opdm_studio.pipelines.base import flow_size_of, resize
+    h, w = line.shape[:2]
+    small = flow_size_of(w, h, flow_size)
+
+    def fit(a: np.ndarray) -> np.ndarray:
+        return a if small is None else resize(a, small)
+
+    prev_rgb, prev_line, next_rgb, next_line = (fit(a) for a in (prev_rgb, prev_line, next_rgb, next_line))
+    if between is not None and 0 < position <= len(between):
+        lines = [prev_line, *(fit(a) for a in between), next_line]
+        return ChainPropagator(lines, agreement=False).propagate(position, prev_rgb, next_rgb)
+    return propagate_two(fit(line), prev_rgb, prev_line, next_rgb, next_line, t=t)
 
 
 def random_crop(imgs: dict[str, np.ndarray], crop: int, rng: np.random.Generator) -> dict[str, np.ndarray]:

@@ -48,6 +48,44 @@ def test_flow_warped_views_are_what_the_refine_pipeline_feeds_the_network(native
     assert np.allclose(views["confidence"], resize(prop.confidence.astype(np.float32), (64, 64)))
 
 
+@pytest.mark.parametrize("native", [300, 1200])
+def test_chain_warped_views_are_what_a_chained_refine_pipeline_feeds_the_network(native):
+    """refs="chain-warped": the flow chained through the in-between drawings at the engine's flow
+    size, with the refine pipeline's confidence (the keys' agreement left out)."""
+    from opdm_studio.pipelines.base import FrameInputs, Interval, resize
+    from opdm_studio.pipelines.flow import FlowPipeline
+    frames = _frames(native, n=5)
+    lines = [f[1] for f in frames]
+    (pr, pl), (tr, tl), (nr, nl) = frames[0], frames[2], frames[4]
+    views = flow_warped_views(tl, pr, pl, nr, nl, 0.5, 64, ENGINE_FLOW_SIZE, AugmentConfig.off(),
+                              np.random.default_rng(0), target=tr, between=lines[1:4], position=2)
+    interval = Interval(key="k", load=lambda: lines, position=2, length=5)
+    pipe = FlowPipeline(ENGINE_FLOW_SIZE, chain=True, agreement=False)
+    prop, _ = pipe.propagate(FrameInputs(tl, pr, nr, pl, nl, t=0.5, interval=interval))
+    assert np.array_equal(views["prop"], resize(prop.rgb, (64, 64)))
+    assert np.array_equal(views["next"], resize(prop.warp_next, (64, 64)))
+    assert np.allclose(views["confidence"], resize(prop.confidence.astype(np.float32), (64, 64)))
+    direct = flow_warped_views(tl, pr, pl, nr, nl, 0.5, 64, ENGINE_FLOW_SIZE, AugmentConfig.off(),
+                               np.random.default_rng(0), target=tr)
+    assert not np.allclose(direct["confidence"], views["confidence"])   # a different warp
+
+
+def test_a_new_refine_model_trains_on_chained_references(toy_cuts):
+    from training.data import scan_cuts
+    from training.objectives import RefineObjective
+    from training.refine_data import SynthRefineDataset
+    spec = RefineObjective.inference_spec(TrainConfig(), None)
+    assert spec.refs == "chain-warped"
+    ds = TripletDataset(scan_cuts(toy_cuts).cuts, size=32, refs=spec.refs, augment=AugmentConfig.off())
+    assert set(ds[3]) >= {"prev", "next", "prop", "confidence"}
+    synth = SynthRefineDataset(size=32, seed=3, cut_size=(64, 80), frames=8, uses=2, refs=spec.refs)
+    direct = SynthRefineDataset(size=32, seed=3, cut_size=(64, 80), frames=8, uses=2, refs="flow-warped")
+    a, b = synth[1], direct[1]
+    assert torch.equal(a["target"], b["target"]) and torch.equal(a["line"], b["line"])
+    with pytest.raises(ValueError, match="refs"):
+        SynthRefineDataset(size=32, refs="raw")
+
+
 def test_crops_keep_the_working_scale(toy_cuts):
     from training.data import scan_cuts
     cuts = scan_cuts(toy_cuts).cuts

@@ -53,7 +53,7 @@ def test_refine_command_trains_exports_and_loads(tmp_path, capsys):
     dst = tmp_path / "m.safetensors"
     assert training_main(["export", str(run), str(dst)]) == 0
     loaded = _load(dst)
-    assert loaded.inference == InferenceSpec.refine(t_start=35, steps=1, gate="confidence")
+    assert loaded.inference == InferenceSpec.refine(t_start=35, steps=1, gate="confidence", refs="chain-warped")
     assert "inference" not in loaded.config.extra and loaded.config.base_channels == 8
     assert loaded.metadata["training_steps"] == 2 and loaded.metadata["objective"] == "refine"
     capsys.readouterr()
