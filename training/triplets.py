@@ -134,6 +134,13 @@ class TripletDataset(Dataset):
         # Every interior frame of every cut is a target once per epoch.
         self._index: list[tuple[int, int]] = [(ci, j) for ci, c in enumerate(self.cuts)
                                               for j in range(1, len(c) - 1)]
+        # Chained references: the flows between consecutive drawings of a cut, computed once per
+        # cut and mirror (in each worker process), serve every interval drawn from it.
+        self._pairs: dict[int, dict] = {}
+
+    def __getstate__(self) -> dict:
+        # Worker processes compute their own flows instead of receiving them through a pipe.
+        return {**self.__dict__, "_pairs": {}}
 
     def __len__(self) -> int:
         return len(self._index)
@@ -158,7 +165,7 @@ class TripletDataset(Dataset):
             imgs = flow_warped_views(cut.line(j), cut.color(p), cut.line(p), cut.color(q), cut.line(q),
                                      t, self.size, self.flow_size, self.augment, rng,
                                      target=cut.color(j), crop=self.crop, between=between,
-                                     position=j - p)
+                                     position=j - p, pairs=self._pairs.setdefault(ci, {}), origin=p)
         else:
             imgs = random_crop(self._affine_views(cut, p, j, q, rng), self.crop, rng)
         return to_item(imgs, t, self.augment, rng)
@@ -180,7 +187,8 @@ class TripletDataset(Dataset):
 def flow_warped_views(line: np.ndarray, prev_rgb: np.ndarray, prev_line: np.ndarray, next_rgb: np.ndarray,
                       next_line: np.ndarray, t: float, size: int, flow_size: int, augment: AugmentConfig,
                       rng: np.random.Generator, target: np.ndarray, crop: int = 0,
-                      between: Sequence[np.ndarray] | None = None, position: int = 0) -> dict[str, np.ndarray]:
+                      between: Sequence[np.ndarray] | None = None, position: int = 0,
+                      pairs: dict | None = None, origin: int = 0) -> dict[str, np.ndarray]:
     """A refine example with the engine's resizes (opdm_studio/pipelines/refine.py), ``crop`` x
     ``crop`` (default ``size``) px of the working-size view.
 
@@ -188,6 +196,9 @@ def flow_warped_views(line: np.ndarray, prev_rgb: np.ndarray, prev_line: np.ndar
     is ``between[position - 1]``) chains the flow through them as the pipeline does for a
     ``refs="chain-warped"`` spec (:class:`~opdm_studio.imaging.chain.ChainPropagator`, the keys'
     agreement left out of the confidence); None matches each key to the drawing directly.
+    ``pairs`` (a dict kept per cut) holds the pair flows between consecutive drawings for other
+    intervals of the same cut, keyed by the drawing's index in the cut (``origin`` = the previous
+    key's) and by the mirroring.
 
     Flow runs at the drawing's resolution, or at ``flow_size`` (short side) for big frames, as the
     refine pipeline's :class:`~opdm_studio.pipelines.flow.FlowPipeline` does; then every image is
@@ -200,12 +211,15 @@ def flow_warped_views(line: np.ndarray, prev_rgb: np.ndarray, prev_line: np.ndar
     """
     from opdm_studio.pipelines.base import resize, working_geometry
     h, w = line.shape[:2]
-    if augment.flip > 0 and rng.random() < augment.flip:   # before the flow: a mirrored cut
+    mirrored = augment.flip > 0 and rng.random() < augment.flip
+    if mirrored:   # before the flow: a mirrored cut
         line, prev_rgb, prev_line, next_rgb, next_line, target = (
             np.ascontiguousarray(a[:, ::-1]) for a in (line, prev_rgb, prev_line, next_rgb, next_line, target))
         if between is not None:
             between = [np.ascontiguousarray(a[:, ::-1]) for a in between]
-    prop = warp_keys(line, prev_rgb, prev_line, next_rgb, next_line, t, flow_size, between, position)
+    shared = None if pairs is None else pairs.setdefault((mirrored, flow_size), {})
+    prop = warp_keys(line, prev_rgb, prev_line, next_rgb, next_line, t, flow_size, between, position,
+                     shared, origin)
     zoom = 1.0 + rng.uniform(0.0, augment.scale) if augment.scale > 0 else 1.0
     rw, rh, _, _ = working_geometry(w, h, max(size, int(round(size * zoom))))
     crop = crop or size
@@ -221,9 +235,11 @@ def flow_warped_views(line: np.ndarray, prev_rgb: np.ndarray, prev_line: np.ndar
 
 def warp_keys(line: np.ndarray, prev_rgb: np.ndarray, prev_line: np.ndarray, next_rgb: np.ndarray,
               next_line: np.ndarray, t: float, flow_size: int,
-              between: Sequence[np.ndarray] | None = None, position: int = 0) -> Propagation:
+              between: Sequence[np.ndarray] | None = None, position: int = 0,
+              shared_pairs: dict | None = None, origin: int = 0) -> Propagation:
     """The two keys warped onto ``line`` at the engine's flow size, as the refine pipeline warps
-    them: through the chain of ``between`` drawings when given, else matched directly."""
+    them: through the chain of ``between`` drawings when given, else matched directly
+    (``shared_pairs``, ``origin``: see :class:`~opdm_studio.imaging.chain.ChainPropagator`)."""
     from opdm_studio.imaging.chain import ChainPropagator
     from opdm_studio.imaging.flow import propagate_two
     from opdm_studio.pipelines.base import flow_size_of, resize
@@ -236,7 +252,8 @@ def warp_keys(line: np.ndarray, prev_rgb: np.ndarray, prev_line: np.ndarray, nex
     prev_rgb, prev_line, next_rgb, next_line = (fit(a) for a in (prev_rgb, prev_line, next_rgb, next_line))
     if between is not None and 0 < position <= len(between):
         lines = [prev_line, *(fit(a) for a in between), next_line]
-        return ChainPropagator(lines, agreement=False).propagate(position, prev_rgb, next_rgb)
+        chain = ChainPropagator(lines, agreement=False, shared_pairs=shared_pairs, origin=origin)
+        return chain.propagate(position, prev_rgb, next_rgb)
     return propagate_two(fit(line), prev_rgb, prev_line, next_rgb, next_line, t=t)
 
 

@@ -2,7 +2,11 @@
 replaced by the truth at the working size (gate 1 - warp confidence, correction upsampled and added
 at full size), against the flow propagation alone; PSNR@224 over the protocol's windows.
 
-    .venv/bin/python docs/runs/refine-gate-ceiling.py ../shared/evaldata/EISAI_konobi_s01e012_000339 ...
+    .venv/bin/python docs/runs/refine-gate-ceiling.py [--direct] ../shared/evaldata/EISAI_konobi_s01e012_000339 ...
+
+The references and the gate are those of the shipped spec (refs="chain-warped": flow chained
+through the window's drawings, confidence without the keys' agreement); ``--direct`` measures the
+earlier spec (each key matched to the drawing directly, refs="flow-warped").
 """
 import sys
 from pathlib import Path
@@ -10,21 +14,25 @@ from pathlib import Path
 import numpy as np
 
 from opdm_studio.evaluation.protocol import load_clip, protocol_lines, to224, windows
-from opdm_studio.pipelines.base import FrameInputs, resize, working_geometry
+from opdm_studio.pipelines.base import FrameInputs, Interval, resize, working_geometry
 from opdm_studio.pipelines.flow import FlowPipeline
 from opdm_studio.pipelines.opdm import to_full_size
 from training.compare import psnr
 
-for path in sys.argv[1:]:
+direct = "--direct" in sys.argv
+for path in [a for a in sys.argv[1:] if a != "--direct"]:
     clip = load_clip(Path(path), [])
     ex = [protocol_lines(f)[0] for f in clip.frames]
-    fp = FlowPipeline(540)
+    fp = FlowPipeline(540, chain=not direct, agreement=direct)
     for gap in (8, 16):
         pr, orc, n = [], [], 0
         for a, b in windows(len(clip.frames), gap):
             for i in range(a + 1, b):
                 t = (i - a) / (b - a)
-                prop, small = fp.propagate(FrameInputs(ex[i], clip.frames[a], clip.frames[b], ex[a], ex[b], t=t))
+                lines = ex[a:b + 1]
+                interval = Interval(key=(a, b), load=lambda lines=lines: lines, position=i - a, length=b - a + 1)
+                prop, small = fp.propagate(FrameInputs(ex[i], clip.frames[a], clip.frames[b], ex[a], ex[b], t=t,
+                                                       interval=interval))
                 h, w = ex[i].shape
                 P = prop.rgb if small is None else resize(prop.rgb, (w, h))
                 rw, rh, _, _ = working_geometry(w, h, 224)

@@ -34,7 +34,7 @@ in-betweens at once.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 
 import cv2
 import numpy as np
@@ -85,7 +85,9 @@ class ChainPropagator:
 
     def __init__(self, lines: Sequence[np.ndarray], sigma: float = FLOW_SIGMA,
                  preset: str = "medium", refine: bool = True, fb_weight: float = FB_WEIGHT,
-                 temporal_prior: float = TEMPORAL_PRIOR, agreement: bool = True) -> None:
+                 temporal_prior: float = TEMPORAL_PRIOR, agreement: bool = True,
+                 shared_pairs: MutableMapping[tuple[int, int], np.ndarray] | None = None,
+                 origin: int = 0) -> None:
         if len(lines) < 2:
             raise ValueError(f"an interval needs at least its two key drawings, got {len(lines)}")
         self.lines = [as_line_u8(x) for x in lines]
@@ -99,6 +101,9 @@ class ChainPropagator:
         self.sigma, self.preset, self.refine = float(sigma), preset, bool(refine)
         self.fb_weight, self.temporal_prior = float(fb_weight), float(temporal_prior)
         self.agreement = bool(agreement)     # False: confidence from the chosen warp alone
+        # Pair flows kept beyond this interval (training draws many intervals of one cut): keyed
+        # by the drawings' indices in the cut, ``origin`` + the index here. Never released.
+        self._shared, self.origin = shared_pairs, int(origin)
         self.last = len(self.lines) - 1           # index of the next key (G)
         # Holds: drawing i equals drawing i + 1.
         self._same = [np.array_equal(self.lines[i], self.lines[i + 1]) for i in range(self.last)]
@@ -141,7 +146,13 @@ class ChainPropagator:
             raise ValueError(f"pair flows join neighbouring drawings, got {src} -> {dst}")
         key = (src, dst)
         if key not in self._pair:
-            self._pair[key] = self._zero() if self._same[min(src, dst)] else self._dis(src, dst)
+            shared_key = (self.origin + src, self.origin + dst)
+            if self._shared is not None and shared_key in self._shared:
+                self._pair[key] = self._shared[shared_key]
+            else:
+                self._pair[key] = self._zero() if self._same[min(src, dst)] else self._dis(src, dst)
+                if self._shared is not None:
+                    self._shared[shared_key] = self._pair[key]
         return self._pair[key]
 
     def _check_index(self, j: int) -> None:

@@ -159,3 +159,18 @@ def test_bad_input():
         chain.pair_flow(0, 2)
     with pytest.raises(ValueError):
         chain.chain_flow(1, 2)
+
+
+def test_shared_pair_flows_serve_other_intervals_of_the_cut():
+    """Training draws many intervals from one cut: pair flows kept in a shared dict (keyed by the
+    drawings' indices in the cut) are computed once and give the same colours."""
+    colors, lines = striped_bar(n=9)
+    shared: dict = {}
+    first = ChainPropagator(lines[0:7], shared_pairs=shared, origin=0)
+    first.propagate(3, colors[0], colors[6])
+    assert first.pair_runs == 12 and len(shared) == 12
+    second = ChainPropagator(lines[2:9], shared_pairs=shared, origin=2)
+    got = second.propagate(2, colors[2], colors[8])
+    assert second.pair_runs == 4                      # only the pairs 6-7 and 7-8, both ways
+    alone = ChainPropagator(lines[2:9]).propagate(2, colors[2], colors[8])
+    assert np.array_equal(got.rgb, alone.rgb) and np.array_equal(got.confidence, alone.confidence)
