@@ -2,8 +2,10 @@
 without carrying fixes to the neighbouring frames.
 
 Synthetic cuts with ground truth (``training.synth``: several seeds, 24 frames of 960x540 like the
-bundled sample cut, keyframes at both ends) are coloured by the app's engine (the ``flow``
-method by default, palette snapping ``auto``). A simulated colourist then repeatedly takes the
+bundled sample cut, keyframes at both ends) are written to a temporary folder and coloured by
+the app's own cut run (:class:`~opdm_studio.engine.run.Colorizer` on a project of the cut: its
+plan, held drawings, the flow chained through each key interval, the app's default method and
+palette snapping ``auto`` unless told otherwise). A simulated colourist then repeatedly takes the
 largest wrong region of any frame that is not finished yet and fills it with its true swatch (one
 click of the fill tool, :meth:`~opdm_studio.engine.fixes.Fixer.fill`), until at least 99 % of the
 regions of every frame are right. A region is right when its colour (the most frequent one over
@@ -12,7 +14,9 @@ coloured frames: each fix on its frame only (the app without carrying: a held dr
 exposures are separate frames), each fix on the exposures of its drawing only (what a tool that
 shares held drawings would need), and each fix carried through its keyframe interval. Printed:
 the clicks per frame (clicks over the frames the method coloured) each way and the ratio of
-carried to frame-only, with the machine, date and load.
+carried to frame-only, what the wrong regions show at the start (another key colour, line ink,
+a colour no key has) and how many distinct paints they belong to (the least perfect carrying
+could need), with the machine, date and load.
 """
 from __future__ import annotations
 
@@ -20,8 +24,11 @@ import argparse
 import json
 import os
 import platform
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,53 +69,93 @@ class _Frame:
     truth: np.ndarray        # packed true colour per region
     base: np.ndarray         # packed coloured result per region (no fixes)
     areas: np.ndarray
+    paint: np.ndarray        # the scene's paint instance under each region (for the report only)
 
 
-def colour_cut(cut: Any, keys: list[int], method: str = "flow", model: Any = None) -> dict[int, np.ndarray]:
-    """Colour every frame of an in-memory synthetic cut as the engine's run does (held drawings
-    reuse their source's colours; keys keep their paint): frame -> colour-only layer."""
-    from opdm_studio.engine.frame import FrameColorizer
-    from opdm_studio.engine.plan import make_plan
-    from opdm_studio.engine.project import ColorizeSettings
-    settings = ColorizeSettings(method=method, device="cpu")
-    fc = FrameColorizer(method, model=model, settings=settings)
-    n = len(cut)
-    drawings = list(cut.drawings)
-    out: dict[int, np.ndarray] = {k: cut.colors[k] for k in keys}
-    for item in make_plan(range(n), keys, n, hold_of=lambda i: drawings.index(drawings[i])):
-        i = item.index
-        if item.kind == "key":
-            continue
-        if item.kind == "held":
-            out[i] = out[item.source]
-        else:
-            res = fc.colorize(cut.lines[i], cut.colors[item.prev], cut.colors[item.next],
-                              cut.lines[item.prev], cut.lines[item.next], t=item.t,
-                              line_rgb=cut.line_rgb[i], pair_id=item.keys)
-            out[i] = res.color_only
+#: A region whose colour has no channel above this shows line ink, not paint.
+INK_LEVEL = 60
+
+
+def wrong_kinds(frames: list[_Frame], key_colours: set[int]) -> dict[str, int]:
+    """What the wrong regions of coloured frames show (for the report, not for the colourist):
+    ``swatch`` another colour of the keys' palette, ``ink`` a line colour (dark: the keys' lines
+    carried into a region and left unsnapped), ``off_palette`` any other colour no key has (a
+    guess left unsnapped); ``small`` how many of them are under 50 px; ``paints`` how many
+    distinct paint instances of the scene they belong to (what clicks carried perfectly through
+    the interval would need at least)."""
+    out = {"swatch": 0, "ink": 0, "off_palette": 0, "small": 0, "paints": 0}
+    paints: set[int] = set()
+    for f in frames:
+        bad = np.flatnonzero(f.truth[1:] != f.base[1:]) + 1
+        for k in bad:
+            c = int(f.base[k])
+            if c in key_colours:
+                out["swatch"] += 1
+            elif max((c >> 16) & 255, (c >> 8) & 255, c & 255) <= INK_LEVEL:
+                out["ink"] += 1
+            else:
+                out["off_palette"] += 1
+        out["small"] += int((f.areas[bad] < 50).sum())
+        paints.update(int(p) for p in f.paint[bad])
+    out["paints"] = len(paints)
     return out
 
 
+def colour_cut(cut: Any, keys: list[int], method: str = "opdm", model: Any = None,
+               folder: Path | None = None, snap: str = "auto"
+               ) -> tuple[dict[int, np.ndarray], Callable[[int], np.ndarray]]:
+    """Colour a synthetic cut through the engine's own cut run (:class:`~opdm_studio.engine.run.
+    Colorizer` on a project of the cut written to ``folder``, a temporary folder by default):
+    the plan, held drawings, flow chained through each key interval, snapping ``snap``.
+    Returns (frame -> colour-only layer of every coloured or held frame, the drawing of a frame
+    as the app reads it)."""
+    from opdm_studio.engine.project import ColorizeSettings, Project
+    from opdm_studio.engine.run import Colorizer
+    from training.synth import write_cut
+    tmp = None
+    if folder is None:
+        tmp = tempfile.TemporaryDirectory(prefix="opdm-fixes-bench-")
+        folder = Path(tmp.name)
+    try:
+        write_cut(folder / "cut", keyframes=keys, cut=cut)
+        settings = ColorizeSettings(method=method, device="cpu", snap=snap, layers=["color"])
+        project = Project.create(folder / "cut", folder / "out", keys=keys, settings=settings)
+        out: dict[int, np.ndarray] = {}
+        for ev in Colorizer(project, model=model).run():
+            if ev.kind == "done" and ev.output is not None and ev.result is not None \
+                    and ev.result.status != "keyframe":
+                out[ev.index] = ev.output.color_only
+        lines = [project.cut.line(i) for i in range(len(project.cut))]
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return out, lines.__getitem__
+
+
 def simulate(cut: Any, keys: list[int], colours: dict[int, np.ndarray], carry: str,
-             max_clicks: int = 5000) -> dict[str, Any]:
+             max_clicks: int = 5000, line: Callable[[int], np.ndarray] | None = None) -> dict[str, Any]:
     """The colourist's clicks on one coloured cut (see the module doc). ``carry``: "none" (a fix
     stays on its frame), "holds" (it goes to the other exposures of the same drawing only) or
-    "interval" (it is carried through its keyframe interval)."""
+    "interval" (it is carried through its keyframe interval). ``line(i)``: the drawing the app
+    reads (default: the synthetic cut's gray drawing)."""
     from opdm_studio.engine.fixes import Fixer, RegionCache, key_paint_colours
     from opdm_studio.engine.swatches import SwatchPalette, pack
     from opdm_studio.imaging.tracking import region_point
     n = len(cut)
-    regions = RegionCache(lambda i: cut.lines[i], gap=3, capacity=2 * n + 4)
+    regions = RegionCache(line or (lambda i: cut.lines[i]), gap=3, capacity=2 * n + 4)
     palette = SwatchPalette()
-    palette.sync(key_paint_colours((cut.colors[k], cut.lines[k]) for k in keys))
+    palette.sync(key_paint_colours((cut.colors[k], regions.line(k)) for k in keys))
     fixer = Fixer(regions, n, lambda: keys, palette=palette)
     frames: dict[int, _Frame] = {}
     for i in range(n):
         if i in keys:
             continue
         lab = regions.labels(i)
+        ids = cut.region_ids[i].astype(np.int64)
+        ids_rgb = np.stack([(ids >> 16) & 255, (ids >> 8) & 255, ids & 255], -1).astype(np.uint8)
         frames[i] = _Frame(i, region_colours(lab, cut.colors[i]), region_colours(lab, colours[i]),
-                           np.bincount(lab.ravel(), minlength=int(lab.max()) + 1))
+                           np.bincount(lab.ravel(), minlength=int(lab.max()) + 1),
+                           region_colours(lab, ids_rgb))
     source_code = {s.id: pack(s.source) for s in palette.swatches}
 
     def state(f: _Frame) -> np.ndarray:
@@ -151,28 +198,31 @@ def simulate(cut: Any, keys: list[int], colours: dict[int, np.ndarray], carry: s
     return {"clicks": clicks, "clicks_per_frame": round(clicks / max(coloured, 1), 3),
             "carried_hints": carried, "frames": coloured,
             "regions_per_frame": round(regions_total / max(coloured, 1), 1),
-            "wrong_at_start": wrong_start, "finished": clicks < max_clicks}
+            "wrong_at_start": wrong_start, "finished": clicks < max_clicks,
+            "wrong_kinds": wrong_kinds(list(frames.values()), set(source_code.values()))}
 
 
 def bench_cut(seed: int, frames: int = 24, size: tuple[int, int] = (960, 540),
-              method: str = "flow", keys: list[int] | None = None, model: Any = None) -> dict[str, Any]:
+              method: str = "opdm", keys: list[int] | None = None, model: Any = None,
+              snap: str = "auto") -> dict[str, Any]:
     """Colour one synthetic cut and simulate the colourist without and with carrying."""
     from training.synth import generate_cut
     cut = generate_cut(frames, size, seed)
     keys = sorted(set(keys)) if keys else [0, frames - 1]
     t0 = time.perf_counter()
-    colours = colour_cut(cut, keys, method, model)
+    colours, line = colour_cut(cut, keys, method, model, snap=snap)
     t_colour = time.perf_counter() - t0
     t0 = time.perf_counter()
-    without = simulate(cut, keys, colours, carry="none")
-    holds = simulate(cut, keys, colours, carry="holds")
-    with_ = simulate(cut, keys, colours, carry="interval")
+    without = simulate(cut, keys, colours, carry="none", line=line)
+    holds = simulate(cut, keys, colours, carry="holds", line=line)
+    with_ = simulate(cut, keys, colours, carry="interval", line=line)
     t_sim = time.perf_counter() - t0
     ratio = with_["clicks"] / max(without["clicks"], 1)
     return {"seed": seed, "sample_like": seed == SAMPLE_SEED and size == (960, 540),
             "keys": keys, "frames_coloured": without["frames"],
             "regions_per_frame": without["regions_per_frame"],
             "wrong_regions_at_start": without["wrong_at_start"],
+            "wrong_kinds": without["wrong_kinds"],
             "clicks_without": without["clicks"], "clicks_with": with_["clicks"],
             "clicks_holds_only": holds["clicks"],
             "clicks_per_frame_without": without["clicks_per_frame"],
@@ -197,14 +247,19 @@ def _size(text: str) -> tuple[int, int]:
 
 def main(argv: list[str]) -> int:
     """Run the fixing benchmark; prints a table or (``--json``) one JSON object."""
-    ap = argparse.ArgumentParser(prog="opdm-studio bench --fixes", description=__doc__.split("\n")[0])
+    from opdm_studio.engine.project import ColorizeSettings
+    ap = argparse.ArgumentParser(prog="opdm-studio bench --fixes",
+                                 description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--seeds", default=f"0,1,2,{SAMPLE_SEED}",
                     help=f"synthetic cuts (default 0,1,2,{SAMPLE_SEED}: {SAMPLE_SEED} is the sample cut)")
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--size", type=_size, default=(960, 540), help="WxH (960x540)")
     ap.add_argument("--keys", default="", help="keyframe indices (default: first and last)")
-    ap.add_argument("--method", choices=("flow", "opdm"), default="flow",
-                    help="colouring method (flow: no model; opdm: the default model)")
+    ap.add_argument("--method", choices=("flow", "opdm"), default=ColorizeSettings().method,
+                    help="colouring method (the app's default: %(default)s; opdm: the default "
+                         "model, flow: no model)")
+    ap.add_argument("--snap", choices=("auto", "off", "all"), default="auto",
+                    help="palette snapping of the run (the project setting; default auto)")
     ap.add_argument("--json", action="store_true", help="print JSON")
     args = ap.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -213,7 +268,7 @@ def main(argv: list[str]) -> int:
     if args.method == "opdm":
         from opdm_studio.engine.models import load_model, resolve_model
         model = load_model(resolve_model(None), "cpu", "auto")
-    rows = [bench_cut(s, args.frames, args.size, args.method, keys, model) for s in seeds]
+    rows = [bench_cut(s, args.frames, args.size, args.method, keys, model, args.snap) for s in seeds]
     total_without = sum(r["clicks_without"] for r in rows)
     total_with = sum(r["clicks_with"] for r in rows)
     total_holds = sum(r["clicks_holds_only"] for r in rows)
@@ -230,14 +285,15 @@ def main(argv: list[str]) -> int:
     summary["ratio_met"] = summary["ratio"] <= RATIO_TARGET
     summary["sample_met"] = (None if not sample
                              else sample[0]["clicks_per_frame_with"] < CLICKS_PER_FRAME_TARGET)
-    report = {"bench": "fixes", "method": args.method, "frames": args.frames,
+    report = {"bench": "fixes", "method": args.method, "snap": args.snap, "frames": args.frames,
               "size": list(args.size), "target_share": TARGET_SHARE, "machine": _machine(),
               "cuts": rows, "summary": summary}
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
     m = report["machine"]
-    print(f"fixing bench: {args.frames} frames {args.size[0]}x{args.size[1]}, method {args.method}, "
+    print(f"fixing bench: {args.frames} frames {args.size[0]}x{args.size[1]}, method {args.method} "
+          f"(snap {args.snap}), "
           f"fix the largest wrong region until {TARGET_SHARE:.0%} of every frame's regions are right")
     print(f"{m.get('cpu', '?')}, {m['cpus']} CPUs, load {m.get('load_1min', '?')}, {m['date']}")
     print(f"{'seed':>6} {'keys':>10} {'regions/f':>9} {'wrong':>6} {'without':>7} {'holds':>6} "
@@ -249,6 +305,12 @@ def main(argv: list[str]) -> int:
               f"{r['clicks_holds_only']:>6} {r['clicks_with']:>6} "
               f"{r['clicks_per_frame_without']:>10} {r['clicks_per_frame_with']:>8} "
               f"{r['ratio']:>6}{mark}")
+    print("wrong regions at the start: another key colour / line ink / a colour no key has, under "
+          "50 px; distinct paints (what perfect carrying would need)")
+    for r in rows:
+        k = r["wrong_kinds"]
+        print(f"{r['seed']:>6} {k['swatch']:>6} / {k['ink']} / {k['off_palette']}, {k['small']} small; "
+              f"{k['paints']} paints ({k['paints'] / max(r['frames_coloured'], 1):.2f} per frame)")
     s = summary
     print(f"all cuts: {s['clicks_per_frame_without']} clicks per frame without carrying, "
           f"{s['clicks_per_frame_with']} with; ratio {s['ratio']} (target <= {s['ratio_target']}: "
