@@ -20,7 +20,13 @@ from opdm_studio.engine.models import LoadedModel, prepare_model
 from opdm_studio.engine.project import ColorizeSettings
 from opdm_studio.errors import ProjectError
 from opdm_studio.imaging.lineart import darkness_to_lineart, extract_lines, line_mask_from_drawing
-from opdm_studio.imaging.palette import Palette, extract_palette, merge_palettes, snap_to_palette
+from opdm_studio.imaging.palette import (
+    Palette,
+    extract_palette,
+    line_fringe,
+    merge_palettes,
+    snap_to_palette,
+)
 from opdm_studio.imaging.regions import find_regions
 from opdm_studio.pipelines import METHODS, make_pipeline
 from opdm_studio.pipelines.base import CancelToken, FrameInputs, Interval, Pipeline
@@ -66,6 +72,7 @@ class _KeyPair:
     palette: Palette
     prev_line: np.ndarray
     next_line: np.ndarray
+    keys: list[tuple[np.ndarray, np.ndarray]]     # (colour, ink mask) of each key: line_fringe's input
 
 
 class FrameColorizer:
@@ -185,7 +192,9 @@ class FrameColorizer:
         """Snap a full-resolution guess to the key pair's palette and put the lines on top.
 
         ``line_rgb`` is the drawing's own line colours; without it the ink pixels take the guess's
-        colour there (the keys' line colour carried by the method). ``palette`` defaults to the
+        colour there (the keys' line colour carried by the method), and so do the pixels of the
+        lines' soft edge that the ink mask leaves out, where the keys have one
+        (:func:`~opdm_studio.imaging.palette.line_fringe`). ``palette`` defaults to the
         current pair's; pass it explicitly when finishing a frame in another thread while this
         colouriser already moved on to another pair.
         """
@@ -194,15 +203,23 @@ class FrameColorizer:
                 raise ValueError("finish() needs a palette: no key pair was used yet")
             palette = self._pair.palette
         mask = line_mask_of(line_u8)
+        fringe = 0
         if line_rgb is None:
             # No line colours given (a bare drawing, e.g. line art extracted from finished frames):
             # the ink keeps the colour the method carried over from the painted keys -- their line
-            # colour -- instead of black, which would paint coloured or anti-aliased key lines black.
+            # colour -- instead of black, which would paint coloured or anti-aliased key lines black;
+            # so does the lines' anti-aliasing just outside the ink where the keys have one
+            # (Palette.fringe). A drawing with its own line colours brings its own anti-aliasing.
             line_rgb = np.full_like(guess, 255)
             line_rgb[mask] = guess[mask]
+            pair = self._pair
+            if palette.fringe is None and pair is not None and pair.palette is palette:
+                # Measured once per key pair, and only here: drawings with line colours skip it.
+                palette.fringe = line_fringe(pair.keys, palette, gap=self.settings.gap)
+            fringe = palette.fringe or 0
         regions = find_regions(mask, gap=self.settings.gap)
         res = snap_to_palette(guess, regions, palette, mode=self.settings.snap,
-                              line_mask=mask, line_rgb=line_rgb)
+                              line_mask=mask, line_rgb=line_rgb, fringe=fringe)
         # Mean over paint regions (label 0 is the lines), weighted by area.
         conf = np.asarray(res.confidence, dtype=np.float64)[1:]
         areas = np.asarray(regions.areas, dtype=np.float64)[1:len(conf) + 1]
@@ -228,7 +245,9 @@ class FrameColorizer:
             next_line = darkness_to_lineart(extract_lines(next_rgb))
         # Drop the previous pair's big arrays before building the next (memory stays flat).
         self._pair = None
-        pal_p = extract_palette(prev_rgb, line_mask=line_mask_of(prev_line))
-        pal_n = pal_p if next_rgb is prev_rgb else extract_palette(next_rgb, line_mask=line_mask_of(next_line))
-        self._pair = _KeyPair(key, merge_palettes(pal_p, pal_n), prev_line, next_line)
+        mask_p, mask_n = line_mask_of(prev_line), line_mask_of(next_line)
+        pal_p = extract_palette(prev_rgb, line_mask=mask_p)
+        pal_n = pal_p if next_rgb is prev_rgb else extract_palette(next_rgb, line_mask=mask_n)
+        keys = [(prev_rgb, mask_p)] + ([] if next_rgb is prev_rgb else [(next_rgb, mask_n)])
+        self._pair = _KeyPair(key, merge_palettes(pal_p, pal_n), prev_line, next_line, keys)
         return self._pair
