@@ -198,3 +198,11 @@ def test_refine_references_follow_the_spec():
     assert not direct.flow.chain and chained.flow.chain
     with pytest.raises(ValueError):
         InferenceSpec.refine(t_start=20, refs="raw").validate()
+
+
+def test_flow_runs_at_full_size_unless_the_frame_is_much_bigger_than_the_flow_size():
+    from opdm_studio.pipelines.base import FLOW_SIZE_SLACK, flow_size_of
+    assert flow_size_of(1104, 612, 540) is None            # 1.13x: thin lines kept
+    assert flow_size_of(1920, 1080, 540) == (960, 540)       # 2x: the flow runs at 540
+    assert flow_size_of(960, int(540 * FLOW_SIZE_SLACK) + 1, 540) is not None
+    assert flow_size_of(1920, 1080, 0) is None
