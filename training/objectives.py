@@ -238,7 +238,7 @@ def gate_of(confidence: torch.Tensor, mode: str) -> torch.Tensor | None:
 
 class RefineObjective(Objective):
     """One DDIM step from the propagation noised to t ~ U[t_min, t_max]; weighted L1 + (1 - SSIM)
-    of the gated composite ``prop + gate * (x0_hat - prop)`` the refine pipeline shows."""
+    of the gated composite ``prop + strength * gate * (x0_hat - prop)`` the refine pipeline shows."""
 
     name = "refine"
     # The shipped recipe's: 128 px crops (of the working-size view) in batches of 4 are ~3x cheaper
@@ -270,11 +270,11 @@ class RefineObjective(Objective):
         if gate is not None:
             # Judge what the pipeline shows: the propagation, corrected where its warp is doubtful.
             # A small ungated L1 keeps the raw output sensible where the gate is ~0.
-            out["content"] = content_loss(prop + gate * (y - prop), x0, weight)
+            out["content"] = content_loss(prop + self.spec.strength * gate * (y - prop), x0, weight)
             out["raw_l1"] = (y - x0.float()).abs().mean()
             out["loss"] = out["content"] + cfg.w_raw * out["raw_l1"]
         else:
-            out["content"] = content_loss(y, x0, weight)
+            out["content"] = content_loss(prop + self.spec.strength * (y - prop), x0, weight)
             out["loss"] = out["content"]
         return out
 
@@ -292,7 +292,7 @@ class RefineObjective(Objective):
             y = st.x0
         y = y.float().clamp(-1, 1)
         gate = gate_of(batch["confidence"].float(), self.spec.gate)
-        shown = y if gate is None else prop + gate * (y - prop)
+        shown = prop + self.spec.strength * (1.0 if gate is None else gate) * (y - prop)
         metrics = {"val_psnr": float(psnr(shown, x0).mean()), "val_ssim": float(ssim(shown, x0)),
                    "val_psnr_refined": float(psnr(y, x0).mean()),
                    "val_psnr_prop": float(psnr(prop, x0).mean())}

@@ -273,7 +273,9 @@ class InferenceSpec:
       references; ``steps`` None uses the user's steps setting.
     - ``pipeline="refine"``: the keyframes flow-warped onto the drawing are the references, DDIM
       runs ``steps`` steps from the flow propagation noised to ``t_start``, and the correction is
-      multiplied by ``1 - warp confidence`` when ``gate="confidence"``.
+      multiplied by ``1 - warp confidence`` when ``gate="confidence"`` and by ``strength`` (the
+      share of the network's correction that is added: below 1 it shrinks a correction the
+      network makes too boldly on footage unlike its training data).
     """
 
     pipeline: str = "opdm"
@@ -281,6 +283,7 @@ class InferenceSpec:
     t_start: int | None = None
     gate: str = "none"
     refs: str = "raw"
+    strength: float = 1.0
 
     @classmethod
     def paper(cls) -> InferenceSpec:
@@ -289,9 +292,10 @@ class InferenceSpec:
 
     @classmethod
     def refine(cls, t_start: int, steps: int = 1, gate: str = "confidence",
-               refs: str = "flow-warped") -> InferenceSpec:
+               refs: str = "flow-warped", strength: float = 1.0) -> InferenceSpec:
         """A refine spec (warped references, start from the noised propagation)."""
-        return cls(pipeline="refine", steps=steps, t_start=t_start, gate=gate, refs=refs)
+        return cls(pipeline="refine", steps=steps, t_start=t_start, gate=gate, refs=refs,
+                   strength=strength)
 
     def validate(self, timesteps: int | None = None) -> InferenceSpec:
         """Raise ValueError naming what cannot run; ``timesteps`` is the model's T; return self."""
@@ -306,10 +310,12 @@ class InferenceSpec:
                                     and self.steps >= 1), "steps must be a positive integer")
         need(self.gate in GATES, f"gate must be one of {', '.join(GATES)}")
         need(self.refs in REFERENCES, f"refs must be one of {', '.join(REFERENCES)}")
+        need(isinstance(self.strength, (int, float)) and not isinstance(self.strength, bool)
+             and 0.0 < float(self.strength) <= 1.0, "strength must be a number in (0, 1]")
         if self.pipeline == "opdm":
             need(self.t_start is None, "the opdm pipeline starts from pure noise (no t_start)")
-            need(self.refs == "raw" and self.gate == "none",
-                 "the opdm pipeline uses the raw keyframes and no gate")
+            need(self.refs == "raw" and self.gate == "none" and self.strength == 1.0,
+                 "the opdm pipeline uses the raw keyframes, no gate and its whole output")
         else:
             need(isinstance(self.t_start, int) and not isinstance(self.t_start, bool)
                  and self.t_start >= 0, "the refine pipeline needs an integer t_start >= 0")

@@ -11,7 +11,7 @@ For one frame (the shipped default model runs this):
    (F_r and the Offset-Adapter's F_o) and runs DDIM from the propagation noised to the spec's
    ``t_start``, ``steps`` steps back to x0;
 3. only its correction ``x0 - propagation`` (at the working size, multiplied by the gate:
-   ``1 - warp confidence`` for ``"confidence"``) is upsampled and added to the full-resolution
+   ``1 - warp confidence`` for ``"confidence"``, and by the spec's ``strength``) is upsampled and added to the full-resolution
    propagation, so the result keeps the native-resolution detail of the warp.
 """
 from __future__ import annotations
@@ -89,5 +89,7 @@ class RefinePipeline:
         if self.spec.gate == "confidence":
             conf_small = resize(prop.confidence, (net.rw, net.rh))
             corr *= np.clip(1.0 - conf_small, 0.0, 1.0)[..., None]
+        if self.spec.strength != 1.0:
+            corr *= float(self.spec.strength)
         rgb = np.clip(prop_full.astype(np.float32) + to_full_size(corr, w, h) + 0.5, 0, 255)
         return Guess(rgb.astype(np.uint8))

@@ -206,3 +206,25 @@ def test_flow_runs_at_full_size_unless_the_frame_is_much_bigger_than_the_flow_si
     assert flow_size_of(1920, 1080, 540) == (960, 540)       # 2x: the flow runs at 540
     assert flow_size_of(960, int(540 * FLOW_SIZE_SLACK) + 1, 540) is not None
     assert flow_size_of(1920, 1080, 0) is None
+
+
+def test_the_specs_strength_scales_the_networks_correction(triplet):
+    """strength 0.5 adds half of the gated correction to the same propagation."""
+    (pc, _, nc), (pl, tl, nl) = triplet
+    model = _tiny()
+    outs = {}
+    for strength in (1.0, 0.5):
+        spec = InferenceSpec.refine(t_start=20, gate="none", strength=strength)
+        pipe = make_pipeline("opdm", spec, model, torch.device("cpu"), torch.float32, working_size=64)
+        outs[strength], _ = _run(pipe, FrameInputs(tl, pc, nc, pl, nl, t=0.5, seed=1, pair="s"))
+    prop = propagate_two(tl, pc, pl, nc, nl, t=0.5).rgb.astype(np.float32)
+    full = outs[1.0].rgb.astype(np.float32) - prop
+    half = outs[0.5].rgb.astype(np.float32) - prop
+    inside = ((outs[1.0].rgb > 0) & (outs[1.0].rgb < 255)).all(axis=2)   # not clipped
+    assert np.abs(full[inside]).mean() > 2.0
+    assert np.abs(half[inside] - 0.5 * full[inside]).max() <= 1.01   # rounding of each result
+    for bad in (0.0, 1.5, True, "half"):
+        with pytest.raises(ValueError, match="strength"):
+            InferenceSpec.refine(t_start=20, strength=bad).validate()
+    with pytest.raises(ValueError, match="whole output"):
+        InferenceSpec(strength=0.5).validate()
