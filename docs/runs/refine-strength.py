@@ -14,6 +14,7 @@ import torch
 
 from opdm_studio.engine.models import load_model
 from opdm_studio.evaluation.protocol import load_clip, protocol_lines, to224, windows
+from opdm_studio.imaging.chain import warp_agreement
 from opdm_studio.pipelines import make_pipeline
 from opdm_studio.pipelines.base import FrameInputs, Interval, resize
 from opdm_studio.pipelines.opdm import to_full_size
@@ -30,7 +31,10 @@ def spy(corr, w, h):
     cap["corr"] = corr.copy(); return orig(corr, w, h)
 R.to_full_size = spy
 variants = {"flow": lambda c, g: 0 * c, "gate": lambda c, g: c * g[..., None], "gate^2": lambda c, g: c * (g ** 2)[..., None],
-            "0.5gate": lambda c, g: 0.5 * c * g[..., None], "0.3gate": lambda c, g: 0.3 * c * g[..., None], "0.7gate": lambda c, g: 0.7 * c * g[..., None]}
+            "0.5gate": lambda c, g: 0.5 * c * g[..., None], "0.3gate": lambda c, g: 0.3 * c * g[..., None], "0.7gate": lambda c, g: 0.7 * c * g[..., None],
+            # the gate that also opens where the two keys' warps disagree
+            "0.3agree": lambda c, g: 0.3 * c * AG["g"][..., None], "0.5agree": lambda c, g: 0.5 * c * AG["g"][..., None]}
+AG = {}
 for path in sys.argv[2:]:
     clip = load_clip(Path(path), [])
     ex = [protocol_lines(f)[0] for f in clip.frames]
@@ -54,6 +58,8 @@ for path in sys.argv[2:]:
                 g = np.clip(1 - resize(prop.confidence, (rw, rh)), 0, 1)
                 raw = corr_g / np.maximum(g, 1e-6)[..., None]   # ungated correction
                 raw[g < 1e-6] = 0
+                agr = warp_agreement(prop.warp_prev, prop.warp_next)
+                AG["g"] = np.clip(1 - resize(prop.confidence * agr, (rw, rh)), 0, 1)
                 G = to224(clip.frames[i])
                 for k, f in variants.items():
                     out = np.clip(P + to_full_size(f(raw, g).astype(np.float32), w, h) + 0.5, 0, 255).astype(np.uint8)
