@@ -237,24 +237,20 @@ def warp_keys(line: np.ndarray, prev_rgb: np.ndarray, prev_line: np.ndarray, nex
               next_line: np.ndarray, t: float, flow_size: int,
               between: Sequence[np.ndarray] | None = None, position: int = 0,
               shared_pairs: dict | None = None, origin: int = 0) -> Propagation:
-    """The two keys warped onto ``line`` at the engine's flow size, as the refine pipeline warps
-    them: through the chain of ``between`` drawings when given, else matched directly
-    (``shared_pairs``, ``origin``: see :class:`~opdm_studio.imaging.chain.ChainPropagator`)."""
-    from opdm_studio.imaging.chain import ChainPropagator
-    from opdm_studio.imaging.flow import propagate_two
-    from opdm_studio.pipelines.base import flow_size_of, resize
-    h, w = line.shape[:2]
-    small = flow_size_of(w, h, flow_size)
-
-    def fit(a: np.ndarray) -> np.ndarray:
-        return a if small is None else resize(a, small)
-
-    prev_rgb, prev_line, next_rgb, next_line = (fit(a) for a in (prev_rgb, prev_line, next_rgb, next_line))
-    if between is not None and 0 < position <= len(between):
-        lines = [prev_line, *(fit(a) for a in between), next_line]
-        chain = ChainPropagator(lines, agreement=False, shared_pairs=shared_pairs, origin=origin)
-        return chain.propagate(position, prev_rgb, next_rgb)
-    return propagate_two(fit(line), prev_rgb, prev_line, next_rgb, next_line, t=t)
+    """The two keys warped onto ``line`` by the refine pipeline's own flow step
+    (:class:`~opdm_studio.pipelines.flow.FlowPipeline` at ``flow_size``, the keys' agreement left
+    out): through the chain of ``between`` drawings when given, else matched directly
+    (``shared_pairs``, ``origin``: pair flows kept across the intervals of one cut)."""
+    from opdm_studio.pipelines.base import FrameInputs, Interval
+    from opdm_studio.pipelines.flow import FlowPipeline
+    interval = None
+    if between is not None:
+        lines = [prev_line, *between, next_line]
+        interval = Interval(key=None, load=lambda: lines, position=position, length=len(lines),
+                            origin=origin)
+    pipe = FlowPipeline(flow_size, chain=True, agreement=False, shared_pairs=shared_pairs)
+    return pipe.propagate(FrameInputs(line, prev_rgb, next_rgb, prev_line, next_line, t,
+                                      interval=interval))[0]
 
 
 def random_crop(imgs: dict[str, np.ndarray], crop: int, rng: np.random.Generator) -> dict[str, np.ndarray]:

@@ -53,6 +53,7 @@ class Interval:
     load: Callable[[], Sequence[np.ndarray]]      # the drawings, previous key first, next key last
     position: int                                 # the target's index among them (0 < position < last)
     length: int                                   # how many drawings: last index + 1
+    origin: int = 0                               # the previous key's index in its cut (shared pair flows)
 
 
 @dataclass(frozen=True)

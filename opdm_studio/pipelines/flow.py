@@ -11,7 +11,7 @@ before snapping): snapping at full resolution restores crisp region colours afte
 """
 from __future__ import annotations
 
-from collections.abc import Generator, Hashable
+from collections.abc import Generator, Hashable, MutableMapping
 from typing import Any
 
 import cv2
@@ -27,13 +27,17 @@ class FlowPipeline:
 
     ``chain`` False always matches the keys to the drawing directly (the earlier method);
     ``agreement`` False leaves the two keys' agreement out of the chained confidence (the refine
-    pipeline's gate: with it the gate opens on most of the frame).
+    pipeline's gate: with it the gate opens on most of the frame). ``shared_pairs`` keeps the pair
+    flows between consecutive drawings beyond one interval, keyed by the drawings' indices in the
+    cut (``Interval.origin`` + the index in the interval): training draws many intervals of a cut.
     """
 
-    def __init__(self, flow_size: int = 0, chain: bool = True, agreement: bool = True) -> None:
+    def __init__(self, flow_size: int = 0, chain: bool = True, agreement: bool = True,
+                 shared_pairs: MutableMapping[tuple[int, int], np.ndarray] | None = None) -> None:
         self.flow_size = int(flow_size)
         self.chain = bool(chain)
         self.agreement = bool(agreement)
+        self.shared_pairs = shared_pairs
         self._pair: Hashable = None
         self._small: tuple[Any, ...] | None = None   # (size, prev_rgb, next_rgb, prev_line, next_line)
         self._interval: tuple[Hashable, tuple[int, int] | None, ChainPropagator] | None = None
@@ -52,7 +56,8 @@ class FlowPipeline:
                 raise ValueError(f"the interval has {len(lines)} drawings, expected {interval.length}")
             if small is not None:
                 lines = [resize(line, small) for line in lines]
-            self._interval = (interval.key, small, ChainPropagator(lines, agreement=self.agreement))
+            self._interval = (interval.key, small, ChainPropagator(
+                lines, agreement=self.agreement, shared_pairs=self.shared_pairs, origin=interval.origin))
         return self._interval[2]
 
     def propagate(self, inputs: FrameInputs) -> tuple[Propagation, tuple[int, int] | None]:
