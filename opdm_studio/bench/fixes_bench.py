@@ -247,7 +247,7 @@ def _size(text: str) -> tuple[int, int]:
 
 def main(argv: list[str]) -> int:
     """Run the fixing benchmark; prints a table or (``--json``) one JSON object."""
-    from opdm_studio.engine.project import ColorizeSettings
+    from opdm_studio.engine.project import SNAP_MODES, ColorizeSettings
     ap = argparse.ArgumentParser(prog="opdm-studio bench --fixes",
                                  description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--seeds", default=f"0,1,2,{SAMPLE_SEED}",
@@ -258,7 +258,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--method", choices=("flow", "opdm"), default=ColorizeSettings().method,
                     help="colouring method (the app's default: %(default)s; opdm: the default "
                          "model, flow: no model)")
-    ap.add_argument("--snap", choices=("auto", "off", "all"), default="auto",
+    ap.add_argument("--snap", choices=SNAP_MODES, default="auto",
                     help="palette snapping of the run (the project setting; default auto)")
     ap.add_argument("--json", action="store_true", help="print JSON")
     args = ap.parse_args(argv)

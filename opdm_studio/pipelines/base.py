@@ -125,7 +125,7 @@ def pad(img: np.ndarray, pw: int, ph: int, value: int | None) -> np.ndarray:
 
 #: Frames whose short side is at most this many times the flow size keep their flow at full
 #: resolution: a small reduction saves little time but blurs thin lines (a 612 px clip, flow at
-#: 540 instead of 612: -0.76 dB at G=8, -1.07 at G=16, docs/evaluation.md).
+#: 540 instead of 612: -0.76 dB at G=8, -1.07 at G=16, docs/model.md).
 FLOW_SIZE_SLACK = 1.25
 
 
