@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opdm_studio.core.config import REFINE_T_MAX, REFINE_T_MIN, REFINE_W_OCCLUSION, REFINE_W_RAW
+
 #: Objectives a run can train (training/objectives.py); "auto" follows the --init model's spec.
 OBJECTIVE_NAMES = ("align", "paper", "refine")
 #: The on-the-fly synthetic data of the refine recipe (training/refine_data.py).
@@ -68,12 +70,12 @@ class TrainConfig:
     w_perceptual: float = 0.1
     snr_clamp: float = 5.0
     # --- refine ------------------------------------------------------------------------------
-    t_min: int = 10                   # the propagation is noised to t ~ U[t_min, t_max]
-    t_max: int = 60
+    t_min: int = REFINE_T_MIN         # the propagation is noised to t ~ U[t_min, t_max]
+    t_max: int = REFINE_T_MAX
     gate: str = "confidence"          # gate of a new refine spec (an --init spec keeps its own)
     refs: str = "chain-warped"        # references of a new refine spec (chain-warped | flow-warped)
-    w_occlusion: float = 2.0          # L1 weight 1 + w * (1 - warp confidence)
-    w_raw: float = 0.1                # plain L1 of the ungated output
+    w_occlusion: float = REFINE_W_OCCLUSION   # L1 weight 1 + w * (1 - warp confidence)
+    w_raw: float = REFINE_W_RAW       # plain L1 of the ungated output
     # --- resolved at the start of a run --------------------------------------------------------
     inference: dict[str, Any] | None = None   # the InferenceSpec the exported model gets
     resume: bool = False

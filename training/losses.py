@@ -14,7 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from opdm_studio.core.losses import content_loss, ssim
 from opdm_studio.errors import CheckpointError
+
+__all__ = ["content_loss", "ssim", "psnr", "noise_loss", "perceptual_loss", "load_vgg19", "L2SP",
+           "LossWeights", "VGG19Features", "PERCEPTUAL_LAYERS"]
 
 # VGG19 "E" configuration: channels per conv, "M" = max-pool.
 _VGG19 = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
@@ -23,47 +27,6 @@ _VGG19 = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 51
 PERCEPTUAL_LAYERS = (3, 8, 17, 26, 35)
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
-    x = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
-    g = torch.exp(-x * x / (2 * sigma * sigma))
-    return g / g.sum()
-
-
-def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 2.0, window: int = 11,
-         reduce: bool = True) -> torch.Tensor:
-    """Differentiable SSIM (Wang et al. 2004, Gaussian 11x11, sigma 1.5) per channel, averaged.
-
-    ``a``, ``b``: (B, C, H, W); ``data_range`` is 2 for images in [-1, 1]. Returns the mean, or the
-    per-image mean (B,) with ``reduce=False``. Computed in float32 even under autocast.
-    """
-    # autocast would run the blurs in bf16 again; their differences (variances) then cancel to
-    # ~0 or below and the ratio blows up (measured: SSIM -> inf at stage-2 step 46 under bf16).
-    with torch.autocast(device_type=a.device.type, enabled=False):
-        return _ssim(a.float(), b.float(), data_range, window, reduce)
-
-
-def _ssim(a: torch.Tensor, b: torch.Tensor, data_range: float, window: int, reduce: bool) -> torch.Tensor:
-    c = a.shape[1]
-    g = _gaussian_window(window).to(a.device)
-    win = min(window, a.shape[-1], a.shape[-2])
-    if win != window:
-        g = _gaussian_window(win).to(a.device)
-    kx = g.view(1, 1, 1, -1).repeat(c, 1, 1, 1)
-    ky = g.view(1, 1, -1, 1).repeat(c, 1, 1, 1)
-
-    def blur(x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(F.conv2d(x, kx, groups=c), ky, groups=c)
-
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    mu_a, mu_b = blur(a), blur(b)
-    saa = blur(a * a) - mu_a * mu_a
-    sbb = blur(b * b) - mu_b * mu_b
-    sab = blur(a * b) - mu_a * mu_b
-    s = ((2 * mu_a * mu_b + c1) * (2 * sab + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (saa + sbb + c2))
-    per_image = s.flatten(1).mean(1)
-    return per_image.mean() if reduce else per_image
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 2.0) -> torch.Tensor:
@@ -146,19 +109,6 @@ def perceptual_loss(vgg: VGG19Features, pred: torch.Tensor, target: torch.Tensor
     with torch.no_grad():
         ft = vgg(target)
     return sum(F.mse_loss(a.float(), b.float()) for a, b in zip(fp, ft, strict=True))
-
-
-def _weighted_mean(x: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
-    if weight is None:
-        return x.mean()
-    w = weight.expand_as(x)
-    return (x * w).sum() / w.sum().clamp_min(1e-8)
-
-
-def content_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-    """Eq. 8: L1 + (1 - SSIM). ``weight`` (B,1,H,W) re-weights the L1 term per pixel (refine: occlusions)."""
-    l1 = _weighted_mean((pred.float() - target.float()).abs(), weight)
-    return l1 + (1.0 - ssim(pred, target))
 
 
 @dataclass

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint as grad_checkpoint
 
+from opdm_studio.core.adapt import gate_of, refine_loss
 from opdm_studio.core.config import LEVELS, InferenceSpec, ModelConfig
 from opdm_studio.errors import TrainingDataError
 from training.config import OBJECTIVE_NAMES, TrainConfig
@@ -227,15 +228,6 @@ class PaperObjective(Objective):
         return InferenceSpec.paper()
 
 
-def gate_of(confidence: torch.Tensor, mode: str) -> torch.Tensor | None:
-    """Where the network's correction applies: None (everywhere) or (1 - confidence) of the warp."""
-    if mode == "none":
-        return None
-    if mode == "confidence":
-        return (1.0 - confidence).clamp(0, 1)
-    raise ValueError(f"unknown gate {mode!r}: use none or confidence")
-
-
 class RefineObjective(Objective):
     """One DDIM step from the propagation noised to t ~ U[t_min, t_max]; weighted L1 + (1 - SSIM)
     of the gated composite ``prop + strength * gate * (x0_hat - prop)`` the refine pipeline shows."""
@@ -255,28 +247,10 @@ class RefineObjective(Objective):
         self.refs = spec.refs
 
     def forward(self, batch: Batch, gen: torch.Generator) -> dict[str, torch.Tensor]:
-        """Losses of one batch (``loss`` = the total)."""
+        """Losses of one batch (``loss`` = the total): :func:`opdm_studio.core.adapt.refine_loss`."""
         cfg = self.cfg
-        line, prev, nxt, prop, x0 = (batch[k] for k in ("line", "prev", "next", "prop", "target"))
-        b, dev = x0.shape[0], x0.device
-        t = torch.randint(cfg.t_min, cfg.t_max + 1, (b,), generator=gen, device=dev)
-        noise = torch.randn(x0.shape, generator=gen, device=dev)
-        x_t = self.diffusion.q_sample(prop, t, noise)
-        cond = self.model.encode_conditions(line, prev, nxt)
-        y = self.model.denoise(x_t, t, line, cond).float()
-        weight = 1.0 + cfg.w_occlusion * (1.0 - batch["confidence"])
-        out: dict[str, torch.Tensor] = {}
-        gate = gate_of(batch["confidence"], self.spec.gate)
-        if gate is not None:
-            # Judge what the pipeline shows: the propagation, corrected where its warp is doubtful.
-            # A small ungated L1 keeps the raw output sensible where the gate is ~0.
-            out["content"] = content_loss(prop + self.spec.strength * gate * (y - prop), x0, weight)
-            out["raw_l1"] = (y - x0.float()).abs().mean()
-            out["loss"] = out["content"] + cfg.w_raw * out["raw_l1"]
-        else:
-            out["content"] = content_loss(prop + self.spec.strength * (y - prop), x0, weight)
-            out["loss"] = out["content"]
-        return out
+        return refine_loss(self.model, self.diffusion, self.spec, batch, gen, (cfg.t_min, cfg.t_max),
+                           cfg.w_occlusion, cfg.w_raw)
 
     @torch.no_grad()
     def validate(self, batch: Batch, seed: int = 0) -> tuple[dict[str, float], np.ndarray]:

@@ -26,6 +26,11 @@ GATES = ("none", "confidence")
 #: Reference images the network sees: the raw keyframes, the keyframes flow-warped onto the target
 #: by matching each key to the drawing directly, or by flow chained through the in-between drawings.
 REFERENCES = ("raw", "flow-warped", "chain-warped")
+#: The refine objective's defaults (training and the adaptation to a cut's keys): the propagation
+#: noised to t ~ U[REFINE_T_MIN, REFINE_T_MAX]; L1 weight 1 + REFINE_W_OCCLUSION * (1 - confidence)
+#: plus REFINE_W_RAW x the ungated L1.
+REFINE_T_MIN, REFINE_T_MAX = 10, 60
+REFINE_W_OCCLUSION, REFINE_W_RAW = 2.0, 0.1
 #: Upper bounds of the sizes a config may ask for: a hostile or damaged file must not make the
 #: loader allocate tens of gigabytes before it fails (the paper preset is well inside them).
 MAX_BASE_CHANNELS = 512
@@ -275,7 +280,10 @@ class InferenceSpec:
       runs ``steps`` steps from the flow propagation noised to ``t_start``, and the correction is
       multiplied by ``1 - warp confidence`` when ``gate="confidence"`` and by ``strength`` (the
       share of the network's correction that is added: below 1 it shrinks a correction the
-      network makes too boldly on footage unlike its training data).
+      network makes too boldly on footage unlike its training data). ``adapt_per_frame`` > 0: before
+      colouring a key interval the pipeline fine-tunes a copy of the network on the interval's
+      own keys (each key carried onto the other key's drawing; core.adapt), that many steps per
+      in-between drawing (the cost per frame stays the same whatever the keys' spacing).
     """
 
     pipeline: str = "opdm"
@@ -284,6 +292,7 @@ class InferenceSpec:
     gate: str = "none"
     refs: str = "raw"
     strength: float = 1.0
+    adapt_per_frame: int = 0
 
     @classmethod
     def paper(cls) -> InferenceSpec:
@@ -292,10 +301,10 @@ class InferenceSpec:
 
     @classmethod
     def refine(cls, t_start: int, steps: int = 1, gate: str = "confidence",
-               refs: str = "flow-warped", strength: float = 1.0) -> InferenceSpec:
+               refs: str = "flow-warped", strength: float = 1.0, adapt_per_frame: int = 0) -> InferenceSpec:
         """A refine spec (warped references, start from the noised propagation)."""
         return cls(pipeline="refine", steps=steps, t_start=t_start, gate=gate, refs=refs,
-                   strength=strength)
+                   strength=strength, adapt_per_frame=adapt_per_frame)
 
     def validate(self, timesteps: int | None = None) -> InferenceSpec:
         """Raise ValueError naming what cannot run; ``timesteps`` is the model's T; return self."""
@@ -312,16 +321,21 @@ class InferenceSpec:
         need(self.refs in REFERENCES, f"refs must be one of {', '.join(REFERENCES)}")
         need(isinstance(self.strength, (int, float)) and not isinstance(self.strength, bool)
              and 0.0 < float(self.strength) <= 1.0, "strength must be a number in (0, 1]")
+        need(isinstance(self.adapt_per_frame, int) and not isinstance(self.adapt_per_frame, bool)
+             and self.adapt_per_frame >= 0, "adapt_per_frame must be a whole number >= 0")
         if self.pipeline == "opdm":
             need(self.t_start is None, "the opdm pipeline starts from pure noise (no t_start)")
-            need(self.refs == "raw" and self.gate == "none" and self.strength == 1.0,
-                 "the opdm pipeline uses the raw keyframes, no gate and its whole output")
+            need(self.refs == "raw" and self.gate == "none" and self.strength == 1.0
+                 and self.adapt_per_frame == 0,
+                 "the opdm pipeline uses the raw keyframes, no gate, its whole output and no adaptation")
         else:
             need(isinstance(self.t_start, int) and not isinstance(self.t_start, bool)
                  and self.t_start >= 0, "the refine pipeline needs an integer t_start >= 0")
             need(self.steps is not None, "the refine pipeline needs its number of steps")
             need(self.refs in ("flow-warped", "chain-warped"),
                  "the refine pipeline uses warped references (flow-warped or chain-warped)")
+            need(self.adapt_per_frame == 0 or self.refs == "chain-warped",
+                 "adapting to the keys needs chain-warped references")
             if timesteps is not None:
                 assert self.t_start is not None
                 need(self.t_start < timesteps, f"t_start must be below the model's {timesteps} timesteps")
@@ -383,6 +397,7 @@ class InferenceSpec:
         """A few words for the status bar: how this spec colours (``user_steps``: the steps setting)."""
         if self.pipeline == "refine":
             n = self.steps or 1
-            return f"refines the flow preview · {n} step{'s' if n != 1 else ''}"
+            adapts = " · adapts to each key interval" if self.adapt_per_frame else ""
+            return f"refines the flow preview · {n} step{'s' if n != 1 else ''}{adapts}"
         n = self.steps or user_steps
         return f"{n} step{'s' if n != 1 else ''}"

@@ -265,6 +265,15 @@ class ChainPropagator:
         return Propagation(rgb=np.ascontiguousarray(rgb), confidence=confidence,
                            choice=choose_next.astype(np.uint8), warp_prev=warp_p, warp_next=warp_n)
 
+    def across(self, key: int, key_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Key ``key``'s colours carried through every in-between onto the *other* key's drawing
+        (the better of the refined and the chained warp per pixel) and that warp's confidence
+        (:func:`chain_confidence`): a training pair whose answer the other key already holds."""
+        key = self._key_index(key)
+        _check_rgb("key_rgb", key_rgb, self.shape)
+        warp, _, res, fb = self._best_warp(self.last - key, key, key_rgb)
+        return warp, chain_confidence(res, fb)
+
     def _best_warp(self, j: int, key: int, key_rgb: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per pixel the better of the refined and the chained warp from one key:

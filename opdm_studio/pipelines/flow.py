@@ -60,22 +60,48 @@ class FlowPipeline:
                 lines, agreement=self.agreement, shared_pairs=self.shared_pairs, origin=interval.origin))
         return self._interval[2]
 
+    def _keys(self, inputs: FrameInputs, small: tuple[int, int] | None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The keys' colours and drawings at the flow size (resized once per key pair)."""
+        if small is None:
+            return inputs.prev_rgb, inputs.next_rgb, inputs.prev_line, inputs.next_line
+        if self._small is None or self._pair != inputs.pair or self._small[0] != small \
+                or inputs.pair is None:
+            self._pair = inputs.pair
+            self._small = (small, resize(inputs.prev_rgb, small), resize(inputs.next_rgb, small),
+                           resize(inputs.prev_line, small), resize(inputs.next_line, small))
+        return self._small[1:]
+
+    def _chained(self, inputs: FrameInputs) -> bool:
+        interval = inputs.interval
+        return self.chain and interval is not None and 0 < interval.position < interval.length - 1
+
+    def across_keys(self, inputs: FrameInputs
+                    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] | None:
+        """Training pairs the frame's key interval gives for free (None where the flow is not
+        chained through it): for each key, its colours carried through the in-betweens onto the
+        other key's drawing, that warp's confidence, and the other key's drawing and colours
+        (all at the flow size). The refine pipeline adapts its network on them."""
+        if not self._chained(inputs):
+            return None
+        h, w = inputs.line.shape[:2]
+        small = flow_size_of(w, h, self.flow_size)
+        pr, nr, pl, nl = self._keys(inputs, small)
+        chain = self._propagator(inputs, small)
+        pairs = []
+        for key, rgb, other_line, other_rgb in ((0, pr, nl, nr), (-1, nr, pl, pr)):
+            warp, confidence = chain.across(key, rgb)
+            pairs.append((warp, confidence, other_line, other_rgb))
+        return pairs
+
     def propagate(self, inputs: FrameInputs) -> tuple[Propagation, tuple[int, int] | None]:
         """The two-key propagation at flow size, and that size (None = full resolution)."""
         h, w = inputs.line.shape[:2]
         small = flow_size_of(w, h, self.flow_size)
-        if small is None:
-            pr, nr, pl, nl = inputs.prev_rgb, inputs.next_rgb, inputs.prev_line, inputs.next_line
-        else:
-            if self._small is None or self._pair != inputs.pair or self._small[0] != small \
-                    or inputs.pair is None:
-                self._pair = inputs.pair
-                self._small = (small, resize(inputs.prev_rgb, small), resize(inputs.next_rgb, small),
-                               resize(inputs.prev_line, small), resize(inputs.next_line, small))
-            _, pr, nr, pl, nl = self._small
-        interval = inputs.interval
-        if self.chain and interval is not None and 0 < interval.position < interval.length - 1:
-            return self._propagator(inputs, small).propagate(interval.position, pr, nr), small
+        pr, nr, pl, nl = self._keys(inputs, small)
+        if self._chained(inputs):
+            assert inputs.interval is not None
+            return self._propagator(inputs, small).propagate(inputs.interval.position, pr, nr), small
         line = inputs.line if small is None else resize(inputs.line, small)
         return propagate_two(line, pr, pl, nr, nl, inputs.t), small
 

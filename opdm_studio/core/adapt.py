@@ -1,0 +1,126 @@
+"""The refine objective, and adapting a refine network to one key interval at colouring time.
+
+:func:`refine_loss` is what the refine network is trained on (``training``'s RefineObjective
+calls it): one DDIM step from the propagation noised to ``t ~ U[t_min, t_max]``, judged on the
+composite the pipeline shows, ``prop + strength * gate * (x0_hat - prop)``.
+
+:func:`adapt` fine-tunes a copy of a network for a few steps on pairs the cut gives for free: each
+key's colours carried through the in-between drawings onto the *other* key's drawing, with that
+key's own colours as the answer (the pairs come from the refine pipeline). The copy learns this
+cut's drawings and palette; the shipped weights are never changed. Measured on the evaluation
+clips in docs/model.md ("Adapting to the keys").
+"""
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+
+import torch
+
+from opdm_studio.core.config import (
+    REFINE_T_MAX,
+    REFINE_T_MIN,
+    REFINE_W_OCCLUSION,
+    REFINE_W_RAW,
+    InferenceSpec,
+)
+from opdm_studio.core.device import prepare_for_inference
+from opdm_studio.core.diffusion import GaussianDiffusion
+from opdm_studio.core.losses import content_loss
+from opdm_studio.core.model import OPDM
+
+#: The adaptation recipe (lr, batch, crop side): the refine training recipe's, measured to pay
+#: within 40 steps on the evaluation clips (docs/model.md).
+ADAPT_LR = 1e-4
+ADAPT_BATCH = 4
+ADAPT_CROP = 128
+
+Batch = dict[str, torch.Tensor]
+
+
+def gate_of(confidence: torch.Tensor, mode: str) -> torch.Tensor | None:
+    """Where the network's correction applies: None (everywhere) or (1 - confidence) of the warp."""
+    if mode == "none":
+        return None
+    if mode == "confidence":
+        return (1.0 - confidence).clamp(0, 1)
+    raise ValueError(f"unknown gate {mode!r}: use none or confidence")
+
+
+def refine_loss(model: OPDM, diffusion: GaussianDiffusion, spec: InferenceSpec, batch: Batch,
+                gen: torch.Generator, t_range: tuple[int, int] = (REFINE_T_MIN, REFINE_T_MAX),
+                w_occlusion: float = REFINE_W_OCCLUSION, w_raw: float = REFINE_W_RAW) -> dict[str, torch.Tensor]:
+    """Losses of one batch (``loss`` = the total): weighted L1 + (1 - SSIM) of the gated composite
+    and, with a gate, a small ungated L1 that keeps the raw output sensible where the gate is ~0.
+
+    ``batch``: ``line`` (B,1,H,W), ``prev`` / ``next`` (the references), ``prop`` (the
+    propagation), ``target`` (B,3,H,W) in [-1, 1] and ``confidence`` (B,1,H,W) in [0, 1].
+    """
+    line, prev, nxt, prop, x0 = (batch[k] for k in ("line", "prev", "next", "prop", "target"))
+    b, dev = x0.shape[0], x0.device
+    t = torch.randint(t_range[0], t_range[1] + 1, (b,), generator=gen, device=dev)
+    noise = torch.randn(x0.shape, generator=gen, device=dev)
+    x_t = diffusion.q_sample(prop, t, noise)
+    cond = model.encode_conditions(line, prev, nxt)
+    y = model.denoise(x_t, t, line, cond).float()
+    weight = 1.0 + w_occlusion * (1.0 - batch["confidence"])
+    out: dict[str, torch.Tensor] = {}
+    gate = gate_of(batch["confidence"], spec.gate)
+    if gate is not None:
+        out["content"] = content_loss(prop + spec.strength * gate * (y - prop), x0, weight)
+        out["raw_l1"] = (y - x0.float()).abs().mean()
+        out["loss"] = out["content"] + w_raw * out["raw_l1"]
+    else:
+        out["content"] = content_loss(prop + spec.strength * (y - prop), x0, weight)
+        out["loss"] = out["content"]
+    return out
+
+
+def _crops(items: Sequence[Batch], gen: torch.Generator, batch: int, crop: int) -> Batch:
+    """``batch`` random crops (random item, position, horizontal flip) stacked into one batch."""
+    out: dict[str, list[torch.Tensor]] = {k: [] for k in items[0]}
+    for _ in range(batch):
+        item = items[int(torch.randint(len(items), (1,), generator=gen))]
+        h, w = item["line"].shape[-2:]
+        ch, cw = min(crop, h), min(crop, w)
+        y = int(torch.randint(h - ch + 1, (1,), generator=gen))
+        x = int(torch.randint(w - cw + 1, (1,), generator=gen))
+        flip = bool(torch.rand((1,), generator=gen) < 0.5)
+        for k, v in item.items():
+            v = v[..., y:y + ch, x:x + cw]
+            out[k].append(torch.flip(v, dims=[3]) if flip else v)
+    return {k: torch.cat(v) for k, v in out.items()}
+
+
+def adapt(model: OPDM, diffusion: GaussianDiffusion, spec: InferenceSpec,
+          items: Sequence[Batch], steps: int, device: torch.device, dtype: torch.dtype,
+          seed: int = 0) -> Generator[int, None, OPDM]:
+    """A copy of ``model`` fine-tuned for ``steps`` steps on ``items`` (each a one-image
+    :func:`refine_loss` batch at the working size), prepared for inference on ``device`` /
+    ``dtype``: a generator that yields after each step (1-based; the caller may stop there) and
+    returns the copy. ``model`` itself is left as it is (it may be shared). The same seed and
+    items give the same copy.
+    """
+    if not items:
+        raise ValueError("adapting needs at least one training pair")
+    # A fresh fp32 module with the prepared network's weights (its packed CPU convolutions are
+    # an inference path): what the user colours with is where adaptation starts.
+    net = type(model)(model.config)
+    net.load_state_dict({k: v.detach().float() for k, v in model.state_dict().items()})
+    net = net.to(device)
+    net.train()
+    opt = torch.optim.Adam(net.parameters(), lr=ADAPT_LR)
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    data = [{k: v.to(device=device, dtype=torch.float32) for k, v in it.items()} for it in items]
+    noise_gen = torch.Generator(device=device).manual_seed(int(seed))
+    for i in range(1, int(steps) + 1):
+        # Grad mode only around the step's own work, never while the caller holds control.
+        with torch.enable_grad():
+            batch = _crops(data, gen, ADAPT_BATCH, ADAPT_CROP)
+            loss = refine_loss(net, diffusion, spec, batch, noise_gen)["loss"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        yield i
+    del opt
+    prepare_for_inference(net, device, dtype, inplace=True)   # in place: the same module
+    return net
