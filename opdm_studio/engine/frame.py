@@ -22,9 +22,8 @@ from opdm_studio.errors import ProjectError
 from opdm_studio.imaging.lineart import darkness_to_lineart, extract_lines, line_mask_from_drawing
 from opdm_studio.imaging.palette import (
     Palette,
-    extract_palette,
+    key_pair_palette,
     line_fringe,
-    merge_palettes,
     snap_to_palette,
 )
 from opdm_studio.imaging.regions import find_regions
@@ -183,7 +182,8 @@ class FrameColorizer:
         if cancel is not None:
             cancel.raise_if_cancelled()
         inputs = FrameInputs(line_u8, prev_rgb, next_rgb, pair.prev_line, pair.next_line, t,
-                             self.settings.seed if seed is None else int(seed), pair.key, interval)
+                             self.settings.seed if seed is None else int(seed), pair.key, interval,
+                             paint=pair.palette.colors)
         guess = yield from self.pipeline(inputs, cancel)
         return guess.rgb
 
@@ -246,8 +246,7 @@ class FrameColorizer:
         # Drop the previous pair's big arrays before building the next (memory stays flat).
         self._pair = None
         mask_p, mask_n = line_mask_of(prev_line), line_mask_of(next_line)
-        pal_p = extract_palette(prev_rgb, line_mask=mask_p)
-        pal_n = pal_p if next_rgb is prev_rgb else extract_palette(next_rgb, line_mask=mask_n)
         keys = [(prev_rgb, mask_p)] + ([] if next_rgb is prev_rgb else [(next_rgb, mask_n)])
-        self._pair = _KeyPair(key, merge_palettes(pal_p, pal_n), prev_line, next_line, keys)
+        self._pair = _KeyPair(key, key_pair_palette(prev_rgb, mask_p, next_rgb, mask_n),
+                              prev_line, next_line, keys)
         return self._pair

@@ -108,6 +108,33 @@ def merge_palettes(*palettes: Palette) -> Palette:
     return Palette(colors[order], counts[order])
 
 
+def key_pair_palette(prev_rgb: np.ndarray, prev_mask: np.ndarray, next_rgb: np.ndarray,
+                     next_mask: np.ndarray) -> Palette:
+    """The paint of a key pair: each key's flat colours, its lines (``*_mask``, True on ink) left
+    out, merged (one key's when both are the same image)."""
+    pal_p = extract_palette(prev_rgb, line_mask=prev_mask)
+    pal_n = pal_p if next_rgb is prev_rgb else extract_palette(next_rgb, line_mask=next_mask)
+    return merge_palettes(pal_p, pal_n)
+
+
+def to_nearest_paint(rgb: np.ndarray, colors: np.ndarray, reach: float, chunk: int = 1 << 16) -> int:
+    """In place: each colour of ``rgb`` (float (N, 3)) within ``reach`` (RGB distance) of one of
+    ``colors`` (uint8 (K, 3), the keys' paint) becomes the nearest of them; colours further from
+    every paint stay as they are. Returns how many changed."""
+    if len(rgb) == 0 or len(colors) == 0:
+        return 0
+    pal = np.asarray(colors, np.float32)
+    changed = 0
+    for start in range(0, len(rgb), chunk):
+        px = rgb[start:start + chunk]
+        d2 = ((px[:, None, :].astype(np.float32) - pal[None]) ** 2).sum(axis=2)
+        idx = np.argmin(d2, axis=1)
+        near = d2[np.arange(len(px)), idx] < reach * reach
+        px[near] = pal[idx[near]]
+        changed += int(near.sum())
+    return changed
+
+
 def extract_palette(rgb: np.ndarray, line_mask: np.ndarray | None = None, min_count: int | None = None,
                     tolerance: int = 3, merge_distance: float = 3.0, max_colors: int = 256) -> Palette:
     """The flat paint colours of a coloured keyframe, with pixel counts.

@@ -69,6 +69,7 @@ class FrameInputs:
     seed: int = 0           # noise seed of this frame
     pair: Hashable = None   # identity of the key pair (pipelines cache per-pair work under it)
     interval: Interval | None = None   # the drawings between the keys, where known (chained flow)
+    paint: np.ndarray | None = None    # uint8 (K, 3): the key pair's paint colours, where known
 
 
 @dataclass

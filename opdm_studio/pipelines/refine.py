@@ -9,23 +9,30 @@ For one frame (the shipped default model runs this):
    in-between drawings for ``refs="chain-warped"``;
 2. at the working size the network gets the drawing, the two *warped* keys as its references
    (F_r and the Offset-Adapter's F_o) and runs DDIM from the propagation noised to the spec's
-   ``t_start``, ``steps`` steps back to x0;
+   ``t_start``, ``steps`` steps back to x0. With ``adapt_per_frame`` in the spec, the network is
+   first fine-tuned (a copy, once per key interval, that many steps per in-between) on the pairs
+   the interval gives for free: each key carried through the in-betweens onto the other key's
+   drawing, with that key's own colours as the answer (:func:`opdm_studio.core.adapt.adapt`);
 3. only its correction ``x0 - propagation`` (at the working size, multiplied by the gate:
-   ``1 - warp confidence`` for ``"confidence"``, and by the spec's ``strength``) is upsampled and added to the full-resolution
-   propagation, so the result keeps the native-resolution detail of the warp.
+   ``1 - warp confidence`` for ``"confidence"``, and by the spec's ``strength``) is upsampled and
+   added to the full-resolution propagation, so the result keeps the native-resolution detail of
+   the warp; a pixel the correction moved takes the nearest of the keys' paints when it is close
+   to one (``FrameInputs.paint``, where the caller gives it).
 """
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Hashable
 from typing import Any
 
 import cv2
 import numpy as np
 import torch
 
+from opdm_studio.core.adapt import adapt
 from opdm_studio.core.config import InferenceSpec
 from opdm_studio.core.device import inference
 from opdm_studio.core.diffusion import GaussianDiffusion, ddim_sample
+from opdm_studio.imaging.palette import to_nearest_paint
 from opdm_studio.pipelines.base import (
     CancelToken,
     FrameInputs,
@@ -35,6 +42,12 @@ from opdm_studio.pipelines.base import (
 )
 from opdm_studio.pipelines.flow import FlowPipeline
 from opdm_studio.pipelines.opdm import NetworkInputs, to_full_size
+
+#: A pixel the network's correction moves by more than this (levels, any channel) takes the nearest
+#: paint colour of the keys when that is within PAINT_REACH (RGB distance); further from every
+#: paint (a blend the network is unsure of) it keeps its colour. Measured in docs/model.md.
+PAINT_MOVED = 8.0
+PAINT_REACH = 48.0
 
 
 class RefinePipeline:
@@ -52,10 +65,49 @@ class RefinePipeline:
         # The references the network was trained on: keys matched directly, or through the chain.
         # Its gate is 1 - the chosen warp's own confidence (the keys' agreement left out).
         self.flow = FlowPipeline(flow_size, chain and spec.refs == "chain-warped", agreement=False)
+        self._adapted: tuple[Hashable, Any] | None = None   # (interval, network adapted to it)
 
     def reset(self) -> None:
-        """Forget the keys resized for the current pair."""
+        """Forget the keys resized for the current pair and the network adapted to them."""
         self.flow.reset()
+        self._adapted = None
+
+    def _network(self, inputs: FrameInputs, cancel: CancelToken | None
+                 ) -> Generator[tuple[int, int], None, Any]:
+        """The network for this frame: the model, or (spec ``adapt_per_frame``) a copy adapted to the
+        frame's key interval (``adapt_per_frame`` steps per in-between), made on the interval's
+        first frame and kept for the others."""
+        if not self.spec.adapt_per_frame or inputs.interval is None:
+            return self.model
+        steps = int(self.spec.adapt_per_frame) * max(1, inputs.interval.length - 2)
+        key = (inputs.interval.key, inputs.pair)
+        if self._adapted is not None and self._adapted[0] == key:
+            return self._adapted[1]
+        self._adapted = None
+        pairs = self.flow.across_keys(inputs)
+        if pairs is None:
+            return self.model
+        h, w = inputs.line.shape[:2]
+        net = NetworkInputs(w, h, self.working_size, torch.device("cpu"), torch.float32)
+        items = []
+        for warp, confidence, line, rgb in pairs:
+            warped = net.tensor(net.small(warp, None))
+            items.append({"line": net.tensor(net.small(line, 255)), "prev": warped, "next": warped,
+                          "prop": warped, "target": net.tensor(net.small(rgb, None)),
+                          "confidence": torch.from_numpy(np.ascontiguousarray(
+                              net.small(confidence, None), dtype=np.float32))[None, None]})
+        total = steps + int(self.spec.steps or 1)
+        gen = adapt(self.model, self.diffusion, self.spec, items, steps, self.device, self.dtype)
+        try:
+            while True:
+                i = next(gen)
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                yield (i, total)
+        except StopIteration as stop:
+            model = stop.value
+        self._adapted = (key, model)
+        return model
 
     def __call__(self, inputs: FrameInputs, cancel: CancelToken | None = None
                  ) -> Generator[tuple[int, int], None, Guess]:
@@ -75,10 +127,11 @@ class RefinePipeline:
         prev_t = net.tensor(net.small(prop.warp_prev, None))
         next_t = net.tensor(net.small(prop.warp_next, None))
         prop_t = net.tensor(prop_small)
+        model = yield from self._network(inputs, cancel)
         with inference(self.device, self.dtype):
-            cond = self.model.encode_conditions(line_t, prev_t, next_t)
+            cond = model.encode_conditions(line_t, prev_t, next_t)
         gen = torch.Generator(device="cpu").manual_seed(int(inputs.seed))
-        sampler = ddim_sample(self.model, self.diffusion, line_t, prev_t, next_t,
+        sampler = ddim_sample(model, self.diffusion, line_t, prev_t, next_t,
                               steps=int(self.spec.steps or 1), generator=gen, cond=cond,
                               x_init=prop_t.float(), t_start=self.spec.t_start)
         x0 = yield from drive_sampler(sampler, self.device, self.dtype, cancel)
@@ -91,5 +144,14 @@ class RefinePipeline:
             corr *= np.clip(1.0 - conf_small, 0.0, 1.0)[..., None]
         if self.spec.strength != 1.0:
             corr *= float(self.spec.strength)
-        rgb = np.clip(prop_full.astype(np.float32) + to_full_size(corr, w, h) + 0.5, 0, 255)
-        return Guess(rgb.astype(np.uint8))
+        corr_full = to_full_size(corr, w, h)
+        rgb = prop_full.astype(np.float32) + corr_full
+        if inputs.paint is not None:
+            # Where the network moved a pixel, it moved it towards some paint: the nearest of the
+            # keys' paints when it is close, so corrected regions come out flat and exact.
+            moved = np.abs(corr_full).max(axis=2) > PAINT_MOVED
+            if moved.any():
+                px = rgb[moved]
+                to_nearest_paint(px, inputs.paint, PAINT_REACH)
+                rgb[moved] = px
+        return Guess(np.clip(rgb + 0.5, 0, 255).astype(np.uint8))
