@@ -23,6 +23,7 @@ import numpy as np
 from opdm_studio.evaluation import metrics
 from opdm_studio.evaluation.protocol import to224
 from opdm_studio.fileio import write_text_atomic
+from opdm_studio.pipelines.base import Interval
 from training.data import CutSource
 
 #: PSNR of identical frames (the evaluation's is infinite).
@@ -93,12 +94,22 @@ class ModelColorizer:
         model = prepare_for_inference(ckpt.model, dev, dt, inplace=True)
         self.pipeline = make_pipeline("opdm", ckpt.inference, model, dev, dt, working_size=working_size,
                                       flow_size=flow_size)
+        self._paint: tuple[Any, np.ndarray | None] = (None, None)   # (key pair, its paint)
 
     def __call__(self, line: np.ndarray, prev_rgb: np.ndarray, prev_line: np.ndarray, next_rgb: np.ndarray,
-                 next_line: np.ndarray, t: float, pair: Any = None) -> np.ndarray:
-        """The colour guess (uint8 RGB at the drawing's size)."""
+                 next_line: np.ndarray, t: float, pair: Any = None, interval: Any = None) -> np.ndarray:
+        """The colour guess (uint8 RGB at the drawing's size); ``interval`` (the drawings from key
+        to key) lets the flow chain through them and the network adapt to the keys, as the app's
+        cut run does. The keys' paint is given as the app gives it."""
+        from opdm_studio.imaging.lineart import line_mask_from_drawing
+        from opdm_studio.imaging.palette import key_pair_palette
         from opdm_studio.pipelines.base import FrameInputs
-        gen = self.pipeline(FrameInputs(line, prev_rgb, next_rgb, prev_line, next_line, t=t, pair=pair))
+        if pair is None or self._paint[0] != pair:
+            paint = key_pair_palette(prev_rgb, line_mask_from_drawing(prev_line), next_rgb,
+                                     line_mask_from_drawing(next_line)).colors
+            self._paint = (pair, paint)
+        gen = self.pipeline(FrameInputs(line, prev_rgb, next_rgb, prev_line, next_line, t=t, pair=pair,
+                                        interval=interval, paint=self._paint[1]))
         try:
             while True:
                 next(gen)
@@ -120,7 +131,10 @@ def score_model(path: str | Path, cuts: Sequence[CutSource], gap: int = 8, devic
             for i in range(a + 1, b):
                 if should_stop is not None and should_stop():
                     raise InterruptedError("comparison stopped")
-                out = colorize(cut.line(i), pa, la, pb, lb, (i - a) / (b - a), pair=(ci, a, b))
+                interval = Interval(key=(ci, a, b), position=i - a, length=b - a + 1,
+                                    load=lambda cut=cut, a=a, b=b: [cut.line(k) for k in range(a, b + 1)])
+                out = colorize(cut.line(i), pa, la, pb, lb, (i - a) / (b - a), pair=(ci, a, b),
+                               interval=interval)
                 o, g = to224(out), to224(cut.color(i))
                 ps.append(psnr(o, g))
                 ss.append(metrics.ssim(o, g))
