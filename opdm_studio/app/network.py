@@ -29,6 +29,7 @@ class NetworkStatus:
     problem: str = ""       # why it cannot colour: "missing" (none installed), else the engine's reason
     steps: int = 0          # the sampling steps it runs
     refines: bool = False   # a refine-mode model (it refines the flow preview, in its own steps)
+    adapts: bool = False    # it adapts a copy of itself to each key interval's keys first
 
 
 def network_status(model: str, steps: int) -> NetworkStatus:
@@ -43,7 +44,8 @@ def network_status(model: str, steps: int) -> NetworkStatus:
     # As the engine's sampling_summary: a refine model runs the steps of its spec, not the setting.
     spec = inference_spec_of_file(path)
     if spec is not None and spec.pipeline == "refine":
-        return NetworkStatus(True, path.name, steps=spec.steps or 1, refines=True)
+        return NetworkStatus(True, path.name, steps=spec.steps or 1, refines=True,
+                             adapts=spec.adapt_per_frame > 0)
     return NetworkStatus(True, path.name, steps=(spec.steps if spec is not None else None) or steps)
 
 

@@ -21,11 +21,16 @@ def format_eta(seconds: float | None) -> str:
 
 
 def sampling_text(network: NetworkStatus) -> str:
-    """What the model runs, in a few words: "10 steps", "refines the flow preview · 1 step"."""
+    """What the model runs, in a few words: "10 steps", "refines the flow preview · 1 step · adapts
+    to each key interval"."""
     steps = (translate("status_bar", "1 step") if network.steps == 1 else
              translate("status_bar", "{n} steps").format(n=network.steps))
-    return translate("status_bar", "refines the flow preview · {steps}").format(steps=steps) \
-        if network.refines else steps
+    if not network.refines:
+        return steps
+    text = translate("status_bar", "refines the flow preview · {steps}").format(steps=steps)
+    if network.adapts:
+        text += " · " + translate("status_bar", "adapts to each key interval")
+    return text
 
 
 def network_text(network: NetworkStatus) -> str:

@@ -1290,6 +1290,10 @@ Overwrite them?</source>
         <translation>フロープレビューを補正 · {steps}</translation>
     </message>
     <message>
+        <source>adapts to each key interval</source>
+        <translation>キーフレーム区間ごとに適応</translation>
+    </message>
+    <message>
         <source>Model: {name} ({sampling})</source>
         <translation>モデル: {name}（{sampling}）</translation>
     </message>

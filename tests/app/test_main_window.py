@@ -424,8 +424,10 @@ def test_first_start_selects_the_shipped_model(qtbot, dialogs):
     assert w.doc is not None and w.doc.n_frames == 24
     assert w.network.usable and w.method == "opdm"
     assert "no OPDM model" not in w.status_bar.method_label.text()
-    # The shipped model refines the flow preview in one step; it does not run the steps setting.
-    assert w.status_bar.method_label.text() == "OPDM · refines the flow preview · 1 step"
+    # The shipped model refines the flow preview in one step (it does not run the steps setting),
+    # with a copy adapted to each key interval's keys.
+    assert w.status_bar.method_label.text() == \
+        "OPDM · refines the flow preview · 1 step · adapts to each key interval"
     assert "refines the flow preview" in network_text(w.network)
     w.close()
 
