@@ -117,22 +117,39 @@ def key_pair_palette(prev_rgb: np.ndarray, prev_mask: np.ndarray, next_rgb: np.n
     return merge_palettes(pal_p, pal_n)
 
 
-def to_nearest_paint(rgb: np.ndarray, colors: np.ndarray, reach: float, chunk: int = 1 << 16) -> int:
-    """In place: each colour of ``rgb`` (float (N, 3)) within ``reach`` (RGB distance) of one of
-    ``colors`` (uint8 (K, 3), the keys' paint) becomes the nearest of them; colours further from
-    every paint stay as they are. Returns how many changed."""
-    if len(rgb) == 0 or len(colors) == 0:
-        return 0
-    pal = np.asarray(colors, np.float32)
-    changed = 0
-    for start in range(0, len(rgb), chunk):
-        px = rgb[start:start + chunk]
-        d2 = ((px[:, None, :].astype(np.float32) - pal[None]) ** 2).sum(axis=2)
-        idx = np.argmin(d2, axis=1)
-        near = d2[np.arange(len(px)), idx] < reach * reach
-        px[near] = pal[idx[near]]
-        changed += int(near.sum())
-    return changed
+class PaintLookup:
+    """Nearest paint colour by table: every colour cell of ``bits`` bits per channel holds the
+    index of the paint nearest (RGB distance) to its centre, computed once per palette, so that
+    :meth:`snap` costs one lookup per pixel (a cell is 4 levels wide at 6 bits: the pick can
+    differ from the exact nearest only between two paints almost equally far)."""
+
+    def __init__(self, colors: np.ndarray, bits: int = 6, chunk: int = 1 << 15) -> None:
+        self.colors = np.asarray(colors, np.uint8).reshape(-1, 3)
+        self.bits = int(bits)
+        n = 1 << self.bits
+        self.table = np.zeros(n ** 3, np.int32)
+        if len(self.colors) == 0:
+            return
+        step = 256 / n
+        centre = (np.arange(n, dtype=np.float32) + 0.5) * step
+        grid = np.stack(np.meshgrid(centre, centre, centre, indexing="ij"), axis=-1).reshape(-1, 3)
+        pal = self.colors.astype(np.float32)
+        for start in range(0, len(grid), chunk):
+            d2 = ((grid[start:start + chunk, None, :] - pal[None]) ** 2).sum(axis=2)
+            self.table[start:start + chunk] = np.argmin(d2, axis=1)
+
+    def snap(self, rgb: np.ndarray, reach: float) -> int:
+        """In place: each colour of ``rgb`` (float (N, 3)) within ``reach`` (RGB distance) of its
+        nearest paint becomes that paint; colours further from every paint stay as they are.
+        Returns how many changed."""
+        if len(rgb) == 0 or len(self.colors) == 0:
+            return 0
+        q = np.clip(rgb, 0, 255).astype(np.int32) >> (8 - self.bits)
+        idx = self.table[(q[:, 0] << (2 * self.bits)) | (q[:, 1] << self.bits) | q[:, 2]]
+        paint = self.colors[idx].astype(np.float32)
+        near = ((rgb - paint) ** 2).sum(axis=1) < reach * reach
+        rgb[near] = paint[near]
+        return int(near.sum())
 
 
 def extract_palette(rgb: np.ndarray, line_mask: np.ndarray | None = None, min_count: int | None = None,

@@ -32,7 +32,7 @@ from opdm_studio.core.adapt import adapt
 from opdm_studio.core.config import InferenceSpec
 from opdm_studio.core.device import inference
 from opdm_studio.core.diffusion import GaussianDiffusion, ddim_sample
-from opdm_studio.imaging.palette import to_nearest_paint
+from opdm_studio.imaging.palette import PaintLookup
 from opdm_studio.pipelines.base import (
     CancelToken,
     FrameInputs,
@@ -66,11 +66,19 @@ class RefinePipeline:
         # Its gate is 1 - the chosen warp's own confidence (the keys' agreement left out).
         self.flow = FlowPipeline(flow_size, chain and spec.refs == "chain-warped", agreement=False)
         self._adapted: tuple[Hashable, Any] | None = None   # (interval, network adapted to it)
+        self._paint: tuple[bytes, PaintLookup] | None = None   # (the keys' paint, its table)
 
     def reset(self) -> None:
         """Forget the keys resized for the current pair and the network adapted to them."""
         self.flow.reset()
         self._adapted = None
+
+    def _paint_lookup(self, paint: np.ndarray) -> PaintLookup:
+        """The nearest-paint table of the keys' paint (built once per palette)."""
+        key = np.ascontiguousarray(paint, np.uint8).tobytes()
+        if self._paint is None or self._paint[0] != key:
+            self._paint = (key, PaintLookup(paint))
+        return self._paint[1]
 
     def _network(self, inputs: FrameInputs, cancel: CancelToken | None
                  ) -> Generator[tuple[int, int], None, Any]:
@@ -152,6 +160,6 @@ class RefinePipeline:
             moved = np.abs(corr_full).max(axis=2) > PAINT_MOVED
             if moved.any():
                 px = rgb[moved]
-                to_nearest_paint(px, inputs.paint, PAINT_REACH)
+                self._paint_lookup(inputs.paint).snap(px, PAINT_REACH)
                 rgb[moved] = px
         return Guess(np.clip(rgb + 0.5, 0, 255).astype(np.uint8))

@@ -155,12 +155,22 @@ def test_a_cancel_during_adaptation_stops_it(cut):
 
 
 def test_nearest_paint_takes_close_colours_only():
-    from opdm_studio.imaging.palette import to_nearest_paint
-    paint = np.array([[200, 40, 40], [40, 40, 200]], np.uint8)
-    px = np.array([[190, 50, 45], [120, 40, 120], [45, 45, 180], [0, 255, 0]], np.float32)
-    assert to_nearest_paint(px, paint, reach=48.0, chunk=3) == 2
+    from opdm_studio.imaging.palette import PaintLookup
+    paint = np.array([[200, 40, 40], [40, 40, 200], [44, 44, 196]], np.uint8)
+    px = np.array([[190, 50, 45], [120, 40, 120], [41, 41, 199], [0, 255, 0]], np.float32)
+    assert PaintLookup(paint).snap(px, reach=48.0) == 2
     assert px.tolist() == [[200, 40, 40], [120, 40, 120], [40, 40, 200], [0, 255, 0]]
-    assert to_nearest_paint(px, np.zeros((0, 3), np.uint8), reach=48.0) == 0
+    assert PaintLookup(np.zeros((0, 3), np.uint8)).snap(px, reach=48.0) == 0
+    # The table's pick is the exact nearest paint wherever the two nearest are not almost tied.
+    rng = np.random.default_rng(0)
+    pal = rng.integers(0, 256, (40, 3)).astype(np.uint8)
+    colours = rng.uniform(0, 255, (5000, 3)).astype(np.float32)
+    d = np.sqrt(((colours[:, None] - pal[None].astype(np.float32)) ** 2).sum(axis=2))
+    order = np.sort(d, axis=1)
+    clear = order[:, 1] - order[:, 0] > 6.0                    # more than a cell's diagonal
+    snapped = colours.copy()
+    PaintLookup(pal).snap(snapped, reach=1000.0)
+    assert np.array_equal(snapped[clear], pal[np.argmin(d, axis=1)][clear].astype(np.float32))
 
 
 def test_refine_puts_the_pixels_it_moved_on_a_close_paint(cut):
@@ -169,7 +179,10 @@ def test_refine_puts_the_pixels_it_moved_on_a_close_paint(cut):
     from opdm_studio.pipelines.refine import PAINT_MOVED, PAINT_REACH
     model = _model()
     pipe = make_pipeline("opdm", _spec(0, "none"), model, CPU, torch.float32, working_size=64)
-    paint = np.unique(np.concatenate([cut.colors[0].reshape(-1, 3), cut.colors[5].reshape(-1, 3)]), axis=0)
+    from opdm_studio.imaging.lineart import line_mask_from_drawing
+    from opdm_studio.imaging.palette import key_pair_palette
+    paint = key_pair_palette(cut.colors[0], line_mask_from_drawing(cut.lines[0]), cut.colors[5],
+                             line_mask_from_drawing(cut.lines[5])).colors
     plain, _ = _run(pipe, _inputs(cut, 2))
     pipe.reset()
     inputs = _inputs(cut, 2)
