@@ -15,6 +15,7 @@ from opdm_studio.errors import Cancelled
 from opdm_studio.imaging.chain import ChainPropagator
 from opdm_studio.pipelines import make_pipeline
 from opdm_studio.pipelines.base import CancelToken, FrameInputs, Interval
+from tests.pipelines.helpers import drain
 
 CPU = torch.device("cpu")
 
@@ -42,13 +43,7 @@ def _inputs(cut, pos: int, key: str = "cut") -> FrameInputs:
 
 
 def _run(pipeline, inputs, cancel=None):
-    gen = pipeline(inputs, cancel)
-    steps = []
-    while True:
-        try:
-            steps.append(next(gen))
-        except StopIteration as stop:
-            return stop.value, steps
+    return drain(pipeline(inputs, cancel))
 
 
 def _item(cut, size: int = 32) -> dict[str, torch.Tensor]:
@@ -101,13 +96,7 @@ def test_adapting_fits_the_pairs_and_leaves_the_shared_model_alone(cut):
                                               torch.Generator().manual_seed(s))["loss"] for s in range(4)]))
 
     def run(steps: int, seed: int = 0):
-        gen = adapt(model, diffusion, spec, [item], steps, CPU, torch.float32, seed=seed)
-        done = []
-        while True:
-            try:
-                done.append(next(gen))
-            except StopIteration as stop:
-                return stop.value, done
+        return drain(adapt(model, diffusion, spec, [item], steps, CPU, torch.float32, seed=seed))
 
     adapted, done = run(30)
     assert done == list(range(1, 31))

@@ -19,6 +19,7 @@ from opdm_studio.pipelines.base import FrameInputs
 from opdm_studio.pipelines.flow import FlowPipeline
 from opdm_studio.pipelines.opdm import OPDMPipeline
 from opdm_studio.pipelines.refine import RefinePipeline
+from tests.pipelines.helpers import drain
 
 REFINE = InferenceSpec.refine(t_start=20, steps=1, gate="confidence")
 
@@ -42,13 +43,7 @@ def _tiny() -> OPDM:
 
 
 def _run(pipeline, inputs):
-    gen = pipeline(inputs)
-    steps = []
-    while True:
-        try:
-            steps.append(next(gen))
-        except StopIteration as stop:
-            return stop.value, steps
+    return drain(pipeline(inputs))
 
 
 def test_propagation_carries_both_single_key_warps(triplet):
