@@ -216,5 +216,5 @@ def test_shipped_default_is_a_refine_model():
     path = default_model_path()
     if not path.is_file():
         pytest.skip("no shipped default model in this checkout")
-    assert read_checkpoint_info(path).inference == InferenceSpec.refine(t_start=35, steps=1, refs="chain-warped",
-                                                                        strength=0.5)
+    assert read_checkpoint_info(path).inference == InferenceSpec.refine(
+        t_start=35, steps=1, refs="chain-warped", strength=1.0, adapt_per_frame=2)
