@@ -15,6 +15,7 @@ from opdm_studio.errors import Cancelled
 from opdm_studio.imaging.chain import ChainPropagator
 from opdm_studio.pipelines import make_pipeline
 from opdm_studio.pipelines.base import CancelToken, FrameInputs, Interval
+from tests.conftest import requires_bf16
 from tests.pipelines.helpers import drain
 
 CPU = torch.device("cpu")
@@ -185,3 +186,17 @@ def test_refine_puts_the_pixels_it_moved_on_a_close_paint(cut):
     assert np.all((d == 0) | (d >= PAINT_REACH - 1))
     assert (d == 0).mean() > 0.1 and not np.array_equal(plain.rgb, painted.rgb)
     assert np.array_equal(painted.rgb[still], plain.rgb[still])   # barely corrected: as it was
+
+
+@requires_bf16
+def test_a_bf16_model_is_adapted_in_fp32_and_colours_in_bf16(cut):
+    """A network prepared in bf16 (CPUs with bf16 convolutions) adapts a fp32 copy and gets it
+    back in bf16; the shared bf16 network is untouched."""
+    torch.manual_seed(0)
+    model = prepare_for_inference(OPDM(ModelConfig.preset("tiny")), CPU, torch.bfloat16)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    pipe = make_pipeline("opdm", _spec(1), model, CPU, torch.bfloat16, working_size=64)
+    guess, steps = _run(pipe, _inputs(cut, 1))
+    assert steps[0] == (1, 5) and guess.rgb.shape == cut.colors[1].shape
+    assert next(pipe._adapted[1].parameters()).dtype == torch.bfloat16
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
