@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint as grad_checkpoint
 
-from opdm_studio.core.adapt import gate_of, refine_loss
+from opdm_studio.core.adapt import gated_composite, refine_loss
 from opdm_studio.core.config import LEVELS, InferenceSpec, ModelConfig
 from opdm_studio.errors import TrainingDataError
 from training.config import OBJECTIVE_NAMES, TrainConfig
@@ -265,8 +265,7 @@ class RefineObjective(Objective):
                               t_start=self.spec.t_start):
             y = st.x0
         y = y.float().clamp(-1, 1)
-        gate = gate_of(batch["confidence"].float(), self.spec.gate)
-        shown = prop + self.spec.strength * (1.0 if gate is None else gate) * (y - prop)
+        shown = gated_composite(prop, y, batch["confidence"].float(), self.spec)
         metrics = {"val_psnr": float(psnr(shown, x0).mean()), "val_ssim": float(ssim(shown, x0)),
                    "val_psnr_refined": float(psnr(y, x0).mean()),
                    "val_psnr_prop": float(psnr(prop, x0).mean())}

@@ -47,6 +47,16 @@ def gate_of(confidence: torch.Tensor, mode: str) -> torch.Tensor | None:
     raise ValueError(f"unknown gate {mode!r}: use none or confidence")
 
 
+def gated_composite(prop: torch.Tensor, y: torch.Tensor, confidence: torch.Tensor,
+                    spec: InferenceSpec) -> torch.Tensor:
+    """What the refine pipeline shows for the network's output ``y``: the propagation plus the
+    spec's ``strength`` x its gate x the correction, ``prop + strength * gate * (y - prop)``."""
+    gate = gate_of(confidence, spec.gate)
+    if gate is None:
+        return prop + spec.strength * (y - prop)
+    return prop + spec.strength * gate * (y - prop)
+
+
 def refine_loss(model: OPDM, diffusion: GaussianDiffusion, spec: InferenceSpec, batch: Batch,
                 gen: torch.Generator, t_range: tuple[int, int] = (REFINE_T_MIN, REFINE_T_MAX),
                 w_occlusion: float = REFINE_W_OCCLUSION, w_raw: float = REFINE_W_RAW) -> dict[str, torch.Tensor]:
@@ -64,15 +74,11 @@ def refine_loss(model: OPDM, diffusion: GaussianDiffusion, spec: InferenceSpec, 
     cond = model.encode_conditions(line, prev, nxt)
     y = model.denoise(x_t, t, line, cond).float()
     weight = 1.0 + w_occlusion * (1.0 - batch["confidence"])
-    out: dict[str, torch.Tensor] = {}
-    gate = gate_of(batch["confidence"], spec.gate)
-    if gate is not None:
-        out["content"] = content_loss(prop + spec.strength * gate * (y - prop), x0, weight)
+    out = {"content": content_loss(gated_composite(prop, y, batch["confidence"], spec), x0, weight)}
+    out["loss"] = out["content"]
+    if spec.gate != "none":
         out["raw_l1"] = (y - x0.float()).abs().mean()
         out["loss"] = out["content"] + w_raw * out["raw_l1"]
-    else:
-        out["content"] = content_loss(prop + spec.strength * (y - prop), x0, weight)
-        out["loss"] = out["content"]
     return out
 
 
