@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from protocol_windows import window_inputs  # docs/runs/protocol_windows.py
 
 from opdm_studio.engine.models import load_model
-from opdm_studio.evaluation.protocol import load_clip, protocol_lines, to224, windows
+from opdm_studio.evaluation.protocol import load_clip, protocol_lines, to224
 from opdm_studio.pipelines import make_pipeline
-from opdm_studio.pipelines.base import FrameInputs, Interval, resize
+from opdm_studio.pipelines.base import resize
 from opdm_studio.pipelines.opdm import NetworkInputs, to_full_size
 from training.compare import psnr
 from training.config import TrainConfig
@@ -57,14 +58,11 @@ for path in sys.argv[3:]:
     for gap in (8, 16):
         acc = {}
         t0 = time.time(); tsteps = 0.0
-        for a, b in windows(len(clip.frames), gap):
+        for _a, _b, window in window_inputs(clip.frames, ex, gap):
             model.load_state_dict(base_state)
             pipe.reset()
-            lines = ex[a:b + 1]
             frames = []
-            for i in range(a + 1, b):
-                iv = Interval(key=(a, b), load=lambda lines=lines: lines, position=i - a, length=b - a + 1)
-                inp = FrameInputs(ex[i], clip.frames[a], clip.frames[b], ex[a], ex[b], t=(i - a) / (b - a), interval=iv)
+            for i, inp in window:
                 prop, small = pipe.flow.propagate(inp)
                 h, w = ex[i].shape
                 P = (prop.rgb if small is None else resize(prop.rgb, (w, h))).astype(np.float32)

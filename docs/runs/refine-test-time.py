@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from protocol_windows import window_inputs  # docs/runs/protocol_windows.py
 
 from opdm_studio.core.device import inference
 from opdm_studio.engine.models import load_model
-from opdm_studio.evaluation.protocol import load_clip, protocol_lines, to224, windows
+from opdm_studio.evaluation.protocol import load_clip, protocol_lines, to224
 from opdm_studio.pipelines import make_pipeline
-from opdm_studio.pipelines.base import FrameInputs, Interval, resize
+from opdm_studio.pipelines.base import resize
 from opdm_studio.pipelines.opdm import NetworkInputs, to_full_size
 from training.compare import psnr
 
@@ -51,12 +52,9 @@ for path in sys.argv[3:]:
     for gap in (8, 16):
         acc = {}
         t0 = time.time()
-        for a, b in windows(len(clip.frames), gap):
+        for _a, _b, frames in window_inputs(clip.frames, ex, gap):
             pipe.reset()
-            lines = ex[a:b + 1]
-            for i in range(a + 1, b):
-                iv = Interval(key=(a, b), load=lambda lines=lines: lines, position=i - a, length=b - a + 1)
-                inp = FrameInputs(ex[i], clip.frames[a], clip.frames[b], ex[a], ex[b], t=(i - a) / (b - a), interval=iv)
+            for i, inp in frames:
                 prop, small = pipe.flow.propagate(inp)
                 h, w = ex[i].shape
                 P = (prop.rgb if small is None else resize(prop.rgb, (w, h))).astype(np.float32)
