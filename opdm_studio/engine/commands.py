@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from opdm_studio.cli_args import FrameRanges, Parser, UsageError, count, frame_ranges, int_in
 from opdm_studio.engine.export import export_results
-from opdm_studio.engine.plan import parse_frame_range
 from opdm_studio.engine.project import (
     DEVICES,
     DTYPES,
@@ -33,16 +33,6 @@ from opdm_studio.imaging.export import same_folder
 
 EXIT_CANCELLED = 130
 
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting, so usage errors become our one-line errors."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise _UsageError(f"{message} (see `{self.prog} --help`)")
-
-
-class _UsageError(OPDMError):
-    """Wrong command-line arguments."""
 
 
 def _layers(text: str) -> list[str]:
@@ -62,8 +52,8 @@ def _frame_refs(text: str) -> list[str]:
     return refs
 
 
-def _colorize_parser() -> _Parser:
-    p = _Parser(
+def _colorize_parser() -> Parser:
+    p = Parser(
         prog="opdm-studio colorize",
         description="Colour a cut (a folder of line drawings) between its painted keyframes. "
                     "Results, the project file and the layers go to --out; the drawings are never "
@@ -85,17 +75,19 @@ def _colorize_parser() -> _Parser:
                    "flow = fast optical-flow propagation, needs no model")
     p.add_argument("--model", help="model checkpoint (.safetensors) or the name of an installed "
                                    "model (default: the shipped model)")
-    p.add_argument("--steps", type=int, help="sampler steps per frame (default 10)")
-    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--steps", type=int_in(1, 500, "--steps"),
+                   help="sampler steps per frame (default 10)")
+    p.add_argument("--seed", type=count, help="random seed (default 0)")
     p.add_argument("--device", choices=DEVICES, help="where the model runs (default auto)")
     p.add_argument("--dtype", choices=DTYPES, help="compute precision (default auto)")
-    p.add_argument("--working-size", type=int, help="short side in pixels the network works at "
+    p.add_argument("--working-size", type=int_in(32, 2048, "--working-size"), help="short side in pixels the network works at "
                                                     "(default 224)")
-    p.add_argument("--frames", help="frame numbers to colour, e.g. 2-23 or 1-4,9 (default all; "
+    p.add_argument("--frames", type=frame_ranges,
+                   help="frame numbers to colour, e.g. 2-23 or 1-4,9 (default all; "
                                     "every drawing carrying one of those numbers)")
     p.add_argument("--snap", choices=SNAP_MODES, help="snap regions to the keyframes' palette: "
                    "auto (default), off, all")
-    p.add_argument("--gap", type=int, help="close gaps in the lines up to this many px (default 3)")
+    p.add_argument("--gap", type=int_in(0, 64, "--gap"), help="close gaps in the lines up to this many px (default 3)")
     p.add_argument("--layers", type=_layers, help="layers to write: composite,color,lines "
                                                   "(default composite)")
     p.add_argument("--template", help="file naming, fields {cut} {frame} {name} with optional "
@@ -140,7 +132,7 @@ def _open_project(args: argparse.Namespace) -> Project:
                                f"{project.key_dir}; choose another --out folder to use {args.key_dir}")
     else:
         if args.keys is None:
-            raise _UsageError("give the keyframes with --keys (e.g. --keys 1,24)")
+            raise UsageError("give the keyframes with --keys (e.g. --keys 1,24)")
         project = Project.create(cut_dir, out, key_dir=args.key_dir)
     _apply_settings(project.settings, args)
     if args.keys is not None:
@@ -180,16 +172,13 @@ class _Warnings:
         self.shown = len(warnings)
 
 
-def _frame_indices(project: Project, text: str | None) -> list[int] | None:
-    if text is None:
+def _frame_indices(project: Project, ranges: FrameRanges | None) -> list[int] | None:
+    """The indices of the cut's frames whose numbers ``ranges`` name (None: every frame); the
+    ranges are checked against the cut's numbers, never expanded."""
+    if ranges is None:
         return None
-    numbers = set(parse_frame_range(text))
-    indices = [f.index for f in project.cut.frames if f.number in numbers]
-    if not indices:
-        first, last = project.cut.frames[0], project.cut.frames[-1]
-        raise ProjectError(f"no frame of the cut is numbered {text} (the cut runs from "
-                           f"{first.number} to {last.number})")
-    return indices
+    frames = project.cut.frames
+    return [frames[i].index for i in ranges.pick([f.number for f in frames], "the cut")]
 
 
 @contextmanager
@@ -256,8 +245,8 @@ def colorize_main(argv: list[str]) -> int:
     return 0
 
 
-def _export_parser() -> _Parser:
-    p = _Parser(prog="opdm-studio export",
+def _export_parser() -> Parser:
+    p = Parser(prog="opdm-studio export",
                 description="Write the stored results of a project again, with other layers, "
                             "naming or folder. Nothing is coloured again.")
     p.add_argument("project", help="project file (opdm-project.json) or the folder holding it")
@@ -266,7 +255,8 @@ def _export_parser() -> _Parser:
                    help="layers: composite,color,lines (default: the project's layers)")
     p.add_argument("--template", help="file naming, fields {cut} {frame} {name} "
                                       "(default: the project's)")
-    p.add_argument("--frames", help="frame numbers to export, e.g. 2-23 (default all with a result)")
+    p.add_argument("--frames", type=frame_ranges,
+                   help="frame numbers to export, e.g. 2-23 (default all with a result)")
     p.add_argument("--psd", action="store_true", help="also write a layered PSD per frame")
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

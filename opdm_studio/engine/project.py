@@ -48,7 +48,7 @@ from opdm_studio.engine.sources import check_output_folder, frame_sources
 from opdm_studio.engine.swatches import SwatchPalette
 from opdm_studio.errors import ExportError, ProjectError
 from opdm_studio.fileio import atomic_path
-from opdm_studio.imaging.export import same_folder, write_png_atomic
+from opdm_studio.imaging.export import write_png_atomic
 from opdm_studio.imaging.files import FileDigests
 
 __all__ = ["DATA_DIRNAME", "DEVICES", "DTYPES", "FORMAT", "FORMAT_VERSION", "LAYERS", "METHODS",
@@ -56,11 +56,6 @@ __all__ = ["DATA_DIRNAME", "DEVICES", "DTYPES", "FORMAT", "FORMAT_VERSION", "LAY
            "KeyFrame", "Project"]
 
 DATA_DIRNAME = "opdm-data"
-
-def _same_folder(a: Path, b: Path) -> bool:
-    """True when folders ``a`` and ``b`` are the same folder (links, ``..``; never raises)."""
-    return same_folder(a, b)
-
 
 def _real(path: str | os.PathLike) -> str:
     """Absolute path with links resolved, as owned files are recorded (never raises on loops)."""
@@ -111,13 +106,6 @@ class Project:
         source folder (unless ``allow_in_source``) or a project already exists there.
         """
         cut_dir, out_dir = Path(cut_dir), Path(out_dir)
-        if not allow_in_source and _same_folder(out_dir, cut_dir):
-            raise ProjectError(
-                f"the output folder {out_dir} is the cut's source folder; choose another folder "
-                "so the drawings stay untouched")
-        if key_dir is not None and not allow_in_source and _same_folder(out_dir, Path(key_dir)):
-            raise ProjectError(
-                f"the output folder {out_dir} is the keyframe colour folder; choose another folder")
         if (out_dir / PROJECT_FILENAME).exists():
             raise ProjectError(f"{out_dir / PROJECT_FILENAME} already exists; open it instead")
         project = cls(out_dir, cut_dir, Path(key_dir) if key_dir else None,

@@ -2,8 +2,9 @@
 
 - :func:`source_folders`: every folder the project reads (the cut folder, the drawing folder,
   the keyframe colour folder, the folders of keyframe images given as files);
-  :func:`check_output_folder` refuses to write into any of them, or anywhere the next opening
-  of the cut would read as drawings or paint, whatever path (links, ``..``) leads there.
+  :func:`check_output_folder` refuses to write into any of them, inside the drawing or paint
+  folders, or anywhere the next opening of the cut would read as drawings or paint, whatever
+  path (links, ``..``) leads there (the check is :mod:`opdm_studio.guard`'s).
 - :func:`check_unique_names`: two frames must never be written to one file.
 - :func:`frame_sources`: digests of the bytes a result was made from (the frame's drawing and
   its two keyframes' drawing and paint), stored with the result so an edited source makes the
@@ -19,24 +20,46 @@ from pathlib import Path
 from typing import Any
 
 from opdm_studio.errors import ExportError
+from opdm_studio.guard import Protected, check_may_write
+from opdm_studio.imaging.cut import LINE_DIR_NAMES
 from opdm_studio.imaging.export import same_folder
 
 # Folder names the cut reader looks for beside or inside a drawing folder (imaging.cut).
 _READ_NAMES = ("color", "colour", "keys", "paint", "lineart", "line", "lines", "sketch", "drawings")
 
 
+def cut_root(cut: Any) -> Path:
+    """The cut's own folder: the parent of a ``lineart`` (or ``line``, ...) drawing folder or of
+    a drawing folder with its paint folder beside it, else the drawing folder itself."""
+    folder = Path(cut.folder)
+    color = getattr(cut, "color_dir", None)
+    if folder.name.lower() in LINE_DIR_NAMES or (
+            color is not None and same_folder(Path(color).parent, folder.parent)):
+        return folder.parent
+    return folder
+
+
 def source_folders(project: Any) -> list[tuple[str, Path]]:
     """(role, folder) of every folder ``project`` reads, most specific role first."""
+    return [(p.role, p.path) for p in protected_paths(project)]
+
+
+def protected_paths(project: Any) -> list[Protected]:
+    """Every path ``project`` reads, most specific role first: the drawing and paint folders
+    with everything inside them; the cut's own folder, the folder given as the cut and the
+    folders of keyframe images given as files themselves (a subfolder such as ``cut/opdm``
+    is where the app keeps a project beside its cut)."""
     cut = project.cut
-    out: list[tuple[str, Path]] = [("drawing folder", Path(cut.folder)),
-                                   ("cut folder", Path(project.cut_dir))]
+    out = [Protected("drawing folder of this cut", Path(cut.folder)),
+           Protected("folder of this cut", cut_root(cut), "self"),
+           Protected("folder of this cut", Path(project.cut_dir), "self")]
     if getattr(cut, "color_dir", None) is not None:
-        out.append(("keyframe colour folder", Path(cut.color_dir)))
+        out.append(Protected("keyframe colour folder of this cut", Path(cut.color_dir)))
     if project.key_dir is not None:
-        out.append(("keyframe colour folder", Path(project.key_dir)))
+        out.append(Protected("keyframe colour folder of this cut", Path(project.key_dir)))
     for key in project.keyframes.values():
         if key.source == "file" and key.path:
-            out.append(("folder of a keyframe image", Path(key.path).parent))
+            out.append(Protected("folder of a keyframe image", Path(key.path).parent, "self"))
     return out
 
 
@@ -49,16 +72,12 @@ def _real(path: Path) -> str:
 
 def check_output_folder(project: Any, out_dir: str | os.PathLike, what: str = "output folder") -> None:
     """Raise :class:`ExportError` when writing into ``out_dir`` could change what ``project``
-    reads: a source folder itself, or a folder the cut reader would take for the cut's colour or
-    drawing folder (``color``, ``lineart``, ... beside or inside the drawing folder)."""
+    reads: a source folder itself or a folder inside the drawing or paint folders
+    (:func:`opdm_studio.guard.check_may_write`), or a folder the cut reader would take for the
+    cut's colour or drawing folder (``color``, ``lineart``, ... beside or inside the drawings)."""
     out = Path(out_dir)
+    check_may_write(out, protected_paths(project), what)
     real_out = _real(out)
-    folders = source_folders(project)
-    for role, folder in folders:
-        if same_folder(out, folder):
-            raise ExportError(f"the {what} {out} is the {role} of this cut ({folder}); OPDM "
-                              "Studio never writes where it reads drawings or paint: choose "
-                              "another folder")
     drawings = _real(Path(project.cut.folder))
     parent = Path(real_out).parent
     for base in (Path(drawings), Path(drawings).parent):

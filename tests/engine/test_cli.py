@@ -64,7 +64,7 @@ def test_user_errors_exit_2_with_one_line(cut_dir, tmp_path, capsys):
         (["colorize", str(cut_dir), "--keys", "0,9", "--out", out, "--method", "flow",
           "--layers", "alpha"], "unknown layer"),
         (["colorize", str(cut_dir / "lineart"), "--keys", "0", "--out", str(cut_dir / "lineart"),
-          "--method", "flow"], "source folder"),
+          "--method", "flow"], "drawing folder"),
         (["export", str(tmp_path / "nothing"), "--out", out], "no project file"),
     ]
     for argv, message in cases:
