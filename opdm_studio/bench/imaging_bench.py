@@ -18,7 +18,8 @@ import time
 import cv2
 import numpy as np
 
-from opdm_studio.imaging.palette import extract_palette, snap_to_palette
+from opdm_studio.imaging.palette import extract_palette
+from opdm_studio.imaging.snapping import snap_to_palette
 from opdm_studio.imaging.regions import find_regions
 
 TARGET_S = 0.5

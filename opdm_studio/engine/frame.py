@@ -20,12 +20,8 @@ from opdm_studio.engine.models import LoadedModel, prepare_model
 from opdm_studio.engine.project import ColorizeSettings
 from opdm_studio.errors import ProjectError
 from opdm_studio.imaging.lineart import darkness_to_lineart, extract_lines, line_mask_from_drawing
-from opdm_studio.imaging.palette import (
-    Palette,
-    key_pair_palette,
-    line_fringe,
-    snap_to_palette,
-)
+from opdm_studio.imaging.palette import Palette, key_pair_palette
+from opdm_studio.imaging.snapping import line_fringe, snap_to_palette
 from opdm_studio.imaging.regions import find_regions
 from opdm_studio.pipelines import METHODS, make_pipeline
 from opdm_studio.pipelines.base import CancelToken, FrameInputs, Interval, Pipeline
@@ -194,7 +190,7 @@ class FrameColorizer:
         ``line_rgb`` is the drawing's own line colours; without it the ink pixels take the guess's
         colour there (the keys' line colour carried by the method), and so do the pixels of the
         lines' soft edge that the ink mask leaves out, where the keys have one
-        (:func:`~opdm_studio.imaging.palette.line_fringe`). ``palette`` defaults to the
+        (:func:`~opdm_studio.imaging.snapping.line_fringe`). ``palette`` defaults to the
         current pair's; pass it explicitly when finishing a frame in another thread while this
         colouriser already moved on to another pair.
         """

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from opdm_studio.imaging.palette import Palette, line_fringe, snap_to_palette
+from opdm_studio.imaging.palette import Palette
+from opdm_studio.imaging.snapping import line_fringe, snap_to_palette
 from opdm_studio.imaging.regions import find_regions
 
 PAINT = (200, 120, 60)

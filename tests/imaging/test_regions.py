@@ -5,7 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from opdm_studio.imaging.palette import Palette, extract_palette, merge_palettes, snap_to_palette
+from opdm_studio.imaging.palette import Palette, extract_palette, merge_palettes
+from opdm_studio.imaging.snapping import snap_to_palette
 from opdm_studio.imaging.regions import fill_line_pixels, find_regions
 from training.synth import generate_cut
 
