@@ -21,7 +21,12 @@ from opdm_studio.fileio import write_bytes_atomic, write_text_atomic
 
 FRAME_METRICS = ("psnr224", "ssim224", "msssim224", "qssim224", "psnr", "ssim", "palette", "seconds")
 WINDOW_METRICS = ("cdc", "warp_error")
+# Paint regions (the work left): mean wrong regions per frame, share of regions right by count and
+# by area; pooled over the group's frames (see region_summary). "regions" (per frame) is CSV only.
+REGION_METRICS = ("wrong_regions", "region_acc", "region_acc_area")
 COLUMNS = {
+    "wrong_regions": ("wrong regions/frame", "{:.2f}"), "region_acc": ("region acc", "{:.3f}"),
+    "region_acc_area": ("region acc (area)", "{:.3f}"),
     "psnr224": ("PSNR@224", "{:.2f}"), "ssim224": ("SSIM@224", "{:.3f}"),
     "msssim224": ("MS-SSIM@224", "{:.3f}"), "qssim224": ("QSSIM@224", "{:.3f}"),
     "psnr": ("PSNR native", "{:.2f}"), "ssim": ("SSIM native", "{:.3f}"),
@@ -37,6 +42,19 @@ def _mean(values: list[float], weights: list[float] | None = None) -> float:
         return float("nan")
     # PSNR of identical images is inf; cap at 100 dB so one perfect frame cannot make the mean inf.
     return float(sum(min(v, 100.0) * w for v, w in pairs) / sum(w for _, w in pairs))
+
+
+def region_summary(recs: list[FrameRecord]) -> dict[str, float]:
+    """Regions and wrong regions per frame, region accuracy by count and by area of a group of frames."""
+    nan = float("nan")
+    regions = sum(r.regions for r in recs)
+    area = sum(r.region_area for r in recs)
+    return {
+        "regions": regions / len(recs) if recs else nan,
+        "wrong_regions": sum(r.wrong_regions for r in recs) / len(recs) if recs else nan,
+        "region_acc": 1.0 - sum(r.wrong_regions for r in recs) / regions if regions else nan,
+        "region_acc_area": 1.0 - sum(r.wrong_area for r in recs) / area if area else nan,
+    }
 
 
 def summarize(results: Results, by_clip: bool = False) -> list[dict]:
@@ -60,6 +78,7 @@ def summarize(results: Results, by_clip: bool = False) -> list[dict]:
         wins = wgroups.get(k, [])
         row = {"lines": lines, "gap": gap, "method": method, "clip": clip,
                "frames": len(recs) if recs else sum(w.frames for w in wins)}
+        row.update(region_summary(recs))
         for m in FRAME_METRICS:
             row[m] = _mean([getattr(r, m) for r in recs])
         for m in WINDOW_METRICS:
@@ -163,7 +182,8 @@ def write_report(results: Results, out_dir: Path, header: str = "") -> list[Path
         md += ["## Notices", "", *[f"- {n}" for n in results.notices], ""]
     if sheets_md:
         md += ["## Contact sheets (first window of each clip; 224x224)", "", *sheets_md, ""]
-    cols = ["clip", "lines", "gap", "method", "frames", *FRAME_METRICS, *WINDOW_METRICS, "fid"]
+    cols = ["clip", "lines", "gap", "method", "frames", "regions", *REGION_METRICS, *FRAME_METRICS,
+            *WINDOW_METRICS, "fid"]
     files = {
         "report.md": "\n".join(md),
         "summary.csv": _csv_text(overall, cols),
