@@ -27,6 +27,7 @@ from opdm_studio.engine.project import (
     ColorizeSettings,
     Project,
 )
+from opdm_studio.engine.project_file import stored_cut_folder
 from opdm_studio.engine.run import CancelToken, Colorizer
 from opdm_studio.errors import OPDMError, ProjectError
 from opdm_studio.imaging.export import same_folder
@@ -121,7 +122,12 @@ def _open_project(args: argparse.Namespace) -> Project:
     out = Path(args.out)
     cut_dir = Path(args.cut)
     if (out / PROJECT_FILENAME).exists():
-        project = Project.load(out)
+        stored = stored_cut_folder(out)
+        moved = stored is not None and not stored.exists()
+        project = Project.load(out, cut_dir=cut_dir if moved else None)
+        if moved:
+            project.cut.warnings.append(f"the cut is no longer at {stored}: the project now "
+                                        f"reads it from {cut_dir}")
         if not same_folder(project.cut_dir, _cut_folder(cut_dir)) and \
                 not same_folder(project.cut_dir, cut_dir):
             raise ProjectError(f"{out} holds the project of another cut ({project.cut_dir}); "
@@ -251,6 +257,7 @@ def _export_parser() -> Parser:
                             "naming or folder. Nothing is coloured again.")
     p.add_argument("project", help="project file (opdm-project.json) or the folder holding it")
     p.add_argument("--out", required=True, help="folder to write the frames to")
+    p.add_argument("--cut", help="the cut's folder, when it moved since it was coloured")
     p.add_argument("--layers", type=_layers, default=None,
                    help="layers: composite,color,lines (default: the project's layers)")
     p.add_argument("--template", help="file naming, fields {cut} {frame} {name} "
@@ -267,7 +274,7 @@ def export_main(argv: list[str]) -> int:
     """`opdm-studio export PROJECT --out DIR ...`: re-export stored results."""
     from tqdm import tqdm
     args = _export_parser().parse_args(argv)
-    project = Project.load(args.project)
+    project = Project.load(args.project, cut_dir=args.cut)
     warnings = _Warnings("export", project)
     warnings.show()
     frames = _frame_indices(project, args.frames)

@@ -440,14 +440,16 @@ class Project:
         return project_file.save(self)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, cut: Any | None = None) -> Project:
+    def load(cls, path: str | os.PathLike, cut: Any | None = None,
+             cut_dir: str | os.PathLike | None = None) -> Project:
         """Open a project file (or the folder holding one), with its results log replayed.
 
         A corrupt or foreign file, or one whose paths lead outside the project folder, raises
         :class:`ProjectError`; the ``.bak`` copy is left untouched and named in the message so
-        the user can open it.
+        the user can open it. ``cut_dir`` points the project at its cut's new place (the cut
+        moved); frames the cut no longer has are dropped with a warning in ``cut.warnings``.
         """
-        return project_file.load(cls, path, cut)
+        return project_file.load(cls, path, cut, cut_dir)
 
     # ------------------------------------------------------------------ helpers
 

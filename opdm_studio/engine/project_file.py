@@ -49,6 +49,26 @@ def _real(path: str | os.PathLike) -> str:
     return os.path.realpath(path)
 
 
+def relative_to_root(root: Path, path: str | os.PathLike) -> str:
+    """``path`` as the file stores it: relative to the project folder when it lies inside (so a
+    moved or renamed project still knows its own files), else absolute."""
+    real, real_root = _real(path), _real(root)
+    if real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep):
+        return Path(os.path.relpath(real, real_root)).as_posix()
+    return real
+
+
+def from_root(root: Path, text: str) -> str:
+    """A path the file stores (relative to the project folder, or absolute) as an absolute path;
+    a relative one that climbs out with ``..`` names nothing (it is dropped by the caller)."""
+    p = Path(text)
+    if p.is_absolute():
+        return str(p)
+    if ".." in p.parts:
+        return ""
+    return os.path.abspath(root / p)
+
+
 class ResultsLog:
     """Append-only log of claims and results for the project file carrying ``token``."""
 
@@ -102,7 +122,8 @@ class ResultsLog:
             append_line_durably(self.path, line)
 
     def claim(self, paths: Iterable[str]) -> None:
-        """Record that ``paths`` (absolute) are about to be written by this project."""
+        """Record that ``paths`` (relative to the project folder, or absolute when outside it)
+        are about to be written by this project."""
         self.append({"op": "claim", "paths": sorted(paths)})
 
     def records(self) -> Iterator[dict[str, Any]]:
@@ -145,14 +166,20 @@ def claim_outputs(project: Any, paths: Iterable[str | os.PathLike]) -> None:
     real = {_real(p) for p in paths}
     if not real <= project.claimed_outputs:
         project.claimed_outputs |= real
-        _append(project, lambda log: log.claim(real))
+        _append(project, lambda log: log.claim({relative_to_root(project.root, p) for p in real}))
 
 
 def record_result(project: Any, result: FrameResult) -> None:
     """Store a finished frame's result in ``project`` and append it durably to the log."""
     project.results[result.index] = result
-    _append(project, lambda log: log.append({"op": "result",
-                                             "result": result.to_dict(project.frame_names())}))
+    _append(project, lambda log: log.append({"op": "result", "result": _result_dict(project, result)}))
+
+
+def _result_dict(project: Any, result: FrameResult) -> dict[str, Any]:
+    """A result's JSON form with its layer files relative to the project folder."""
+    d = result.to_dict(project.frame_names())
+    d["outputs"] = {layer: relative_to_root(project.root, p) for layer, p in result.outputs.items()}
+    return d
 
 
 def _append(project: Any, write: Any) -> None:
@@ -183,15 +210,28 @@ def document(project: Any) -> dict[str, Any]:
         "created": project.created,
         "saved": time.time(),
         "cut": {"folder": _real(project.cut_dir),
+                "folder_from_project": _relpath(project.cut_dir, project.root),
                 "key_dir": _real(project.key_dir) if project.key_dir else None,
+                "key_dir_from_project": (_relpath(project.key_dir, project.root)
+                                         if project.key_dir else None),
                 "frames": names, "size": list(project.cut.size)},
         "settings": project.settings.to_dict(),
         "keyframes": [k.to_dict(names[i]) for i, k in sorted(project.keyframes.items())],
-        "results": [r.to_dict(names) for _, r in sorted(project.results.items())],
-        "retired_outputs": sorted(project.retired_outputs),
+        "results": [_result_dict(project, r) for _, r in sorted(project.results.items())],
+        "retired_outputs": sorted(relative_to_root(project.root, p)
+                                  for p in project.retired_outputs),
         "palette": project.palette.to_dict(),
         "hints": project.hints.to_list(names),
     }
+
+
+def _relpath(path: str | os.PathLike, root: Path) -> str | None:
+    """``path`` relative to the project folder (a cut moved together with its project is found
+    again), or None where there is no such path (another drive)."""
+    try:
+        return Path(os.path.relpath(_real(path), _real(root))).as_posix()
+    except ValueError:
+        return None
 
 
 def save(project: Any) -> Path:
@@ -221,10 +261,13 @@ def save(project: Any) -> Path:
     return path
 
 
-def load(cls: Any, path: str | os.PathLike, cut: Any | None = None) -> Any:
+def load(cls: Any, path: str | os.PathLike, cut: Any | None = None,
+         cut_dir: str | os.PathLike | None = None) -> Any:
     """A ``cls`` (Project) from the project file at ``path`` (or the folder holding one), with
     its results log replayed (see the module doc); :class:`ProjectError` for a corrupt, foreign,
-    newer or damaged file, or one whose paths lead outside the project folder."""
+    newer or damaged file, or one whose paths lead outside the project folder. ``cut_dir``
+    points the project at its cut's new place; frames no longer in the cut are dropped with a
+    warning (``project.cut.warnings``)."""
     path = Path(path)
     if path.is_dir():
         path = path / PROJECT_FILENAME
@@ -245,7 +288,7 @@ def load(cls: Any, path: str | os.PathLike, cut: Any | None = None) -> Any:
             f"the project file {path} was written by a newer OPDM Studio (format {version}); "
             "update the application to open it")
     try:
-        return _build(cls, path, data, cut)
+        return _build(cls, path, data, cut, cut_dir)
     except ProjectError as exc:
         if "points outside" in str(exc):
             raise ProjectError(f"{exc}{hint}") from None
@@ -254,47 +297,144 @@ def load(cls: Any, path: str | os.PathLike, cut: Any | None = None) -> Any:
         raise ProjectError(f"the project file {path} is damaged ({exc!r}){hint}") from exc
 
 
-def _build(cls: Any, path: Path, data: dict[str, Any], cut: Any | None) -> Any:
-    cut_info = data["cut"]
+class _Vanished(ProjectError):
+    """A frame the project names is no longer in the cut."""
+
+
+def _where_cut(root: Path, cut_info: dict[str, Any], cut_dir: str | os.PathLike | None,
+               ) -> tuple[Path, Path | None]:
+    """The cut folder and keyframe colour folder to open: ``cut_dir`` when the user points the
+    project at the cut's new place; else the stored folders, or the same folders relative to
+    the project when the cut moved together with its project."""
+    def stored(key: str) -> Path | None:
+        text = cut_info.get(key)
+        if not text:
+            return None
+        rel = cut_info.get(f"{key}_from_project")
+        if not Path(text).exists() and isinstance(rel, str) and (root / rel).exists():
+            return Path(os.path.normpath(root / rel))
+        return Path(text)
+
+    key_dir = stored("key_dir")
+    if cut_dir is None:
+        return Path(stored("folder") or cut_info["folder"]), key_dir
+    return Path(cut_dir), key_dir if key_dir is not None and key_dir.is_dir() else None
+
+
+def stored_cut_folder(path: str | os.PathLike) -> Path | None:
+    """The cut folder the project file at ``path`` (or in that folder) would open, or None when
+    the file cannot be read (loading it says why)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / PROJECT_FILENAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return _where_cut(path.parent, data["cut"], None)[0]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _build(cls: Any, path: Path, data: dict[str, Any], cut: Any | None,
+           cut_dir: str | os.PathLike | None = None) -> Any:
     settings = ColorizeSettings.from_dict(data.get("settings", {})).validate()
     root = path.parent
-    project = cls(root, Path(cut_info["folder"]),
-                  Path(cut_info["key_dir"]) if cut_info.get("key_dir") else None, settings, cut=cut)
+    folder, key_dir = _where_cut(root, data["cut"], cut_dir)
+    project = cls(root, folder, key_dir, settings, cut=cut)
     project.created = float(data.get("created", time.time()))
-    project.retired_outputs = {str(x) for x in data.get("retired_outputs", [])}
+    project.retired_outputs = {p for p in (from_root(root, str(x))
+                                           for x in data.get("retired_outputs", [])) if p}
     try:
         frames = project.cut.frames
     except CutError as exc:
-        raise ProjectError(f"the project {path} refers to a cut that cannot be opened: {exc}") from exc
+        raise ProjectError(f"the project {path} refers to a cut that cannot be opened: {exc}; if "
+                           "the cut moved, give its new folder (opdm-studio colorize NEW_FOLDER "
+                           f"--out {root})") from exc
     by_name = {f.name: f.index for f in frames}
+    vanished: set[str] = set()
 
     def index_of(name: str) -> int:
+        if not isinstance(name, str):
+            raise ValueError(f"frame name {name!r} is not a file name")
         if name not in by_name:
-            raise ProjectError(f"the project {path} refers to frame {name}, which is no longer "
-                               f"in {project.cut_dir}")
+            vanished.add(name)
+            raise _Vanished(f"the project {path} refers to frame {name}, which is no longer "
+                            f"in {project.cut_dir}")
         return by_name[name]
 
     for k in data.get("keyframes", []):
-        i = index_of(k["name"])
+        try:
+            i = index_of(k["name"])
+        except _Vanished:
+            continue
         key = KeyFrame(i, str(k.get("source", "cut")), k.get("path"))
         if key.source == "result":
             project.confined(str(key.path), "a promoted keyframe")
         project.keyframes[i] = key
     for r in data.get("results", []):
-        _load_result(project, r, index_of)
+        try:
+            _load_result(project, r, index_of)
+        except _Vanished:
+            _retire(project, r)
     project.palette = SwatchPalette.from_dict(data.get("palette"))
-    project.hints = HintSet.from_list(data.get("hints"), index_of)
-    token = data.get("log")
-    if isinstance(token, str) and token:
-        project.log = ResultsLog(root / LOG_FILENAME, token)
-        for rec in project.log.records():
-            if rec.get("op") == "claim":
-                project.claimed_outputs.update(str(x) for x in rec.get("paths", []))
-            elif rec.get("op") == "result" and isinstance(rec.get("result"), dict):
-                _load_result(project, rec["result"], index_of)
+    project.hints = HintSet.from_list(_present_hints(data.get("hints"), by_name, vanished),
+                                      index_of)
+    _replay_log(project, data.get("log"), index_of)
+    if vanished:
+        shown = ", ".join(sorted(vanished)[:5]) + (" ..." if len(vanished) > 5 else "")
+        project.cut.warnings.append(
+            f"{len(vanished)} frame(s) of the project are no longer in {project.cut_dir} "
+            f"({shown}): their keyframes, results and fixes were dropped")
     if settings.output_dir:
         _ = project.output_dir          # confined to the project folder
     return project
+
+
+def _present_hints(items: Any, by_name: dict[str, int], vanished: set[str]) -> list[Any]:
+    """The stored fixes without those on frames the cut no longer has (noted in ``vanished``);
+    a fix's carried copies on such frames are dropped, the fix itself kept."""
+    out = []
+    for it in items or []:
+        if not isinstance(it, dict) or str(it.get("frame")) not in by_name:
+            vanished.add(str(it.get("frame")) if isinstance(it, dict) else "?")
+            continue
+        carried = [c for c in it.get("carried", []) if str(c[0]) in by_name]
+        vanished.update(str(c[0]) for c in it.get("carried", []) if str(c[0]) not in by_name)
+        out.append({**it, "carried": carried})
+    return out
+
+
+def _replay_log(project: Any, token: Any, index_of: Any) -> None:
+    """Replay the results log of the file carrying ``token``; a record that cannot be used (a
+    vanished frame, a damaged line) is skipped with a warning instead of blocking the project."""
+    if not isinstance(token, str) or not token:
+        return
+    root = project.root
+    project.log = ResultsLog(root / LOG_FILENAME, token)
+    skipped = 0
+    for rec in project.log.records():
+        try:
+            if rec.get("op") == "claim":
+                project.claimed_outputs.update(p for p in (from_root(root, str(x))
+                                                           for x in rec.get("paths", [])) if p)
+            elif rec.get("op") == "result" and isinstance(rec.get("result"), dict):
+                _load_result(project, rec["result"], index_of)
+        except _Vanished:
+            _retire(project, rec.get("result"))
+        except (ProjectError, KeyError, TypeError, ValueError, AttributeError, IndexError):
+            skipped += 1
+    if skipped:
+        project.cut.warnings.append(
+            f"{skipped} damaged record(s) in {project.log.path} were skipped: those frames "
+            "are coloured again")
+
+
+def _retire(project: Any, entry: Any) -> None:
+    """The layer files of a result dropped on loading stay the project's own (a later run may
+    replace them without asking)."""
+    outputs = entry.get("outputs") if isinstance(entry, dict) else None
+    if isinstance(outputs, dict):
+        project.retired_outputs.update(p for p in (from_root(project.root, str(v))
+                                                   for v in outputs.values()) if p)
 
 
 def _load_result(project: Any, entry: dict[str, Any], index_of: Any) -> None:
@@ -309,6 +449,8 @@ def _load_result(project: Any, entry: dict[str, Any], index_of: Any) -> None:
     for rel in (res.color_path, res.confidence_path):
         if rel is not None:
             project.confined(rel, f"the stored result of {entry['name']}")
+    res.outputs = {layer: p for layer, p in ((str(k), from_root(project.root, str(v)))
+                                             for k, v in dict(res.outputs).items()) if p}
     project.results[i] = res
 
 

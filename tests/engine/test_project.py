@@ -87,5 +87,6 @@ def test_project_refers_to_missing_frame(cut_dir, tmp_path):
     p = Project.create(cut_dir, tmp_path / "out", keys=[0, 9])
     p.save()
     (cut_dir / "lineart" / "0009.png").unlink()
-    with pytest.raises(ProjectError, match="0009.png"):
-        Project.load(tmp_path / "out")
+    loaded = Project.load(tmp_path / "out")          # issue 27: dropped with a warning
+    assert loaded.key_indices() == [0]
+    assert any("0009.png" in w and "no longer in" in w for w in loaded.cut.warnings)

@@ -3,10 +3,12 @@ written where a user's data lives, a project survives moves and missing files, b
 one line and exit 2."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +86,90 @@ def test_frame_ranges_pick_without_expanding():
     assert time.perf_counter() - start < 0.5
     with pytest.raises(UsageError, match="runs from 1 to 9"):
         frame_ranges("20-30").pick(range(1, 10))
+
+
+# -- 3. a project's files are stored relative to it: a renamed output folder keeps its files ----
+
+def test_a_renamed_output_folder_still_owns_its_files(tmp_path, capsys):
+    cut = new_cut(tmp_path / "cut")
+    assert cli(capsys, *colorize_args(cut, tmp_path / "omA"))[0] == 0
+    text = (tmp_path / "omA" / PROJECT_FILENAME).read_text()
+    assert str(tmp_path / "omA") not in text
+    (tmp_path / "omA").rename(tmp_path / "omB")
+    code, err = cli(capsys, *colorize_args(cut, tmp_path / "omB", "--force"))
+    assert code == 0, err
+    project = Project.load(tmp_path / "omB")
+    assert all(Path(p).parent == tmp_path / "omB" for r in project.results.values()
+               for p in r.outputs.values())
+
+
+# -- 4. a vanished drawing is dropped with a warning; a moved cut is found or pointed at ----------
+
+@pytest.mark.parametrize("change", ["delete", "rename"])
+def test_a_vanished_drawing_is_dropped_with_a_warning(tmp_path, capsys, change):
+    cut = new_cut(tmp_path / "cut")
+    out = tmp_path / "out"
+    assert cli(capsys, *colorize_args(cut, out))[0] == 0
+    drawing = cut / "lineart" / "0004.png"
+    if change == "delete":
+        drawing.unlink()
+    else:
+        drawing.rename(cut / "lineart" / "0004b.png")
+    code, err = cli(capsys, "export", out, "--out", tmp_path / "e", "-q")
+    assert code == 0 and "0004.png" in err and "no longer in" in err, err
+    code, err = cli(capsys, *colorize_args(cut, out))
+    assert code == 0 and "no longer in" in err, err
+    assert "0004.png" not in [project_name for project_name in Project.load(out).frame_names()]
+
+
+def test_a_moved_cut_is_pointed_at_or_found_beside_its_project(tmp_path, capsys):
+    cut = new_cut(tmp_path / "cut")
+    out = tmp_path / "out"
+    assert cli(capsys, *colorize_args(cut, out))[0] == 0
+    cut.rename(tmp_path / "cut2")
+    code, err = cli(capsys, "export", out, "--out", tmp_path / "e1", "-q")
+    one_line_error(code, err, "give its new folder")
+    assert cli(capsys, "export", out, "--out", tmp_path / "e1", "-q", "--cut",
+               tmp_path / "cut2")[0] == 0
+    code, err = cli(capsys, *colorize_args(tmp_path / "cut2", out))
+    assert code == 0 and "now reads it from" in err, err
+    assert cli(capsys, "export", out, "--out", tmp_path / "e2", "-q")[0] == 0
+    # A project kept inside its cut's folder (as the app does) moves with it.
+    inner = tmp_path / "cut2" / "opdm"
+    assert cli(capsys, *colorize_args(tmp_path / "cut2", inner))[0] == 0
+    (tmp_path / "cut2").rename(tmp_path / "cut3")
+    code, err = cli(capsys, "export", tmp_path / "cut3" / "opdm", "--out", tmp_path / "e3", "-q")
+    assert code == 0, err
+    assert (tmp_path / "e3" / "cut3_0004.png").is_file() or any((tmp_path / "e3").iterdir())
+
+
+# -- 11. one bad line in the results log is skipped, not blamed on the project file ---------------
+
+def test_a_damaged_results_log_record_is_skipped_with_a_warning(tmp_path, capsys, monkeypatch):
+    import opdm_studio.engine.project_file as pf
+    cut = new_cut(tmp_path / "cut")
+    out = tmp_path / "out"
+    monkeypatch.setattr(pf, "save", _save_once(pf.save))      # leave the log unfolded
+    assert cli(capsys, *colorize_args(cut, out))[0] == 0
+    log = out / "opdm-project.log"
+    lines = log.read_text().splitlines()
+    assert len(lines) > 3
+    bad = json.loads(lines[2])
+    bad.setdefault("result", {})["name"] = 12     # valid JSON, unusable record
+    bad["result"].pop("status", None)
+    lines[2] = json.dumps(bad)
+    log.write_text("\n".join(lines) + "\n")
+    monkeypatch.undo()
+    code, err = cli(capsys, "export", out, "--out", tmp_path / "e", "-q")
+    assert code == 0 and "damaged record" in err, err
+
+
+def _save_once(real):
+    calls = []
+
+    def save(project):
+        calls.append(1)
+        if len(calls) == 1:
+            return real(project)
+        return project.path
+    return save
