@@ -85,8 +85,12 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     path = Path(path)
     header, _ = read_header(path)
     _, cfg, spec, user = check_metadata(path, header)
-    model = OPDM(cfg)
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    # Names and shapes from a skeleton without storage: a tiny file claiming a huge config is
+    # refused before gigabytes of weights are allocated for it.
+    with torch.device("meta"):
+        skeleton = OPDM(cfg)
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    del skeleton
     found = {k: tuple(v.get("shape", ())) for k, v in header.items() if k != "__metadata__"}
     missing = sorted(set(expected) - set(found))
     unexpected = sorted(set(found) - set(expected))
@@ -117,5 +121,6 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         raise
     except Exception as exc:  # safetensors raises its own error type for damaged files
         raise CheckpointError(f"{path}: the model file is damaged ({exc})") from None
+    model = OPDM(cfg)
     model.load_state_dict(state, strict=True)
     return Checkpoint(model.to(device).eval(), cfg, user, spec)

@@ -270,6 +270,12 @@ def _tiny() -> ModelConfig:
 PRESETS = {"paper": _paper, "small": _small, "tiny": _tiny}
 
 
+# A spec is read from a model file: bounds that keep a foreign file from asking for a run that
+# never ends (the shipped model adapts 2 steps per frame and samples 1 step).
+MAX_SPEC_STEPS = 1000
+MAX_ADAPT_PER_FRAME = 64
+
+
 @dataclass(frozen=True)
 class InferenceSpec:
     """How a checkpoint colours one frame: the pipeline and its settings (typed, validated).
@@ -316,13 +322,15 @@ class InferenceSpec:
              f"unknown pipeline {self.pipeline!r} (known: {', '.join(MODEL_PIPELINES)}); "
              "a newer OPDM Studio may be needed")
         need(self.steps is None or (isinstance(self.steps, int) and not isinstance(self.steps, bool)
-                                    and self.steps >= 1), "steps must be a positive integer")
+                                    and 1 <= self.steps <= MAX_SPEC_STEPS),
+             f"steps must be a whole number from 1 to {MAX_SPEC_STEPS}")
         need(self.gate in GATES, f"gate must be one of {', '.join(GATES)}")
         need(self.refs in REFERENCES, f"refs must be one of {', '.join(REFERENCES)}")
         need(isinstance(self.strength, (int, float)) and not isinstance(self.strength, bool)
              and 0.0 < float(self.strength) <= 1.0, "strength must be a number in (0, 1]")
         need(isinstance(self.adapt_per_frame, int) and not isinstance(self.adapt_per_frame, bool)
-             and self.adapt_per_frame >= 0, "adapt_per_frame must be a whole number >= 0")
+             and 0 <= self.adapt_per_frame <= MAX_ADAPT_PER_FRAME,
+             f"adapt_per_frame must be a whole number from 0 to {MAX_ADAPT_PER_FRAME}")
         if self.pipeline == "opdm":
             need(self.t_start is None, "the opdm pipeline starts from pure noise (no t_start)")
             need(self.refs == "raw" and self.gate == "none" and self.strength == 1.0

@@ -218,3 +218,38 @@ def test_shipped_default_is_a_refine_model():
         pytest.skip("no shipped default model in this checkout")
     assert read_checkpoint_info(path).inference == InferenceSpec.refine(
         t_start=35, steps=1, refs="chain-warped", strength=1.0, adapt_per_frame=2)
+
+
+def test_a_tiny_file_claiming_a_large_config_is_refused_before_the_network_is_built(
+        model, tmp_path, monkeypatch):
+    """Issue 27 item 6: names and shapes are checked on a skeleton without storage."""
+    import opdm_studio.core.checkpoint as ckpt
+    built = []
+    real = ckpt.OPDM
+
+    def spy(cfg):
+        net = real(cfg)
+        built.append(next(net.parameters()).device.type)
+        return net
+
+    monkeypatch.setattr(ckpt, "OPDM", spy)
+    big = ModelConfig.preset("small")
+    path = tmp_path / "small-claim.safetensors"
+    _write_raw(path, {"in_conv.weight": torch.zeros(2)}, _meta(model, config=big.to_json()))
+    assert path.stat().st_size < 4000
+    with pytest.raises(CheckpointError, match="missing tensor"):
+        load_checkpoint(path)
+    assert built == ["meta"]
+
+
+@pytest.mark.parametrize("field,value", [("adapt_per_frame", 10**9), ("steps", 10**9)])
+def test_a_spec_asking_for_an_endless_run_is_refused(model, tmp_path, field, value):
+    """Issue 27 item 12: a model file cannot ask for a run that never ends."""
+    from opdm_studio.core.config import InferenceSpec
+    spec = InferenceSpec.refine(t_start=35, steps=1, refs="chain-warped", adapt_per_frame=2)
+    doc = json.loads(spec.to_json())
+    doc[field] = value
+    path = tmp_path / "endless.safetensors"
+    _write_raw(path, _state(model), _meta(model, inference=json.dumps(doc)))
+    with pytest.raises(CheckpointError, match=field):
+        load_checkpoint(path)
