@@ -7,7 +7,8 @@ argparse's usage block, and never a traceback.
 
 - :func:`positive_int` / :func:`count` (>= 0) / :func:`int_in` (a closed range);
 - :func:`positive_float` (finite, > 0) / :func:`float_in` (finite, in a range);
-- :func:`int_list` (``8,16``: positive, strictly increasing when asked);
+- :func:`int_list` (``8,16``: positive, strictly increasing when asked), :func:`int_pair`
+  (``2,16``: a range), :func:`multiple_of` (sizes the network needs: multiples of 16);
 - :func:`size` (``WxH`` with a pixel budget);
 - :class:`FrameRanges` / :func:`frame_ranges` (``2-23`` or ``1-4,9``): kept as spans, never
   expanded, and bounded by the cut (:meth:`FrameRanges.pick`), so ``0-99999999999`` costs
@@ -25,7 +26,8 @@ from dataclasses import dataclass
 from opdm_studio.errors import OPDMError
 
 __all__ = ["FrameRanges", "Parser", "UsageError", "count", "float_in", "frame_ranges",
-           "int_in", "int_list", "positive_float", "positive_int", "size"]
+           "int_in", "int_list", "int_pair", "multiple_of", "positive_float", "positive_int",
+           "size"]
 
 # No number a command takes is near this: a bound that keeps "1e400" and 10**100 out.
 _INT_LIMIT = 10**12
@@ -122,6 +124,39 @@ def int_list(lo: int = 1, hi: int | None = None, increasing: bool = False) -> Ca
                                              f"{','.join(str(v) for v in sorted(set(values)))}")
         return values
     parse.__name__ = "list of numbers"
+    return parse
+
+
+def multiple_of(step: int, lo: int, hi: int, what: str, zero: str | None = None,
+                ) -> Callable[[str], int]:
+    """A whole number in ``[lo, hi]`` that is a multiple of ``step``; also 0 when ``zero`` says
+    what 0 means (e.g. "the model's size")."""
+    def parse(text: str) -> int:
+        value = _int(text)
+        if value == 0 and zero is not None:
+            return 0
+        if not lo <= value <= hi or value % step:
+            also = f" (or 0 for {zero})" if zero is not None else ""
+            raise argparse.ArgumentTypeError(
+                f"{what} must be a multiple of {step} from {lo} to {hi}{also}, not {text}")
+        return value
+    parse.__name__ = "whole number"
+    return parse
+
+
+def int_pair(lo: int, hi: int, what: str, example: str) -> Callable[[str], tuple[int, int]]:
+    """``A,B``: two whole numbers in ``[lo, hi]`` with A <= B (``--gap 2,16``)."""
+    one = int_in(lo, hi, f"each number of {what}")
+
+    def parse(text: str) -> tuple[int, int]:
+        parts = [x for x in str(text).split(",")]
+        if len(parts) != 2:
+            raise argparse.ArgumentTypeError(f"{what} {text!r}: expected two numbers like {example}")
+        a, b = one(parts[0]), one(parts[1])
+        if b < a:
+            raise argparse.ArgumentTypeError(f"{what} {text} runs backwards: write it as {b},{a}")
+        return a, b
+    parse.__name__ = "pair"
     return parse
 
 

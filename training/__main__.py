@@ -23,9 +23,14 @@ USAGE = "usage: python -m training COMMAND [ARGS...]\n\ncommands:\n" + "\n".join
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to the subcommand's ``main(argv)``; user errors print one line and return 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+    if argv and argv[0] in ("-h", "--help"):
         print(USAGE)
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
+        return 0
+    if not argv or argv[0] not in COMMANDS:
+        what = f"unknown command {argv[0]!r}" if argv else "no command given"
+        print(f"training: error: {what}; the commands are {', '.join(COMMANDS)} (see "
+              "`python -m training --help`)", file=sys.stderr)
+        return 2
     module, _, attr = COMMANDS[argv[0]][0].partition(":")
     fn = getattr(importlib.import_module(module), attr or "main")
     try:
@@ -33,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     except OPDMError as exc:
         print(f"training {argv[0]}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"training {argv[0]}: stopped by the user", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

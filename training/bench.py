@@ -8,13 +8,15 @@ does; ``refine`` is one step from the noised propagation.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import time
 
 import torch
 
+from opdm_studio.cli_args import Parser, int_in, multiple_of
+from opdm_studio.core.config import ModelConfig
+from training.commands import DEVICES, DTYPES, check_device
 from training.config import TrainConfig
 from training.estimate import timed_steps
 from training.objectives import OBJECTIVES
@@ -63,18 +65,19 @@ def batch_size(batch: dict) -> int:
 
 def main(argv: list[str]) -> int:
     """Print a table (or JSON lines) of training speed."""
-    ap = argparse.ArgumentParser(prog="python -m training bench", description=__doc__)
-    ap.add_argument("--preset", action="append", help="preset(s) to measure (default: small and paper)")
+    ap = Parser(prog="python -m training bench", description=__doc__)
+    ap.add_argument("--preset", action="append", choices=ModelConfig.preset_names(), help="preset(s) to measure (default: small and paper)")
     ap.add_argument("--stage", action="append", choices=tuple(STAGES), help="default: align and train")
-    ap.add_argument("--size", type=int, default=224)
-    ap.add_argument("--batch", type=int, default=1)
-    ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--chain-steps", type=int, default=10)
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--dtype", default="auto")
+    ap.add_argument("--size", type=multiple_of(16, 32, 2048, "--size"), default=224)
+    ap.add_argument("--batch", type=int_in(1, 256, "--batch"), default=1)
+    ap.add_argument("--steps", type=int_in(1, 10000, "--steps"), default=3)
+    ap.add_argument("--warmup", type=int_in(0, 1000, "--warmup"), default=1)
+    ap.add_argument("--chain-steps", type=int_in(1, 100, "--chain-steps"), default=10)
+    ap.add_argument("--device", default="auto", choices=DEVICES)
+    ap.add_argument("--dtype", default="auto", choices=DTYPES)
     ap.add_argument("--json", action="store_true")
     ns = ap.parse_args(argv)
+    check_device(ns.device, ns.dtype)
     presets = ns.preset or ["small", "paper"]
     stages = ns.stage or ["align", "train"]
     if not ns.json:

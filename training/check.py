@@ -7,12 +7,13 @@ inside any folder of CUTS (symlinks and ``..`` resolved) is refused, an existing
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
+from opdm_studio.cli_args import Parser
 from opdm_studio.errors import ExportError
+from opdm_studio.guard import Protected, check_may_write
 from training.data import DataReport, FolderCut, open_data
 from training.plots import save_png_atomic
 from training.triplets import preview_triplets
@@ -34,9 +35,8 @@ def data_folders(report: DataReport) -> set[Path]:
 def check_preview_path(path: Path, report: DataReport, overwrite: bool) -> Path:
     """``path`` if a preview may be written there, else ExportError saying why."""
     target = path.resolve()
-    for folder in data_folders(report):
-        if target.is_relative_to(folder):
-            raise ExportError(f"{path}: is inside the training data ({folder}); write the preview elsewhere")
+    check_may_write(path, [Protected("training data", f) for f in sorted(data_folders(report))],
+                    "preview", "write the preview elsewhere")
     if target.is_dir():
         raise ExportError(f"{path}: is a folder; give a file name such as preview.png")
     if path.exists() or path.is_symlink():
@@ -47,7 +47,7 @@ def check_preview_path(path: Path, report: DataReport, overwrite: bool) -> Path:
 
 def main(argv: list[str]) -> int:
     """Print the data report; with ``--preview FILE`` write sampled triplets (line|prev|target|next)."""
-    ap = argparse.ArgumentParser(prog="python -m training check",
+    ap = Parser(prog="python -m training check",
                                  description="Report what a folder of finished cuts offers for training.")
     ap.add_argument("data", help="folder of finished cuts, or synth:N")
     ap.add_argument("--preview", default=None, help="write sampled triplets (line|prev|target|next) to this PNG")
@@ -58,6 +58,9 @@ def main(argv: list[str]) -> int:
     print(report.summary())
     if target is not None:
         rows = preview_triplets(report)
-        save_png_atomic(np.concatenate(rows, axis=0), target)
+        try:
+            save_png_atomic(np.concatenate(rows, axis=0), target)
+        except OSError as exc:
+            raise ExportError(f"{ns.preview}: cannot write the preview ({exc.strerror or exc})") from None
         print(f"wrote {ns.preview}")
     return 0

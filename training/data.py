@@ -25,6 +25,7 @@ from PIL import Image
 
 from opdm_studio.errors import ImageReadError, TrainingDataError
 from opdm_studio.imaging.cut import read_image
+from opdm_studio.imaging.files import FileDigests
 from opdm_studio.imaging.lineart import darkness_to_lineart, extract_lines
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
@@ -74,6 +75,19 @@ def _image_size(path: Path) -> tuple[int, int] | None:
             return im.size
     except (OSError, ValueError):
         return None
+
+
+def _damage(path: Path, digests: FileDigests) -> str | None:
+    """What is wrong with the whole file (truncated, damaged), or None: a PNG's chunks and a
+    JPEG's end are checked without decoding, other formats are decoded."""
+    if path.suffix.lower() in (".png", ".jpg", ".jpeg"):
+        return digests.facts(path).problem
+    try:
+        with Image.open(path) as im:
+            im.load()
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        return f"the file is damaged ({exc})"
+    return None
 
 
 class CutSource:
@@ -246,10 +260,15 @@ def _scan_cut(folder: Path, problems: list[str]) -> FolderCut | None:
     good: list[Path] = []
     line_files: list[Path | None] = []
     n_missing_lines = 0
+    digests = FileDigests()
     for p in colors:
         s = _image_size(p)
         if s is None:
             problems.append(f"{p}: not a readable image, skipped")
+            continue
+        damage = _damage(p, digests)
+        if damage is not None:
+            problems.append(f"{p}: {damage}, skipped")
             continue
         sizes[s] = sizes.get(s, 0) + 1
         good.append(p)
@@ -264,6 +283,10 @@ def _scan_cut(folder: Path, problems: list[str]) -> FolderCut | None:
         lf = lines_by_stem.get(p.stem)
         if lf is not None and _image_size(lf) != size:
             problems.append(f"{lf}: line art size differs from its colour frame; lines extracted instead")
+            lf = None
+        damage = _damage(lf, digests) if lf is not None else None
+        if lf is not None and damage is not None:
+            problems.append(f"{lf}: {damage}; lines extracted from its colour frame instead")
             lf = None
         if lf is None and line_dir is not None:
             n_missing_lines += 1

@@ -3,7 +3,6 @@ the app loads, with the inference spec the run trained for (a refine run's expor
 pipeline, a stage-2 run's the paper's sampling)."""
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -11,7 +10,9 @@ from typing import Any
 
 import torch
 
+from opdm_studio.cli_args import Parser
 from opdm_studio.errors import CheckpointError, ExportError
+from opdm_studio.guard import Protected, check_may_write
 from training.state import (
     inference_spec_of,
     is_training_checkpoint,
@@ -33,6 +34,8 @@ def export_model(src: str | Path, dst: str | Path, use_ema: bool = True, fp16: b
     from opdm_studio.core.model import OPDM
     src_path = resolve_checkpoint(src)
     dst = Path(dst)
+    check_may_write(dst, export_protected(src, src_path), "model file",
+                    "choose another file, e.g. in the models folder")
     if dst.exists() and not overwrite:
         raise ExportError(f"{dst}: a model with this name already exists; choose another name")
     mcfg = model_config_of(src_path)
@@ -60,9 +63,26 @@ def export_model(src: str | Path, dst: str | Path, use_ema: bool = True, fp16: b
     return dst
 
 
+def export_protected(src: str | Path, src_path: Path) -> list[Protected]:
+    """What an export never replaces: the checkpoint it reads, the run's checkpoints (``--resume``
+    needs them) and the folder of the run's training data."""
+    out = [Protected("training checkpoint being exported", src_path, "self")]
+    run = Path(src) if Path(src).is_dir() else src_path.parent.parent
+    if (run / "checkpoints").is_dir():
+        out.append(Protected("checkpoint folder of the run", run / "checkpoints"))
+    if is_training_checkpoint(src_path):
+        try:
+            data = json.loads(read_training_header(src_path).get("train_config", "{}")).get("data")
+        except (ValueError, AttributeError):
+            data = None
+        if isinstance(data, str) and data and Path(data).is_dir():
+            out.append(Protected("training data of the run", Path(data)))
+    return out
+
+
 def main(argv: list[str]) -> int:
     """`python -m training export RUN_OR_CKPT OUT.safetensors [--raw] [--fp32] [--force]`."""
-    ap = argparse.ArgumentParser(prog="python -m training export",
+    ap = Parser(prog="python -m training export",
                                  description="Write an fp16 inference checkpoint from a training run.")
     ap.add_argument("source", help="run folder (its latest checkpoint) or a training checkpoint")
     ap.add_argument("out", help="output .safetensors (e.g. into the models folder)")

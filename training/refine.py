@@ -10,16 +10,16 @@ learns only the correction (docs/model.md). The run folder is an ordinary traini
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from training.commands import parse_pair, report_end
+from opdm_studio.cli_args import Parser, count, float_in, int_in, int_pair, multiple_of
+from training.commands import DEVICES, DTYPES, EXIT_STOPPED, check_device, report_end, run_stoppable
 from training.config import SYNTH_REFINE, TrainConfig
 from training.objectives import REFINE_PRESET, refine_config
-from training.trainer import finish_distributed, run
+from training.trainer import finish_distributed
 
 __all__ = ["DATA_NOTE", "export_refiner", "main", "refine_config"]
 
@@ -42,33 +42,34 @@ def export_refiner(src: str | Path, dst: str | Path, command: str = "", overwrit
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m training refine --out RUN --minutes M`: train the flow refiner."""
-    ap = argparse.ArgumentParser(prog="python -m training refine",
+    ap = Parser(prog="python -m training refine",
                                  description="Train OPDM as a refiner of line-art flow propagation "
                                              "(the shipped default model's recipe, synthetic data).")
     ap.add_argument("--out", required=True, help="run folder")
-    ap.add_argument("--minutes", type=float, default=55.0, help="wall-clock training budget")
-    ap.add_argument("--max-steps", type=int, default=0, help="step cap (0 = none: the budget decides)")
+    ap.add_argument("--minutes", type=float_in(0.0, 1e6, "--minutes", open_lo=True), default=55.0, help="wall-clock training budget")
+    ap.add_argument("--max-steps", type=count, default=0, help="step cap (0 = none: the budget decides)")
     ap.add_argument("--data", default=SYNTH_REFINE,
                     help=f"{SYNTH_REFINE} (default: synthetic cuts made on the fly), a cuts folder or synth:N")
     ap.add_argument("--init", default=None, help="start from this model or run instead of a new refine-small")
-    ap.add_argument("--size", type=int, default=128)
-    ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--lr", type=float, default=2e-4)
-    ap.add_argument("--base", type=int, default=24, help="U-Net base width of a new model")
-    ap.add_argument("--w-occlusion", type=float, default=2.0)
-    ap.add_argument("--t-range", default="10,60", help="timesteps the propagation is noised to")
-    ap.add_argument("--ckpt-minutes", type=float, default=4.0)
-    ap.add_argument("--workers", type=int, default=1, help="data worker processes (0 = in the training thread)")
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--dtype", default="auto", help="auto, fp32, bf16")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    ap.add_argument("--size", type=multiple_of(16, 32, 2048, "--size"), default=128)
+    ap.add_argument("--batch", type=int_in(1, 4096, "--batch"), default=4)
+    ap.add_argument("--lr", type=float_in(0.0, 1.0, "--lr", open_lo=True), default=2e-4)
+    ap.add_argument("--base", type=multiple_of(8, 8, 512, "--base"), default=24, help="U-Net base width of a new model")
+    ap.add_argument("--w-occlusion", type=float_in(0.0, 1e6, "--w-occlusion"), default=2.0)
+    ap.add_argument("--t-range", type=int_pair(0, 10000, "--t-range", "10,60"), default=(10, 60), help="timesteps the propagation is noised to")
+    ap.add_argument("--ckpt-minutes", type=float_in(0.0, 1e6, "--ckpt-minutes"), default=4.0)
+    ap.add_argument("--workers", type=int_in(0, 64, "--workers"), default=1, help="data worker processes (0 = in the training thread)")
+    ap.add_argument("--device", default="auto", choices=DEVICES)
+    ap.add_argument("--dtype", default="auto", choices=DTYPES)
+    ap.add_argument("--seed", type=count, default=0)
+    ap.add_argument("--threads", type=int_in(0, 1024, "--threads"), default=0, help="torch threads (0 = default)")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--no-progress", action="store_true")
     ns = ap.parse_args(argv)
     if ns.threads:
         torch.set_num_threads(ns.threads)
-    t_min, t_max = parse_pair(ns.t_range, "--t-range", "10,60")
+    check_device(ns.device, ns.dtype)
+    t_min, t_max = ns.t_range
     cfg = TrainConfig(data=ns.data, out=ns.out, objective="refine", preset=REFINE_PRESET, init=ns.init,
                       width=ns.base if ns.base != 24 else 0, size=ns.size, steps=ns.max_steps,
                       minutes=ns.minutes, batch=ns.batch, lr=ns.lr, ema=0.995, workers=ns.workers,
@@ -78,10 +79,10 @@ def main(argv: list[str] | None = None) -> int:
                       resume=ns.resume, progress=not ns.no_progress,
                       # The recipe continued (same objective, same data): no pull to the start weights.
                       l2sp=0.0)
-    ev = run(cfg)
+    ev, stopped = run_stoppable(cfg)
     finish_distributed()
-    report_end(ev, cfg, "refine")
-    return 0
+    report_end(ev, cfg, "refine", stopped)
+    return EXIT_STOPPED if stopped else 0
 
 
 if __name__ == "__main__":
