@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from opdm_studio import paths
+from opdm_studio.engine.composite import frame_composite, trace_treatment
 from opdm_studio.engine.fixes import FillOutcome, Fixer, Flagged, RegionCache, key_paint_colours, next_flagged
 from opdm_studio.engine.hints import HintSet, swatch_of_region
 from opdm_studio.engine.project import PROJECT_FILENAME, FrameResult, KeyFrame, Project
@@ -73,11 +74,6 @@ class ColouringChoices(Protocol):
     working_size: int
     snapping: str       # "auto" | "off" | "all"
     gap: int
-
-
-def composite(color: np.ndarray, line: np.ndarray) -> np.ndarray:
-    """Lines multiplied over a colour layer: how the finished frame looks."""
-    return (color.astype(np.uint16) * line[..., None].astype(np.uint16) // 255).astype(np.uint8)
 
 
 class Document:
@@ -245,9 +241,14 @@ class Document:
         return self._cached(("conf", i), make)
 
     def composite(self, i: int) -> np.ndarray | None:
-        """Lines over colour for frame ``i``; None if it has no colour yet."""
-        color = self.result_color(i)
-        return None if color is None else composite(color, self.line(i))
+        """The finished picture of frame ``i`` (None if it has no colour yet): the engine's one
+        composite, byte for byte what the export writes (trace lines as the keys treat them)."""
+        if i not in self.project.keyframes and not self.has_result(i):
+            return None
+        # The treatment is part of the key: it changes with the keys, and so does the picture.
+        treatment = trace_treatment(self.project)
+        return self._cached(("composite", i, treatment),
+                            lambda: frame_composite(self.project, self.fixer, i))
 
     def thumbnail_source(self, i: int) -> np.ndarray:
         """Image for the timeline tile: the coloured frame, else the drawing (thread-safe)."""

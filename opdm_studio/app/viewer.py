@@ -1,6 +1,6 @@
 """The frame viewer: zoom with the wheel, pan by dragging, fit; the view modes; colour picking.
 
-Images of each mode are composed in numpy from the document (lines multiplied over colour, the
+Images of each mode are composed in numpy from the document (the finished frame as exported, the
 keyframes side by side, low-confidence regions tinted for review) and shown as one pixmap.
 """
 from __future__ import annotations
@@ -10,7 +10,6 @@ from PySide6.QtCore import QT_TRANSLATE_NOOP, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView, QWidget
 
-from opdm_studio.app.document import composite
 from opdm_studio.app.i18n import translate
 from opdm_studio.app.timeline import rgb_to_qimage
 
@@ -40,7 +39,7 @@ def _key_picture(doc, k: int | None, h: int, w: int) -> np.ndarray:
     if k is None:
         return np.full((h, w, 3), 60, np.uint8)
     c = doc.key_color(k)
-    return composite(c, doc.line(k)) if c is not None else _pad_label(doc.line(k))
+    return doc.composite(k) if c is not None else _pad_label(doc.line(k))
 
 
 def compose(doc, frame: int, mode: str) -> tuple[np.ndarray, str, int]:
@@ -53,7 +52,7 @@ def compose(doc, frame: int, mode: str) -> tuple[np.ndarray, str, int]:
     if mode == "color":
         if color is None:
             return _pad_label(line), translate("viewer", "not coloured yet: showing the line art"), 0
-        return composite(color, line), "", 0
+        return doc.composite(frame), "", 0
     if mode == "overlay":
         # Colour at reduced strength under blue lines: shows colour leaking across lines.
         base = np.full(line.shape + (3,), 255, np.float32)
@@ -65,7 +64,7 @@ def compose(doc, frame: int, mode: str) -> tuple[np.ndarray, str, int]:
     if mode == "review":
         if color is None:
             return _pad_label(line), translate("viewer", "not coloured yet: nothing to review"), 0
-        out = composite(color, line).astype(np.float32)
+        out = doc.composite(frame).astype(np.float32)
         conf = doc.confidence(frame)
         if conf is None:
             return out.astype(np.uint8), translate("viewer", "no confidence map for this frame"), 0
@@ -82,7 +81,7 @@ def compose(doc, frame: int, mode: str) -> tuple[np.ndarray, str, int]:
             share=f"{share:.1f}", threshold=REVIEW_THRESHOLD), 0
     if mode == "side":
         prev, nxt = doc.neighbours(frame)
-        mid = composite(color, line) if color is not None else _pad_label(line)
+        mid = doc.composite(frame) if color is not None else _pad_label(line)
         h, w = line.shape
         gap = np.full((h, SIDE_GAP, 3), 20, np.uint8)
         out = np.concatenate([_key_picture(doc, prev, h, w), gap, mid, gap, _key_picture(doc, nxt, h, w)], axis=1)

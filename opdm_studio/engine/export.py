@@ -4,7 +4,8 @@ The one export path: the command line's ``opdm-studio export`` and the app's exp
 call :func:`export_results`, so they write the same files, and the same protections hold for
 both: never into a folder the project reads (drawings, paint), never two frames into one file,
 never over a file unless asked. What is written shows the colourist's fixes and the palette's
-current colours (:func:`~opdm_studio.engine.fixes.frame_layers`), as the run writes them;
+current colours (:func:`~opdm_studio.engine.composite.shown_layers`), as the run writes them
+and the app's viewer shows them;
 :func:`refresh_layers` writes the run's own layer files again after they changed.
 """
 from __future__ import annotations
@@ -12,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import numpy as np
-
-from opdm_studio.engine.fixes import Fixer, fixer_for, frame_layers
-from opdm_studio.engine.layers import check_free, key_layers, output_targets, write_layers
+from opdm_studio.engine.composite import shown_layers
+from opdm_studio.engine.fixes import fixer_for
+from opdm_studio.engine.layers import check_free, output_targets, write_layers
 from opdm_studio.engine.project import ColorizeSettings, Project
 from opdm_studio.errors import ExportError
 from opdm_studio.pipelines.base import CancelToken
@@ -55,19 +55,9 @@ def export_results(project: Project, out_dir: Path, layers: Iterable[str] | None
     for n, i in enumerate(indices, start=1):
         if cancel is not None and cancel.cancelled:
             return
-        color, composite = _frame(project, fixer, i)
+        color, composite = shown_layers(project, fixer, i)
         write_layers(project, i, color, composite, targets[i])
         yield n, total, i
-
-
-def _frame(project: Project, fixer: Fixer, index: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """(colour layer, composite or None) of a frame as it is written: fixes and palette on."""
-    key = index in project.keyframes
-    if key:
-        color, composite = key_layers(project, index)
-    else:
-        color, composite = project.stored_color(index), None
-    return frame_layers(fixer, index, color, composite, key=key)
 
 
 def refresh_layers(project: Project, frames: Iterable[int]) -> list[int]:
@@ -79,7 +69,7 @@ def refresh_layers(project: Project, frames: Iterable[int]) -> list[int]:
         res = project.results.get(i)
         if res is None or not res.outputs or (i not in project.keyframes and res.color_path is None):
             continue
-        color, composite = _frame(project, fixer, i)
+        color, composite = shown_layers(project, fixer, i)
         write_layers(project, i, color, composite,
                      {layer: Path(p) for layer, p in res.outputs.items()})
         done.append(i)

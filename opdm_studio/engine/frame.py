@@ -19,7 +19,13 @@ import numpy as np
 from opdm_studio.engine.models import LoadedModel, prepare_model
 from opdm_studio.engine.project import ColorizeSettings
 from opdm_studio.errors import ProjectError
-from opdm_studio.imaging.lineart import darkness_to_lineart, extract_lines, line_mask_from_drawing
+from opdm_studio.imaging.export import make_layers
+from opdm_studio.imaging.lineart import (
+    TraceTreatment,
+    darkness_to_lineart,
+    extract_lines,
+    line_mask_from_drawing,
+)
 from opdm_studio.imaging.palette import Palette, key_pair_palette
 from opdm_studio.imaging.snapping import line_fringe, snap_to_palette
 from opdm_studio.imaging.regions import find_regions
@@ -184,7 +190,8 @@ class FrameColorizer:
         return guess.rgb
 
     def finish(self, guess: np.ndarray, line_u8: np.ndarray,
-               line_rgb: np.ndarray | None = None, palette: Palette | None = None) -> FrameOutput:
+               line_rgb: np.ndarray | None = None, palette: Palette | None = None,
+               treatment: TraceTreatment | None = None) -> FrameOutput:
         """Snap a full-resolution guess to the key pair's palette and put the lines on top.
 
         ``line_rgb`` is the drawing's own line colours; without it the ink pixels take the guess's
@@ -192,7 +199,8 @@ class FrameColorizer:
         lines' soft edge that the ink mask leaves out, where the keys have one
         (:func:`~opdm_studio.imaging.snapping.line_fringe`). ``palette`` defaults to the
         current pair's; pass it explicitly when finishing a frame in another thread while this
-        colouriser already moved on to another pair.
+        colouriser already moved on to another pair. ``treatment``: how the composite shows the
+        drawing's colour-trace lines (:func:`~opdm_studio.engine.composite.trace_treatment`).
         """
         if palette is None:
             if self._pair is None:
@@ -220,7 +228,10 @@ class FrameColorizer:
         conf = np.asarray(res.confidence, dtype=np.float64)[1:]
         areas = np.asarray(regions.areas, dtype=np.float64)[1:len(conf) + 1]
         mean_conf = float((conf * areas).sum() / areas.sum()) if areas.sum() > 0 else 1.0
-        return FrameOutput(composite=res.image, color_only=res.color_only, raw=guess,
+        # THE composite (imaging.export.make_layers, as the viewer's and every export's).
+        image = res.image if treatment is None or fringe else make_layers(
+            res.color_only, mask, line_rgb, treatment).composite
+        return FrameOutput(composite=image, color_only=res.color_only, raw=guess,
                            confidence_map=np.asarray(res.confidence_map, dtype=np.float32),
                            confidence=mean_conf, flagged=int(np.count_nonzero(res.flagged)),
                            regions=int(getattr(regions, "count", len(conf))))

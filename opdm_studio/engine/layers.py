@@ -14,18 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from opdm_studio.engine.frame import line_mask_of
+from opdm_studio.engine.composite import compose, key_layers
 from opdm_studio.engine.project import DATA_DIRNAME, Project
 from opdm_studio.engine.sources import check_output_folder, check_unique_names, source_folders
 from opdm_studio.errors import ExportError
-from opdm_studio.imaging.export import (
-    frame_filename,
-    make_layers,
-    write_png_atomic,
-    write_psd,
-)
-from opdm_studio.imaging.lineart import luminance
-from opdm_studio.imaging.regions import fill_line_pixels
+from opdm_studio.imaging.export import frame_filename, write_png_atomic, write_psd
+
+__all__ = ["check_free", "key_layers", "layer_paths", "output_targets", "store_result", "write_layers"]
 
 
 def layer_paths(project: Project, index: int, layers: Iterable[str], out_dir: Path,
@@ -70,11 +65,11 @@ def check_free(targets: Iterable[Path], owned: set[str], overwrite: bool) -> Non
 def write_layers(project: Project, index: int, color_only: np.ndarray,
                   composite: np.ndarray | None, targets: dict[str, Path]) -> dict[str, str]:
     """Write the requested layers of one frame atomically; returns layer -> absolute path."""
-    cut = project.cut
     layers = None
     if any(layer != "composite" for layer in targets) or composite is None:
-        # Only built when needed: the composite alone is already at hand for coloured frames.
-        layers = make_layers(color_only, line_mask_of(cut.line(index)), cut.line_rgb(index))
+        # Only built when needed: the composite alone is already at hand for coloured frames
+        # (THE composite, engine.composite.compose, as these layers are).
+        layers = compose(project, index, color_only)
     protected = [folder for _role, folder in source_folders(project)]
     written: dict[str, str] = {}
     for layer, path in targets.items():
@@ -106,22 +101,3 @@ def store_result(project: Project, index: int, color_only: np.ndarray,
     write_png_atomic(project.root / color_rel, color_only, overwrite=True, compress_level=1)
     write_png_atomic(project.root / conf_rel, conf8, overwrite=True, compress_level=1)
     return color_rel, conf_rel
-
-
-def key_layers(project: Project, index: int) -> tuple[np.ndarray, np.ndarray]:
-    """(colour-only, composite) of keyframe ``index``.
-
-    A painted key that already shows the drawing's lines is its own composite, byte for byte
-    (the colourist's paint is the truth); a colour-only key (a promoted result, or a paint file
-    without lines) gets the original lines put on top.
-    """
-    rgb = project.key_color(index)
-    cut = project.cut
-    mask = line_mask_of(cut.line(index))
-    color_only = fill_line_pixels(rgb, mask)
-    source = project.keyframes[index].source
-    # Lines are present when most ink pixels of the drawing are dark in the key image too.
-    has_lines = bool(mask.any()) and float(np.mean(luminance(rgb)[mask] < 128)) > 0.5
-    if source != "result" and has_lines:
-        return color_only, rgb
-    return color_only, make_layers(color_only, mask, cut.line_rgb(index)).composite

@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from opdm_studio.engine.composite import compose, trace_treatment
 from opdm_studio.engine.fixes import fixer_for, frame_layers
 from opdm_studio.engine.frame import (
     FrameColorizer,
     FrameOutput,
     frame_seed,
-    line_mask_of,
 )
 from opdm_studio.engine.layers import (
     check_free,
@@ -43,7 +43,6 @@ from opdm_studio.engine.models import load_model, resolve_model
 from opdm_studio.engine.plan import FileHolds, PlanItem, make_plan
 from opdm_studio.engine.project import ColorizeSettings, FrameResult, Project
 from opdm_studio.errors import Cancelled, ExportError, OPDMError, ProjectError
-from opdm_studio.imaging.export import make_layers
 from opdm_studio.pipelines.base import CancelToken, Interval
 
 __all__ = ["CancelToken", "Colorizer", "ProgressEvent"]
@@ -305,7 +304,8 @@ class Colorizer:
                          sources: dict[str, str]) -> tuple[FrameOutput, FrameResult]:
             cut = project.cut
             assert fc is not None
-            output = fc.finish(guess, cut.line(item.index), cut.line_rgb(item.index), palette=palette)
+            output = fc.finish(guess, cut.line(item.index), cut.line_rgb(item.index), palette=palette,
+                               treatment=trace_treatment(project))
             result = FrameResult(item.index, "done", keys=item.keys, method=fc.settings.method,
                                  recipe=work.recipe, sources=sources)
             self._write_frame(item, output, result, targets[item.index])
@@ -445,10 +445,8 @@ class Colorizer:
                                    f"{project.frame_name(item.index)}")
             conf = project.result_confidence(src)
             res = project.results[src]
-            cut = project.cut
             # Same drawing as the source, so its lines go on top of the stored colours.
-            composite = make_layers(color, line_mask_of(cut.line(item.index)),
-                                    cut.line_rgb(item.index)).composite
+            composite = compose(project, item.index, color).composite
             out = FrameOutput(composite, color, color, conf if conf is not None else
                               np.ones(color.shape[:2], np.float32), res.confidence or 0.0,
                               res.flagged, res.regions)

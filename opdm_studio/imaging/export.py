@@ -21,7 +21,13 @@ import numpy as np
 
 from opdm_studio.errors import ExportError
 from opdm_studio.fileio import write_bytes_atomic
-from opdm_studio.imaging.lineart import composite_over, line_layer
+from opdm_studio.imaging.lineart import (
+    TRACE_SHOWN,
+    TraceTreatment,
+    composite_over,
+    line_layer,
+    painted_trace_mask,
+)
 from opdm_studio.imaging.regions import fill_line_pixels
 
 __all__ = ["DEFAULT_TEMPLATE", "LAYER_SUFFIXES", "TEMPLATE_FIELDS", "Layers", "encode_png",
@@ -141,19 +147,35 @@ class Layers:
         return {"composite": self.composite, "color": self.color, "lines": self.lines}[name]
 
 
-def make_layers(color: np.ndarray, line_mask: np.ndarray, line_rgb: np.ndarray | None = None) -> Layers:
-    """Layers of a coloured frame.
+def make_layers(color: np.ndarray, line_mask: np.ndarray, line_rgb: np.ndarray | None = None,
+                treatment: TraceTreatment | None = None) -> Layers:
+    """Layers of a coloured frame: THE composite (the app's viewer and every export use it).
 
     ``color`` uint8 (H, W, 3), with or without lines painted in; ``line_mask`` bool (H, W);
-    ``line_rgb`` the original drawing in colour (None: black lines). The colour layer fills
-    line pixels from the neighbouring regions; the line layer is RGBA (opaque ink, soft fringe,
-    transparent paper); the composite is the line layer over the colour layer, so a compositor
-    stacking the two layers gets exactly the composite.
+    ``line_rgb`` the original drawing in colour (None: black lines); ``treatment`` how the
+    drawing's colour-trace lines show (None: as drawn). The colour layer fills line pixels from
+    the neighbouring regions; the line layer is RGBA (opaque ink, soft fringe, transparent
+    paper) without the trace lines the treatment paints over, which the colour layer shows
+    instead (its own paint there, unless that is the line's colour: then the neighbours'). The
+    composite is the line layer over the colour layer, so a compositor stacking the two layers
+    gets exactly the composite.
     """
     if color.shape[:2] != line_mask.shape:
         raise ValueError(f"colour {color.shape[:2]} and line mask {line_mask.shape} differ in size")
-    color_only = fill_line_pixels(np.ascontiguousarray(color[..., :3]), line_mask)
+    color = np.ascontiguousarray(color[..., :3])
+    color_only = fill_line_pixels(color, line_mask)
     lines = line_layer(line_mask, line_rgb)
+    if line_rgb is None or treatment is None:
+        return Layers(composite=composite_over(color_only, lines), color=color_only, lines=lines)
+    painted = painted_trace_mask(line_rgb, line_mask, treatment)
+    if painted is not None and painted.any():
+        lines[painted] = 0
+        # Paint already over a painted-over line (a key's own, a hold of it) stays as painted.
+        ink = painted & line_mask
+        diff = np.abs(color[ink].astype(np.int16) - line_rgb[ink].astype(np.int16)).max(axis=1)
+        own = np.zeros_like(ink)
+        own[ink] = diff > TRACE_SHOWN
+        color_only[own] = color[own]
     return Layers(composite=composite_over(color_only, lines), color=color_only, lines=lines)
 
 

@@ -5,7 +5,8 @@ Conventions: colour images are ``uint8`` RGB ``(H, W, 3)``; line *darkness* maps
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
 from typing import ClassVar
 
 import cv2
@@ -82,12 +83,14 @@ class TraceLines:
 def find_trace_lines(line_rgb: np.ndarray, line_mask: np.ndarray | None = None,
                      min_chroma: int = TRACE_CHROMA) -> TraceLines:
     """Find coloured (red/blue/other) trace lines among the line pixels of an RGB drawing."""
-    rgb16 = line_rgb.astype(np.int16)
-    chroma = rgb16.max(axis=2) - rgb16.min(axis=2)
+    rgb = np.ascontiguousarray(line_rgb)
+    r, g, b = cv2.split(rgb)
+    # (OpenCV's per-channel max / min: numpy's reduction over the last axis is ~10x slower.)
+    chroma = cv2.subtract(cv2.max(cv2.max(r, g), b), cv2.min(cv2.min(r, g), b))
     mask = chroma >= min_chroma
     if line_mask is not None:
         mask &= line_mask
-    hsv = cv2.cvtColor(np.ascontiguousarray(line_rgb), cv2.COLOR_RGB2HSV)  # hue in [0, 180)
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)  # hue in [0, 180)
     hue = hsv[..., 0].astype(np.int16)
     kind = np.zeros(mask.shape, np.uint8)
     red = (hue < 15) | (hue >= 160)
@@ -96,6 +99,112 @@ def find_trace_lines(line_rgb: np.ndarray, line_mask: np.ndarray | None = None,
     kind[mask & red] = TraceLines.RED
     kind[mask & blue] = TraceLines.BLUE
     return TraceLines(mask, kind)
+
+
+# --- how the finished frame treats trace lines (learnt from the painted keys) ----------------
+
+#: A key pixel within this largest-channel difference of the drawing's line colour shows the line.
+TRACE_SHOWN = 48
+#: Chroma from which a pixel just outside the ink counts as the soft edge of a coloured line.
+TRACE_EDGE_CHROMA = 16
+#: How far (pixels) outside the ink a trace line's soft edge reaches.
+TRACE_EDGE_REACH = 2
+TREATMENTS = ("kept", "painted")
+
+
+@dataclass(frozen=True)
+class TraceTreatment:
+    """What the finished frame does with each kind of trace line: "kept" (shows the line in its
+    colour, as the drawing says) or "painted" (covered with the neighbouring paint)."""
+
+    red: str = "kept"
+    blue: str = "kept"
+    other: str = "kept"
+
+    KINDS: ClassVar[dict[str, int]] = {"red": TraceLines.RED, "blue": TraceLines.BLUE,
+                                       "other": TraceLines.OTHER}
+
+    def __post_init__(self) -> None:
+        for name in self.KINDS:
+            if getattr(self, name) not in TREATMENTS:
+                raise ValueError(f"trace treatment {name}={getattr(self, name)!r}: use kept or painted")
+
+    def painted_kinds(self) -> list[int]:
+        """The :class:`TraceLines` kinds painted over."""
+        return [kind for name, kind in self.KINDS.items() if getattr(self, name) == "painted"]
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON form: kind name -> "kept" | "painted"."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> TraceTreatment:
+        """Inverse of :meth:`to_dict` (missing kinds are kept; ValueError on other values)."""
+        return cls(**{name: str(data.get(name, "kept")) for name in cls.KINDS})
+
+
+def _max_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Largest channel difference of two (N, 3) uint8 colour lists."""
+    return np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=-1)
+
+
+def trace_votes(paint: np.ndarray, line_rgb: np.ndarray,
+                line_mask: np.ndarray) -> dict[int, tuple[int, int]]:
+    """Per trace kind, (kept, painted) pixel counts of one painted key over its drawing.
+
+    A trace pixel is kept when the key shows the drawing's line colour there (within
+    :data:`TRACE_SHOWN`, and nearer to it than to the nearest paint off the lines); otherwise it
+    is painted over.
+    """
+    from opdm_studio.imaging.regions import fill_line_pixels
+    trace = find_trace_lines(line_rgb, line_mask)
+    if not trace.mask.any():
+        return {}
+    near = fill_line_pixels(paint[..., :3], line_mask)[trace.mask]
+    shown, line = paint[..., :3][trace.mask], line_rgb[trace.mask]
+    to_line = _max_diff(shown, line)
+    kept = (to_line <= TRACE_SHOWN) & (to_line < _max_diff(shown, near))
+    kinds = trace.kind[trace.mask]
+    out = {}
+    for kind in TraceTreatment.KINDS.values():
+        sel = kinds == kind
+        if sel.any():
+            k = int(np.count_nonzero(kept & sel))
+            out[kind] = (k, int(np.count_nonzero(sel)) - k)
+    return out
+
+
+def learn_trace_treatment(keys: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> TraceTreatment:
+    """How the painted keys treat each kind of trace line: ``keys`` are (key paint RGB, the
+    key's drawing RGB, its ink mask). A kind is painted over where most of its pixels over all
+    keys show paint; a kind no key has is kept (what the drawing says)."""
+    kept: dict[int, int] = {}
+    painted: dict[int, int] = {}
+    for paint, line_rgb, line_mask in keys:
+        for kind, (k, p) in trace_votes(paint, line_rgb, line_mask).items():
+            kept[kind] = kept.get(kind, 0) + k
+            painted[kind] = painted.get(kind, 0) + p
+    return TraceTreatment(**{name: "painted" if painted.get(kind, 0) > kept.get(kind, 0) else "kept"
+                             for name, kind in TraceTreatment.KINDS.items()})
+
+
+def painted_trace_mask(line_rgb: np.ndarray, line_mask: np.ndarray,
+                       treatment: TraceTreatment) -> np.ndarray | None:
+    """bool (H, W): the drawing's trace-line pixels ``treatment`` paints over (their ink and the
+    coloured soft edge just outside it); None when it paints no kind over."""
+    kinds = treatment.painted_kinds()
+    if not kinds:
+        return None
+    ink = find_trace_lines(line_rgb, line_mask)
+    painted = ink.mask & np.isin(ink.kind, kinds)
+    if not painted.any():
+        return painted
+    # The anti-aliased edge of a painted-over line is the same hue, fainter, off the ink mask.
+    soft = find_trace_lines(line_rgb, None, min_chroma=TRACE_EDGE_CHROMA)
+    size = 2 * TRACE_EDGE_REACH + 1
+    near = cv2.dilate(painted.view(np.uint8), np.ones((size, size), np.uint8)) > 0
+    edge = near & ~line_mask & soft.mask & np.isin(soft.kind, kinds)
+    return painted | edge
 
 
 def line_mask_from_drawing(line: np.ndarray, threshold: int = 160) -> np.ndarray:

@@ -118,6 +118,9 @@ def test_compose_review_highlights_low_confidence():
         def result_color(self, i):
             return np.full((8, 8, 3), 100, np.uint8)
 
+        def composite(self, i):             # the drawing is blank paper: the colour alone
+            return self.result_color(i)
+
         def confidence(self, i):
             c = np.ones((8, 8), np.float32)
             c[:4] = 0.1
