@@ -123,6 +123,32 @@ class Correspondence:
             flow_b2a = pair_flow(line_b, line_a)
         return cls(labels_a, labels_b, warp_labels(labels_a, flow_b2a))
 
+    def matches(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every region of ``a`` at once: (label in ``b`` (0 = none), sure) as arrays indexed by
+        the label of ``a``; the same answers as :meth:`match`, without a loop over regions."""
+        best = np.zeros(self.count_a, np.int64)
+        sure = np.zeros(self.count_a, bool)
+        if self.identical:
+            best[1:] = np.arange(1, self.count_a)
+            sure[1:] = True
+            return best, sure
+        if len(self._a) == 0:
+            return best, sure
+        order = np.lexsort((-self._n, self._a))          # by region of a, largest overlap first
+        a, b, n = self._a[order], self._b[order], self._n[order].astype(np.float64)
+        first = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
+        nxt = np.minimum(first + 1, len(a) - 1)
+        rival = np.where((first + 1 < len(a)) & (a[nxt] == a[first]), n[nxt], 0.0)
+        la, lb, n_best = a[first], b[first], n[first]
+        landed = np.maximum(self.landed_a[la], 1.0)
+        area_b = self.areas_b[lb].astype(np.float64)
+        growth = area_b / landed
+        ok = ((n_best / landed >= MIN_COVER) & (n_best / np.maximum(area_b, 1.0) >= MIN_PURITY)
+              & (rival <= MAX_RIVAL * n_best) & (growth >= 1.0 / MAX_GROWTH) & (growth <= MAX_GROWTH))
+        best[la] = lb
+        sure[la] = ok
+        return best, sure
+
     def match(self, label_a: int) -> Match:
         """Where region ``label_a`` of ``a`` went in ``b`` (see :class:`Match`)."""
         if not 0 < label_a < self.count_a:
