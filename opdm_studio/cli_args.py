@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from opdm_studio.errors import OPDMError
 
-__all__ = ["FrameRanges", "Parser", "UsageError", "count", "float_in", "frame_ranges",
+__all__ = ["FrameRanges", "Parser", "UsageError", "choice_list", "count", "float_in", "frame_ranges",
            "int_in", "int_list", "int_pair", "multiple_of", "positive_float", "positive_int",
            "size"]
 
@@ -157,6 +157,20 @@ def int_pair(lo: int, hi: int, what: str, example: str) -> Callable[[str], tuple
             raise argparse.ArgumentTypeError(f"{what} {text} runs backwards: write it as {b},{a}")
         return a, b
     parse.__name__ = "pair"
+    return parse
+
+
+def choice_list(choices: tuple[str, ...], what: str) -> Callable[[str], list[str]]:
+    """Comma-separated names, each one of ``choices`` (``--methods flow,opdm``)."""
+    def parse(text: str) -> list[str]:
+        names = [x.strip() for x in str(text).split(",") if x.strip()]
+        bad = [x for x in names if x not in choices]
+        if bad or not names:
+            raise argparse.ArgumentTypeError(
+                f"{what}: unknown {', '.join(bad) or repr(text)}; use one or more of "
+                f"{','.join(choices)}")
+        return names
+    parse.__name__ = "list of names"
     return parse
 
 

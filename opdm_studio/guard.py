@@ -18,7 +18,7 @@ from pathlib import Path
 
 from opdm_studio.errors import ExportError
 
-__all__ = ["SCOPES", "Protected", "WriteRefused", "check_may_write", "is_within"]
+__all__ = ["SCOPES", "Protected", "WriteRefused", "check_may_write", "check_new_folder", "is_within"]
 
 # "tree": the path and everything under it; "self": the path only (a folder or a file).
 SCOPES = ("tree", "self")
@@ -90,3 +90,22 @@ def check_may_write(target: str | os.PathLike, protected: Iterable[Protected],
         if entry.scope == "tree" and any(a & ids for a in above):
             raise WriteRefused(f"the {what} {target} is inside the {entry.role} ({entry.path}); "
                                f"OPDM Studio never writes where it reads: {hint}")
+
+
+def check_new_folder(target: str | os.PathLike, what: str = "folder",
+                     protected: Iterable[Protected] = ()) -> None:
+    """Raise :class:`WriteRefused` unless ``target`` may be written (:func:`check_may_write`)
+    and is a new or empty folder: a writer that fills a whole folder never mixes its files
+    with someone's drawings or replaces them."""
+    check_may_write(target, protected, what)
+    path = Path(target)
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        raise WriteRefused(f"the {what} {target} is a file or a link, not a folder; give a new "
+                           "folder")
+    try:
+        empty = not path.exists() or next(path.iterdir(), None) is None
+    except OSError as exc:
+        raise WriteRefused(f"the {what} {target} cannot be read ({exc.strerror or exc})") from None
+    if not empty:
+        raise WriteRefused(f"the {what} {target} already holds files; give a new or empty folder "
+                           "so nothing there is replaced")

@@ -10,7 +10,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -19,6 +18,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from opdm_studio.cli_args import Parser, choice_list, int_in
 
 TICK_MS = 10
 STALL_MS = 100.0
@@ -158,13 +159,14 @@ def measure_latency(method: str, n: int, size: int, steps: int, workdir: Path) -
 
 def main(argv: list[str]) -> int:
     """Run the GUI benchmark and print a table (or JSON)."""
-    parser = argparse.ArgumentParser(prog="opdm-studio bench --gui", description=__doc__.split("\n")[0])
+    parser = Parser(prog="opdm-studio bench --gui", description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    parser.add_argument("--frames", type=int, default=24, help="frames of the synthetic cut (24)")
-    parser.add_argument("--size", type=int, default=512, help="frame size in pixels (512)")
-    parser.add_argument("--steps", type=int, default=4, help="DDIM steps for the opdm run (4)")
-    parser.add_argument("--methods", default="flow,opdm", help="which colouring runs (flow,opdm)")
-    parser.add_argument("--repeat", type=int, default=3, help="launch repetitions (3)")
+    parser.add_argument("--frames", type=int_in(3, 10000, "--frames"), default=24, help="frames of the synthetic cut (24)")
+    parser.add_argument("--size", type=int_in(64, 4096, "--size"), default=512, help="frame size in pixels (512)")
+    parser.add_argument("--steps", type=int_in(1, 1000, "--steps"), default=4, help="DDIM steps for the opdm run (4)")
+    parser.add_argument("--methods", type=choice_list(("flow", "opdm"), "--methods"),
+                        default=["flow", "opdm"], help="which colouring runs (flow,opdm)")
+    parser.add_argument("--repeat", type=int_in(1, 100, "--repeat"), default=3, help="launch repetitions (3)")
     args = parser.parse_args(argv)
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # headless machines and CI
@@ -184,8 +186,8 @@ def main(argv: list[str]) -> int:
         old = os.environ.get("OPDM_STUDIO_HOME")
         os.environ["OPDM_STUDIO_HOME"] = str(home)
         try:
-            out["latency"] = [measure_latency(m.strip(), args.frames, args.size, args.steps, tmp)
-                              for m in args.methods.split(",") if m.strip()]
+            out["latency"] = [measure_latency(m, args.frames, args.size, args.steps, tmp)
+                              for m in args.methods]
         finally:
             if old is None:
                 os.environ.pop("OPDM_STUDIO_HOME", None)

@@ -9,7 +9,6 @@ CPU, so every time is the minimum of a few repeats and the ratio is what to comp
 """
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import json
 import os
@@ -23,6 +22,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from opdm_studio.bench import cpu_name
+from opdm_studio.cli_args import Parser, int_in, multiple_of, positive_int
 from opdm_studio.core.config import ModelConfig
 from opdm_studio.core.device import (
     autocast,
@@ -223,25 +223,24 @@ def format_table(report: dict[str, Any]) -> str:
 
 def main(argv: list[str]) -> int:
     """Run the network benchmark; print a table or JSON."""
-    ap = argparse.ArgumentParser(prog="opdm-studio bench", description=__doc__.splitlines()[0])
+    ap = Parser(prog="opdm-studio bench", description=__doc__.splitlines()[0])
     ap.add_argument("--preset", action="append", choices=ModelConfig.preset_names(),
                     help="preset to measure (repeatable; default: all)")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    ap.add_argument("--size", type=int, default=224, help="image size (multiple of 16), default 224")
-    ap.add_argument("--steps", type=int, default=10, help="DDIM steps per frame, default 10")
-    ap.add_argument("--repeats", type=int, default=3, help="timed repeats per figure (minimum kept)")
+    ap.add_argument("--size", type=multiple_of(16, 16, 2048, "--size"), default=224, help="image size (multiple of 16), default 224")
+    ap.add_argument("--steps", type=int_in(1, 1000, "--steps"), default=10, help="DDIM steps per frame, default 10")
+    ap.add_argument("--repeats", type=int_in(1, 1000, "--repeats"), default=3, help="timed repeats per figure (minimum kept)")
     ap.add_argument("--dtype", action="append", choices=list(DTYPE_NAMES),
                     help="dtype(s) to measure (default: fp32, plus bf16 where supported)")
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    ap.add_argument("--threads", type=positive_int, default=0,
+                    help="torch threads (default: torch's choice)")
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                     help="wall: elapsed time (default); cpu: process CPU time with 1 thread, "
                          "for a machine that other programs keep busy (figures are per core)")
-    ap.add_argument("--peak-size", type=int, action="append",
+    ap.add_argument("--peak-size", type=int_in(16, 8192, "--peak-size"), action="append",
                     help="matrix size(s) for the matmul peak (default 1024, 2048, 3072)")
     args = ap.parse_args(argv)
-    if args.size < 16 or args.size % 16:
-        ap.error("--size must be a multiple of 16")
     try:
         device = pick_device(args.device)
     except ValueError as exc:

@@ -24,7 +24,6 @@ memory does not count.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing as mp
 import os
@@ -37,6 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from opdm_studio.bench import cpu_name
+from opdm_studio.cli_args import Parser, int_in, size
+from opdm_studio.core.config import ModelConfig
+from opdm_studio.guard import check_new_folder
 
 TARGET_S = 60.0
 #: The default pipeline (shipped model) on a 1080p cut: seconds per frame, end to end, at most.
@@ -97,7 +99,6 @@ def _write_synthetic_cut(folder: str, n_frames: int, size: tuple[int, int], uniq
         import torch
 
         from opdm_studio.core.checkpoint import save_checkpoint
-        from opdm_studio.core.config import ModelConfig
         from opdm_studio.core.model import OPDM
         torch.manual_seed(0)
         save_checkpoint(root / f"{preset}-random.safetensors", OPDM(ModelConfig.preset(preset)),
@@ -264,32 +265,26 @@ def bench_long(frames: int = 600, size: tuple[int, int] = (2048, 1080), method: 
     return r
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = text.lower().split("x")
-        return int(w), int(h)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size {text!r} must look like 1920x1080") from None
-
-
 def main(argv: list[str]) -> int:
     """Run the cut benchmark; prints a table or (``--json``) one JSON object."""
-    ap = argparse.ArgumentParser(prog="opdm-studio bench --cut", description=__doc__.split("\n")[0])
+    ap = Parser(prog="opdm-studio bench --cut", description=__doc__.split("\n")[0])
     ap.add_argument("--json", action="store_true", help="print JSON")
     ap.add_argument("--long", action="store_true",
                     help="the 600-frame 2K run instead: cost per frame along the cut, memory")
-    ap.add_argument("--frames", type=int, help="frames (default 24; 600 with --long)")
-    ap.add_argument("--size", type=_size, help="WxH (default 1920x1080; 2048x1080 with --long)")
+    ap.add_argument("--frames", type=int_in(3, 100000, "--frames"), help="frames (default 24; 600 with --long)")
+    ap.add_argument("--size", type=size(64, 4096 * 4096), help="WxH (default 1920x1080; 2048x1080 with --long)")
     ap.add_argument("--method", choices=("opdm", "flow"),
                     help="colouring method (default opdm; flow with --long)")
     ap.add_argument("--model", help="model file for opdm (default: the shipped default model, run as "
                                     "its inference spec says: the default pipeline)")
-    ap.add_argument("--preset", help="time a model preset with random weights instead of a model "
+    ap.add_argument("--preset", choices=ModelConfig.preset_names(), help="time a model preset with random weights instead of a model "
                                      "(e.g. small; --long uses small)")
-    ap.add_argument("--steps", type=int, default=10, help="sampler steps of --preset (default 10)")
+    ap.add_argument("--steps", type=int_in(1, 1000, "--steps"), default=10, help="sampler steps of --preset (default 10)")
     ap.add_argument("--holds", action="store_true", help="let the synthetic cut hold drawings")
     ap.add_argument("--keep", type=Path, help="copy the coloured frames to this folder")
     args = ap.parse_args(argv)
+    if args.keep is not None:
+        check_new_folder(args.keep, "--keep folder")
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     if args.long:
         r = bench_long(frames=args.frames or 600, size=args.size or (2048, 1080),

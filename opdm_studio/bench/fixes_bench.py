@@ -20,7 +20,6 @@ could need), with the machine, date and load.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -247,14 +246,16 @@ def _size(text: str) -> tuple[int, int]:
 
 def main(argv: list[str]) -> int:
     """Run the fixing benchmark; prints a table or (``--json``) one JSON object."""
+    from opdm_studio.cli_args import Parser, UsageError, int_in, int_list, size
     from opdm_studio.engine.project import SNAP_MODES, ColorizeSettings
-    ap = argparse.ArgumentParser(prog="opdm-studio bench --fixes",
+    ap = Parser(prog="opdm-studio bench --fixes",
                                  description=" ".join(__doc__.split("\n\n")[0].split()))
-    ap.add_argument("--seeds", default=f"0,1,2,{SAMPLE_SEED}",
+    ap.add_argument("--seeds", type=int_list(0, 10**9), default=[0, 1, 2, SAMPLE_SEED],
                     help=f"synthetic cuts (default 0,1,2,{SAMPLE_SEED}: {SAMPLE_SEED} is the sample cut)")
-    ap.add_argument("--frames", type=int, default=24)
-    ap.add_argument("--size", type=_size, default=(960, 540), help="WxH (960x540)")
-    ap.add_argument("--keys", default="", help="keyframe indices (default: first and last)")
+    ap.add_argument("--frames", type=int_in(3, 10000, "--frames"), default=24)
+    ap.add_argument("--size", type=size(64, 4096 * 4096), default=(960, 540), help="WxH (960x540)")
+    ap.add_argument("--keys", type=int_list(0, 9999, increasing=True), default=None,
+                    help="keyframe indices (default: first and last)")
     ap.add_argument("--method", choices=("flow", "opdm"), default=ColorizeSettings().method,
                     help="colouring method (the app's default: %(default)s; opdm: the default "
                          "model, flow: no model)")
@@ -262,8 +263,9 @@ def main(argv: list[str]) -> int:
                     help="palette snapping of the run (the project setting; default auto)")
     ap.add_argument("--json", action="store_true", help="print JSON")
     args = ap.parse_args(argv)
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    keys = [int(k) for k in args.keys.split(",") if k.strip()] or None
+    seeds, keys = args.seeds, args.keys
+    if keys is not None and (len(keys) < 2 or keys[-1] >= args.frames):
+        raise UsageError(f"--keys needs two or more frame indices below --frames {args.frames}")
     model = None
     if args.method == "opdm":
         from opdm_studio.engine.models import load_model, resolve_model

@@ -8,7 +8,6 @@ Reported: best-of-N wall seconds (median and CPU time too) of ``find_regions``, 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -18,9 +17,10 @@ import time
 import cv2
 import numpy as np
 
+from opdm_studio.cli_args import Parser, count, int_in, int_list, size
 from opdm_studio.imaging.palette import extract_palette
-from opdm_studio.imaging.snapping import snap_to_palette
 from opdm_studio.imaging.regions import find_regions
+from opdm_studio.imaging.snapping import snap_to_palette
 
 TARGET_S = 0.5
 # Clips of real consecutive colour frames in the evaluation data (DESIGN.md: never copied here).
@@ -144,26 +144,22 @@ def real_check(root: str, guess_heights: tuple[int, ...] = (256,), per_clip: int
 
 def main(argv: list[str]) -> int:
     """Print the imaging figures (``--json`` for machine-readable output)."""
-    ap = argparse.ArgumentParser(prog="opdm-studio bench --imaging", description=__doc__.split("\n")[0])
+    ap = Parser(prog="opdm-studio bench --imaging", description=__doc__.split("\n")[0])
     ap.add_argument("--json", action="store_true", help="print JSON")
-    ap.add_argument("--size", default="1920x1080", help="frame size WxH (default 1920x1080)")
-    ap.add_argument("--repeat", type=int, default=5, help="runs per measurement; the median is shown")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--size", type=size(64, 4096 * 4096), default=(1920, 1080), help="frame size WxH (default 1920x1080)")
+    ap.add_argument("--repeat", type=int_in(1, 1000, "--repeat"), default=5, help="runs per measurement; the median is shown")
+    ap.add_argument("--seed", type=count, default=0)
     ap.add_argument("--real", nargs="?", const=os.path.join("..", "shared", "evaldata"), default=None,
                     metavar="EVALDATA", help="also check snapping off vs auto on real frames "
                     "(default folder ../shared/evaldata; skipped when absent)")
-    ap.add_argument("--real-frames", type=int, default=2, help="frames per clip for --real (default 2)")
-    ap.add_argument("--guess-heights", default="256",
+    ap.add_argument("--real-frames", type=int_in(1, 1000, "--real-frames"), default=2, help="frames per clip for --real (default 2)")
+    ap.add_argument("--guess-heights", type=int_list(16, 4096), default=[256],
                     help="comma-separated guess sizes (short side, px) for --real (default 256)")
     args = ap.parse_args(argv)
-    try:
-        w, h = (int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        ap.error("--size must look like 1920x1080")
-    r = run((w, h), max(1, args.repeat), args.seed)
+    w, h = args.size
+    r = run((w, h), args.repeat, args.seed)
     if args.real is not None:
-        heights = tuple(int(v) for v in args.guess_heights.split(",") if v.strip())
-        r["real_check"] = real_check(args.real, heights or (256,), max(1, args.real_frames))
+        r["real_check"] = real_check(args.real, tuple(args.guess_heights), args.real_frames)
     if args.json:
         print(json.dumps(r, indent=1))
         return 0

@@ -120,9 +120,11 @@ def test_evaluate_command_end_to_end(data_dir, tmp_path, capsys):
     assert "PSNR native" not in text                # --size224-only
 
 
-def test_evaluate_command_missing_folder_skips_cleanly(tmp_path, capsys):
-    assert evaluate_cmd.main([str(tmp_path / "nope")]) == 1
-    assert "does not exist" in capsys.readouterr().out
+def test_evaluate_command_missing_folder_is_a_one_line_error(tmp_path, capsys):
+    from opdm_studio.cli import main
+    assert main(["evaluate", str(tmp_path / "nope")]) == 2          # issue 27 item 13
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not exist" in err[0]
 
 
 def test_evaluate_command_with_model_rows(tmp_path):
