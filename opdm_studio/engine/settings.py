@@ -18,6 +18,28 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "fp32", "bf16", "fp16")
 
 
+# Image formats a template could end in that OPDM Studio does not write (it writes PNG).
+_OTHER_FORMATS = (".jpg", ".jpeg", ".tif", ".tiff", ".tga", ".bmp", ".webp", ".exr", ".psd",
+                  ".gif", ".dpx")
+
+
+def check_template_text(template: str) -> str:
+    """``template`` if its text makes clean file names: no control characters (a newline),
+    no space at either end, and no other image format's extension (every layer is a PNG);
+    else :class:`ExportError` saying why."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in template):
+        raise ExportError("the naming template holds a control character (a line break or a "
+                          "tab); file names must not")
+    if template != template.strip():
+        raise ExportError("the naming template starts or ends with a space; remove it")
+    lowered = template.lower()
+    other = next((ext for ext in _OTHER_FORMATS if lowered.endswith(ext)), None)
+    if other is not None:
+        raise ExportError(f"the naming template ends in {other}, but OPDM Studio writes PNG "
+                          "files: end it with .png")
+    return template
+
+
 @dataclass
 class ColorizeSettings:
     """How a cut is coloured and exported (one per project; the CLI and the GUI edit it)."""
@@ -63,6 +85,7 @@ class ColorizeSettings:
             raise bad("layers", ",".join(self.layers), "use one or more of " + ", ".join(LAYERS))
         try:
             check_template(self.template)
+            check_template_text(self.template)
         except ExportError as exc:
             raise ProjectError(f"setting template={self.template!r} is not valid: {exc}") from None
         return self

@@ -73,3 +73,30 @@ def test_round_trip_and_palette_files(tmp_path):
         read_palette_file(tmp_path / "x.gpl")
     with pytest.raises(ProjectError):
         p.export_file(tmp_path / "cut.txt")
+
+
+# -- issue 27 item 12: palette import is linear and takes a byte-order mark ------------------------
+
+def test_a_large_palette_imports_in_linear_time(tmp_path):
+    import time
+
+    from opdm_studio.engine.swatches import SwatchPalette
+    path = tmp_path / "big.gpl"
+    colours = [(i // 65536 % 256, i // 256 % 256, i % 256) for i in range(1, 20001)]
+    path.write_text("GIMP Palette\nName: big\n#\n"
+                    + "".join(f"{r} {g} {b} c{i}\n" for i, (r, g, b) in enumerate(colours)))
+    pal = SwatchPalette()
+    start = time.perf_counter()
+    assert pal.import_file(path) == (0, 20000)
+    assert time.perf_counter() - start < 2.0          # 17.6 s for 10 000 before
+    assert pal.import_file(path) == (0, 0)             # the same names and colours: nothing new
+    assert len({s.id for s in pal.swatches}) == 20000
+
+
+def test_a_gimp_palette_with_a_byte_order_mark_imports(tmp_path):
+    from opdm_studio.engine.swatches import SwatchPalette
+    path = tmp_path / "bom.gpl"
+    path.write_bytes("\ufeffGIMP Palette\nName: x\n#\n255 0 0 Red\n0 0 255 Blue\n".encode())
+    pal = SwatchPalette()
+    assert pal.import_file(path) == (0, 2)
+    assert [s.name for s in pal.live()] == ["Red", "Blue"]

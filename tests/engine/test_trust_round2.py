@@ -173,3 +173,40 @@ def _save_once(real):
             return real(project)
         return project.path
     return save
+
+
+# -- 10, 13. evaluate: its report never lands in its data; bad values are one line ----------------
+
+def test_evaluate_never_writes_its_report_into_its_data(tmp_path, capsys):
+    from opdm_studio.imaging.export import write_png_atomic
+    from tests.evaluation.synth import moving_disc
+    data = tmp_path / "data"
+    (data / "disc").mkdir(parents=True)
+    for i, frame in enumerate(moving_disc(n=4, h=48, w=64, step=2, radius=10)):
+        write_png_atomic(data / "disc" / f"{i:04d}.png", frame)
+    before = source_tree(data)
+    for out in (data, data / "disc", data / "report"):
+        code, err = cli(capsys, "evaluate", data, "--gaps", "2", "--methods", "nearest",
+                        "--size224-only", "--out", out)
+        one_line_error(code, err, "never writes where it reads")
+    assert source_tree(data) == before
+
+
+@pytest.mark.parametrize("bad", [["--gaps", "1"], ["--gaps", "x"], ["--steps", "0"],
+                                 ["--seed", "-1"], ["--working-size", "7"], ["--device", "tpu"]])
+def test_evaluate_answers_bad_values_in_one_line(tmp_path, capsys, bad):
+    (tmp_path / "data").mkdir()
+    code, err = cli(capsys, "evaluate", tmp_path / "data", *bad)
+    one_line_error(code, err, bad[0])
+
+
+# -- 12. templates: no control characters, no edge spaces, no other format's extension -----------
+
+@pytest.mark.parametrize("template", ["{cut}_{frame:04d}\n.png", "{frame}\t.png",
+                                      "{frame}.png ", " {frame}.png", "{cut}_{frame:04d}.jpg",
+                                      "{name}.TIF"])
+def test_templates_that_make_unclean_names_are_refused(tmp_path, capsys, template):
+    cut = new_cut(tmp_path / "cut")
+    code, err = cli(capsys, *colorize_args(cut, tmp_path / "out", "--template", template))
+    one_line_error(code, err, "template")
+    assert not (tmp_path / "out").exists()
