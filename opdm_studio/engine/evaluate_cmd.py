@@ -27,11 +27,15 @@ def opdm_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = 
                  working_size: int = 224) -> dict[str, Method]:
     """Three method rows for a checkpoint: snapping off, auto, all.
 
-    The network samples once per frame (row ``off``, uncached); ``auto`` and ``all`` reuse that
-    guess and only re-snap, but report the full per-frame time (sampling + their snapping).
+    The network samples once per frame (row ``off``, uncached); ``auto`` and ``all`` reuse those
+    guesses and decide the paint of the whole window's regions along their tracks, as the cut
+    run does (:class:`~opdm_studio.engine.paint.IntervalPainter`), but report the full per-frame
+    time (sampling + their share of the decision and snapping).
     """
+    from opdm_studio.engine.fixes import RegionCache
     from opdm_studio.engine.frame import FrameColorizer
     from opdm_studio.engine.models import load_model
+    from opdm_studio.engine.paint import IntervalPainter
     from opdm_studio.engine.project import ColorizeSettings
     from opdm_studio.pipelines.base import Interval
 
@@ -46,34 +50,53 @@ def opdm_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = 
     pair: dict[str, Any] = {"key": None}
     name = Path(model_path).stem
 
+    def sample(task: Task, target: np.ndarray, t: float, index: int | None) -> tuple:
+        """The guess of one drawing of the task's window (cached): (raw, composite off, seconds)."""
+        key = (id(target), t)
+        if key not in cache:
+            t0 = time.perf_counter()
+            fc.settings.snap = "off"
+            interval = None
+            if task.window_lines is not None and index is not None:
+                lines = task.window_lines     # one list per window: flow chained through it
+                pair["lines"] = lines         # held, so its id is not reused meanwhile
+                interval = Interval(key=("window", id(lines)), load=lambda: lines,
+                                    position=index, length=len(lines))
+            out = fc.colorize(target, task.prev_rgb, task.next_rgb, task.prev_line,
+                              task.next_line, t=t, interval=interval)
+            cache[key] = (out.raw, out.composite, time.perf_counter() - t0, target)
+        return cache[key]
+
+    def decide(task: Task, snap: str) -> tuple[dict[int, Any], float]:
+        """Every in-between of the task's window decided along its tracks (once per window)."""
+        lines = task.window_lines
+        if lines is None or task.index is None:
+            return {}, 0.0
+        if ("decided", snap, id(lines)) not in cache:
+            last = len(lines) - 1
+            raws = {j: sample(task, lines[j], j / last, j)[0] for j in range(1, last)}
+            t0 = time.perf_counter()
+            painter = IntervalPainter(RegionCache(lambda j: lines[j], gap=settings.gap), snap)
+            decided = painter.decide(fc.palette, {0: task.prev_rgb, last: task.next_rgb}, raws)
+            cache[("decided", snap, id(lines))] = (decided, (time.perf_counter() - t0) / max(last - 1, 1))
+        return cache[("decided", snap, id(lines))]
+
     def run(task: Task, snap: str) -> tuple[np.ndarray, float]:
         pair_key = (id(task.prev_rgb), id(task.next_rgb))
         if pair["key"] != pair_key:
             cache.clear()
             pair.update(key=pair_key, hold=(task.prev_rgb, task.next_rgb))
-        key = (id(task.target_line), task.t)
-        if key not in cache:
-            t0 = time.perf_counter()
-            fc.settings.snap = "off"
-            interval = None
-            if task.window_lines is not None and task.index is not None:
-                lines = task.window_lines     # one list per window: flow chained through it
-                pair["lines"] = lines         # held, so its id is not reused meanwhile
-                interval = Interval(key=("window", id(lines)), load=lambda: lines,
-                                    position=task.index, length=len(lines))
-            out = fc.colorize(task.target_line, task.prev_rgb, task.next_rgb,
-                              task.prev_line, task.next_line, t=task.t, interval=interval)
-            cache[key] = (out.raw, out.composite, time.perf_counter() - t0, task.target_line)
-        raw, off, secs, _ = cache[key]
+        raw, off, secs, _ = sample(task, task.target_line, task.t, task.index)
         if snap == "off":
             return off, secs
+        decided, share = decide(task, snap)
         t0 = time.perf_counter()
         fc.settings.snap = snap
         try:
-            out = fc.finish(raw, task.target_line)
+            out = fc.finish(raw, task.target_line, decision=decided.get(task.index))
         finally:
             fc.settings.snap = "off"
-        return out.composite, secs + time.perf_counter() - t0
+        return out.composite, secs + share + time.perf_counter() - t0
 
     def row(mode: str) -> Method:
         return lambda task: run(task, mode)

@@ -32,7 +32,7 @@ from opdm_studio.engine.hints import Fix, HintSet, apply_fills, paint_regions, r
 from opdm_studio.engine.swatches import RGB, SwatchPalette
 from opdm_studio.errors import ProjectError
 from opdm_studio.imaging.lineart import line_mask_from_drawing
-from opdm_studio.imaging.regions import find_regions
+from opdm_studio.imaging.regions import Regions, find_regions
 from opdm_studio.imaging.tracking import Correspondence, region_point
 
 #: Regions whose confidence is below this are flagged for review (the Review view's hatching).
@@ -98,7 +98,7 @@ class RegionCache:
         self.gap = int(gap)
         self.capacity = capacity
         self._sized = False
-        self._labels: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._regions: OrderedDict[int, Regions] = OrderedDict()
         self._pairs: OrderedDict[tuple[int, int], Correspondence] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -108,22 +108,27 @@ class RegionCache:
 
     def labels(self, i: int) -> np.ndarray:
         """Region labels int32 (H, W) of frame ``i`` (0 on lines)."""
+        return self.regions(i).labels
+
+    def regions(self, i: int) -> Regions:
+        """The paint regions of frame ``i`` (its ink mask with the gap closing)."""
         with self._lock:
-            lab = self._labels.get(i)
-            if lab is not None:
-                self._labels.move_to_end(i)
-                return lab
+            reg = self._regions.get(i)
+            if reg is not None:
+                self._regions.move_to_end(i)
+                return reg
             gap = self.gap
-        lab = find_regions(line_mask_from_drawing(self._line(i)), gap=gap).labels
+        reg = find_regions(line_mask_from_drawing(self._line(i)), gap=gap)
         with self._lock:
             if not self._sized:       # as many frames as the memory budget holds, 8 at least
-                self.capacity = max(8, min(self.capacity, self.MAX_BYTES // max(lab.nbytes, 1)))
+                size = reg.labels.nbytes + reg.line_mask.nbytes
+                self.capacity = max(8, min(self.capacity, self.MAX_BYTES // max(size, 1)))
                 self._sized = True
             if gap == self.gap:
-                self._labels[i] = lab
-                while len(self._labels) > self.capacity:
-                    self._labels.popitem(last=False)
-        return lab
+                self._regions[i] = reg
+                while len(self._regions) > self.capacity:
+                    self._regions.popitem(last=False)
+        return reg
 
     def correspondence(self, a: int, b: int) -> Correspondence:
         """How the regions of frame ``b`` overlap those of frame ``a``."""
@@ -162,10 +167,10 @@ class RegionCache:
         """Drop what was computed for ``frame`` (its drawing changed), or everything."""
         with self._lock:
             if frame is None:
-                self._labels.clear()
+                self._regions.clear()
                 self._pairs.clear()
                 return
-            self._labels.pop(frame, None)
+            self._regions.pop(frame, None)
             for k in [k for k in self._pairs if frame in k]:
                 del self._pairs[k]
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from opdm_studio.engine.models import LoadedModel, prepare_model
+from opdm_studio.engine.paint import FrameDecision
 from opdm_studio.engine.project import ColorizeSettings
 from opdm_studio.errors import ProjectError
 from opdm_studio.imaging.export import make_layers
@@ -27,8 +28,8 @@ from opdm_studio.imaging.lineart import (
     line_mask_from_drawing,
 )
 from opdm_studio.imaging.palette import Palette, key_pair_palette
-from opdm_studio.imaging.snapping import line_fringe, snap_to_palette
 from opdm_studio.imaging.regions import find_regions
+from opdm_studio.imaging.snapping import line_fringe, snap_to_palette
 from opdm_studio.pipelines import METHODS, make_pipeline
 from opdm_studio.pipelines.base import CancelToken, FrameInputs, Interval, Pipeline
 
@@ -191,7 +192,8 @@ class FrameColorizer:
 
     def finish(self, guess: np.ndarray, line_u8: np.ndarray,
                line_rgb: np.ndarray | None = None, palette: Palette | None = None,
-               treatment: TraceTreatment | None = None) -> FrameOutput:
+               treatment: TraceTreatment | None = None,
+               decision: FrameDecision | None = None) -> FrameOutput:
         """Snap a full-resolution guess to the key pair's palette and put the lines on top.
 
         ``line_rgb`` is the drawing's own line colours; without it the ink pixels take the guess's
@@ -201,6 +203,9 @@ class FrameColorizer:
         current pair's; pass it explicitly when finishing a frame in another thread while this
         colouriser already moved on to another pair. ``treatment``: how the composite shows the
         drawing's colour-trace lines (:func:`~opdm_studio.engine.composite.trace_treatment`).
+        ``decision``: the paint of each region as decided along its track over the key interval
+        (:class:`~opdm_studio.engine.paint.IntervalPainter`); without it the frame is snapped
+        alone (``settings.snap``).
         """
         if palette is None:
             if self._pair is None:
@@ -221,9 +226,13 @@ class FrameColorizer:
                 # Measured once per key pair, and only here: drawings with line colours skip it.
                 palette.fringe = line_fringe(pair.keys, palette, gap=self.settings.gap)
             fringe = palette.fringe or 0
-        regions = find_regions(mask, gap=self.settings.gap)
-        res = snap_to_palette(guess, regions, palette, mode=self.settings.snap,
-                              line_mask=mask, line_rgb=line_rgb, fringe=fringe)
+        if decision is None:
+            regions = find_regions(mask, gap=self.settings.gap)
+            res = snap_to_palette(guess, regions, palette, mode=self.settings.snap,
+                                  line_mask=mask, line_rgb=line_rgb, fringe=fringe)
+        else:
+            regions = decision.regions
+            res = decision.snap(palette, mask, line_rgb, fringe)
         # Mean over paint regions (label 0 is the lines), weighted by area.
         conf = np.asarray(res.confidence, dtype=np.float64)[1:]
         areas = np.asarray(regions.areas, dtype=np.float64)[1:len(conf) + 1]

@@ -8,9 +8,14 @@ steps. A cancelled frame is discarded, finished frames stay, the project is vali
 instant, and the same run again resumes with the frames that have no finished result (the
 files of an unfinished frame were claimed, so they are replaced rather than refused).
 
-Pieces: :class:`_Work` (what a run does, decided and checked up front), :class:`_Progress`
-(counters, ETA, events), :class:`_FinishingQueue` (snapping and writing frame i in a background
-thread while frame i+1 samples).
+Paint is decided per region track over a key interval: the in-betweens of one interval (at most
+:data:`CHUNK` at a time) are sampled first, then :class:`~opdm_studio.engine.paint.IntervalPainter`
+decides every region's paint along its track from key to key, then the frames are finished and
+written one by one (a cancel during sampling still finishes the frames already sampled).
+
+Pieces: :class:`_Work` (what a run does, decided and checked up front), :class:`_Pending` (the
+sampled frames of the current interval), :mod:`~opdm_studio.engine.progress` (counters, ETA,
+events; snapping and writing frame i in a background thread while the next one is finished).
 
 No Qt here: the GUI drives :meth:`Colorizer.run` from its worker thread and throttles the events.
 """
@@ -18,7 +23,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,130 +44,14 @@ from opdm_studio.engine.layers import (
     write_layers,
 )
 from opdm_studio.engine.models import load_model, resolve_model
+from opdm_studio.engine.paint import FrameDecision, IntervalPainter
 from opdm_studio.engine.plan import FileHolds, PlanItem, make_plan
+from opdm_studio.engine.progress import FinishingQueue, ProgressEvent, RunProgress
 from opdm_studio.engine.project import ColorizeSettings, FrameResult, Project
 from opdm_studio.errors import Cancelled, ExportError, OPDMError, ProjectError
 from opdm_studio.pipelines.base import CancelToken, Interval
 
 __all__ = ["CancelToken", "Colorizer", "ProgressEvent"]
-
-
-@dataclass(slots=True)
-class ProgressEvent:
-    """One progress report of :meth:`Colorizer.run` (cheap: no image copies).
-
-    kind: "start" (plan ready), "frame" (a frame starts), "step" (a sampler step finished),
-    "done" (a frame finished and is saved; ``result`` and ``output`` set), "skip" (already
-    finished earlier), "finished" (all done), "cancelled" (stopped; finished frames kept).
-    """
-
-    kind: str
-    frame: int                   # 1-based position in the plan (0 for start/finished)
-    frames: int                  # number of frames in the plan
-    index: int = -1              # frame index in the cut
-    name: str = ""
-    step: int = 0                # 1-based sampler step within the frame
-    steps: int = 0
-    elapsed: float = 0.0         # seconds since run() started
-    eta: float | None = None     # seconds left (None until one frame has been timed)
-    result: FrameResult | None = None
-    output: FrameOutput | None = None
-    message: str = ""
-    completed: int | None = None  # frames finished or finishing (the engine sets it; None = use frame)
-
-    @property
-    def fraction(self) -> float:
-        """Overall progress in [0, 1] (finished frames, refined by the sampler's steps)."""
-        if self.frames <= 0 or self.kind == "finished":
-            return 1.0
-        inner = (self.step / self.steps) if (self.kind == "step" and self.steps) else 0.0
-        if self.completed is not None:
-            # A frame can still be finishing in the background while the next one samples.
-            return min(1.0, (self.completed + inner) / self.frames)
-        done = self.frame if self.kind in ("done", "skip") else max(0, self.frame - 1) + inner
-        return min(1.0, done / self.frames)
-
-
-# Time of a held or key frame (copy + write) relative to a coloured one, for the ETA.
-_LIGHT_WEIGHT = 0.05
-
-
-def _weight(item: PlanItem) -> float:
-    return 1.0 if item.kind == "color" else _LIGHT_WEIGHT
-
-
-class _Progress:
-    """The counters of one run and its ETA: the work left and done (coloured frames weigh 1,
-    copies and keys little), and the frames sampled (progress counts a frame once only its
-    snapping and writing are left)."""
-
-    def __init__(self, project: Project, total: int, todo: Iterable[PlanItem]) -> None:
-        self.project = project
-        self.total = total
-        self.t0 = time.perf_counter()
-        self.left = sum(_weight(it) for it in todo)
-        self.done = 0.0
-        self.sampled = 0
-        self.work_t0: float | None = None
-
-    def frame_started(self) -> float:
-        """Note the start of a frame's work; returns its start time."""
-        now = time.perf_counter()
-        if self.work_t0 is None:
-            self.work_t0 = now
-        return now
-
-    def frame_recorded(self, item: PlanItem) -> None:
-        """A frame is finished and recorded."""
-        self.done += _weight(item)
-        self.left -= _weight(item)
-
-    def eta(self, extra: float = 0.0) -> float | None:
-        """Seconds left, from the rate so far (``extra``: the part of the current frame done)."""
-        if self.work_t0 is None or self.done + extra <= 0:
-            return None
-        rate = (time.perf_counter() - self.work_t0) / (self.done + extra)
-        return max(0.0, (self.left - extra) * rate)
-
-    def event(self, kind: str, pos: int, item: PlanItem | None = None, **kw: Any) -> ProgressEvent:
-        """A :class:`ProgressEvent` of this run."""
-        return ProgressEvent(kind, pos, self.total, item.index if item else -1,
-                             self.project.frame_name(item.index) if item else "",
-                             elapsed=time.perf_counter() - self.t0, completed=self.sampled, **kw)
-
-
-class _FinishingQueue:
-    """One background thread snaps and writes frame i while the sampler works on frame i+1: on
-    a 2-core CPU the two overlap almost fully (OpenCV and zlib release the GIL). At most one
-    frame is in flight; :meth:`settle` waits for it (its errors re-raise there)."""
-
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opdm-finish")
-        self._pending: list[tuple[int, PlanItem, float, Future]] = []
-
-    def submit(self, pos: int, item: PlanItem, frame_t0: float, fn: Any, *args: Any) -> None:
-        """Finish frame ``item`` in the background: ``fn(*args)`` returns (output, result)."""
-        self._pending.append((pos, item, frame_t0, self._pool.submit(fn, *args)))
-
-    def settle(self) -> Iterator[tuple[int, PlanItem, float, FrameOutput, FrameResult]]:
-        """Wait for the frame in flight: (position, item, start time, output, result)."""
-        while self._pending:
-            pos, item, frame_t0, fut = self._pending.pop()
-            output, result = fut.result()
-            yield pos, item, frame_t0, output, result
-
-    def close(self, record: Any) -> None:
-        """Closed early (the GUI quit, an error): the frame in flight still gets recorded."""
-        try:
-            for _pos, item, frame_t0, fut in self._pending:
-                try:
-                    output, result = fut.result()
-                    record(item, output, result, frame_t0)
-                except Exception:  # its error was or will be reported by the caller's path
-                    pass
-            self._pending.clear()
-        finally:
-            self._pool.shutdown(wait=True)
 
 
 @dataclass
@@ -175,6 +63,40 @@ class _Work:
     targets: dict[int, dict[str, Path]]    # output files of every frame of the cut
     fc: FrameColorizer | None              # None when nothing needs the method
     recipe: dict[str, Any]                 # the recipe of every result made now
+
+
+#: In-betweens of one key interval sampled before their paint is decided together (memory: a
+#: 1080p guess is 6 MB, its region statistics about 14 MB more).
+CHUNK = 24
+
+
+class _Pending:
+    """The current key interval's sampled frames, and the held drawings waiting for them."""
+
+    def __init__(self) -> None:
+        self.keys: tuple[int, int] | None = None
+        self.palette: Any = None
+        self.count = 0
+        self._items: list[tuple[int, PlanItem, float, dict[str, str], np.ndarray | None]] = []
+
+    def add(self, pos: int, item: PlanItem, frame_t0: float, sources: dict[str, str],
+            guess: np.ndarray | None, palette: Any = None) -> None:
+        """A sampled frame (``guess``), or a held drawing (None) finished after the frames before it."""
+        self.keys = item.keys
+        if guess is not None:
+            self.palette = palette
+            self.count += 1
+        self._items.append((pos, item, frame_t0, sources, guess))
+
+    def guesses(self) -> dict[int, np.ndarray]:
+        """Frame index -> guess of the sampled frames."""
+        return {it.index: g for _, it, _, _, g in self._items if g is not None}
+
+    def take(self) -> list[tuple[int, PlanItem, float, dict[str, str], np.ndarray | None]]:
+        """Everything pending, in plan order; empties it."""
+        out, self._items = self._items, []
+        self.keys, self.count = None, 0
+        return out
 
 
 class Colorizer:
@@ -281,10 +203,10 @@ class Colorizer:
         cancel = cancel or CancelToken()
         work = self._prepare(frames, force)
         items, targets, fc = work.items, work.targets, work.fc
-        progress = _Progress(project, len(items), [it for it in items if it.index in work.todo])
+        progress = RunProgress(project, len(items), [it for it in items if it.index in work.todo])
         event = progress.event
         last_output: list[tuple[int, FrameOutput]] = []   # colours reused by the next held frames
-        queue = _FinishingQueue()
+        queue = FinishingQueue()
 
         def record(item: PlanItem, output: FrameOutput, result: FrameResult, frame_t0: float) -> None:
             result.seconds = time.perf_counter() - frame_t0
@@ -300,17 +222,45 @@ class Colorizer:
                 yield event("done", pos_, item_, step=1, steps=1, eta=progress.eta(),
                             result=result_, output=output_)
 
-        def finish_color(item: PlanItem, guess: np.ndarray, palette: Any,
-                         sources: dict[str, str]) -> tuple[FrameOutput, FrameResult]:
+        def finish_color(item: PlanItem, guess: np.ndarray, palette: Any, sources: dict[str, str],
+                         decision: FrameDecision | None) -> tuple[FrameOutput, FrameResult]:
             cut = project.cut
             assert fc is not None
             output = fc.finish(guess, cut.line(item.index), cut.line_rgb(item.index), palette=palette,
-                               treatment=trace_treatment(project))
+                               treatment=trace_treatment(project), decision=decision)
             result = FrameResult(item.index, "done", keys=item.keys, method=fc.settings.method,
                                  recipe=work.recipe, sources=sources)
             self._write_frame(item, output, result, targets[item.index])
             return output, result
 
+        def finish_plain(pos: int, item: PlanItem, frame_t0: float,
+                         sources: dict[str, str]) -> Iterator[ProgressEvent]:
+            """A keyframe copied through, or a held drawing taking its source's colours."""
+            yield from settle()
+            if item.kind == "key":
+                output, result = self._key_frame(item)
+            else:
+                output, result = self._held_frame(item, last_output[0] if last_output else None,
+                                                  work.recipe)
+            result.sources = sources
+            self._write_frame(item, output, result, targets[item.index])
+            record(item, output, result, frame_t0)
+            progress.sampled += 1
+            yield event("done", pos, item, step=1, steps=1, eta=progress.eta(),
+                        result=result, output=output)
+
+        def flush() -> Iterator[ProgressEvent]:
+            """Decide the pending frames' paint along their tracks, then finish them in order."""
+            decisions = self._decide(pending)
+            for pos_, item_, frame_t0_, sources_, guess_ in pending.take():
+                if guess_ is None:
+                    yield from finish_plain(pos_, item_, frame_t0_, sources_)
+                    continue
+                yield from settle()
+                queue.submit(pos_, item_, frame_t0_, finish_color, item_, guess_, pending.palette,
+                             sources_, decisions.get(item_.index))
+
+        pending = _Pending()
         try:
             yield event("start", 0, message=f"{len(work.todo)} of {len(items)} frames to colour")
             for pos, item in enumerate(items, start=1):
@@ -325,6 +275,7 @@ class Colorizer:
                     yield event("skip", pos, item, eta=progress.eta(), result=res)
                     continue
                 if cancel.cancelled:
+                    yield from flush()
                     yield from settle()
                     yield from self._cancelled(event("cancelled", pos, item))
                     return
@@ -333,19 +284,14 @@ class Colorizer:
                 # frame is coloured leaves it out of date rather than wrongly current.
                 sources = project.sources_of(item.index, item.keys)
                 yield event("frame", pos, item, eta=progress.eta())
+                if pending.keys is not None and (item.keys != pending.keys or item.kind == "key"
+                                                  or pending.count >= CHUNK):
+                    yield from flush()
+                if item.kind == "held" and pending.keys is not None:
+                    pending.add(pos, item, frame_t0, sources, None)   # after its source is finished
+                    continue
                 if item.kind in ("key", "held"):
-                    yield from settle()
-                    if item.kind == "key":
-                        output, result = self._key_frame(item)
-                    else:
-                        output, result = self._held_frame(item, last_output[0] if last_output else None,
-                                                          work.recipe)
-                    result.sources = sources
-                    self._write_frame(item, output, result, targets[item.index])
-                    record(item, output, result, frame_t0)
-                    progress.sampled += 1
-                    yield event("done", pos, item, step=1, steps=1, eta=progress.eta(),
-                                result=result, output=output)
+                    yield from finish_plain(pos, item, frame_t0, sources)
                     continue
                 assert fc is not None
                 gen = self._color_guess(fc, item, cancel)
@@ -359,15 +305,21 @@ class Colorizer:
                         yield event("step", pos, item, step=j, steps=k,
                                     eta=progress.eta(j / max(k, 1)))
                 except Cancelled:
-                    # The frame being sampled is dropped; the one finishing is kept.
+                    # The frame being sampled is dropped; the ones sampled before are finished.
+                    yield from flush()
                     yield from settle()
                     yield from self._cancelled(event("cancelled", pos, item))
                     return
-                # Progress counts this frame from here: only snapping and writing are left.
+                # Progress counts this frame from here: only deciding, snapping and writing are left.
                 progress.sampled += 1
-                yield from settle()
-                queue.submit(pos, item, frame_t0, finish_color, item, guess, fc.palette, sources)
+                pending.add(pos, item, frame_t0, sources, guess, fc.palette)
+            yield from flush()
             yield from settle()
+        except GeneratorExit:
+            # Dropped by its caller (the window closed): the frames sampled so far are finished.
+            for _ in flush():
+                pass
+            raise
         finally:
             queue.close(record)
             try:
@@ -401,6 +353,17 @@ class Colorizer:
         self.project.save()
         ev.message = f"stopped before {ev.name}; finished frames are kept"
         yield ev
+
+    def _decide(self, pending: _Pending) -> dict[int, FrameDecision]:
+        """The paint of the pending frames, decided along each region's track from key to key
+        (none with snapping "off": each frame keeps its guess and frame-alone flags)."""
+        guesses = pending.guesses()
+        if not guesses or pending.keys is None or self.project.settings.snap == "off":
+            return {}
+        self.fixer.regions.set_gap(self.project.settings.gap)
+        keys = {k: self.project.key_color(k) for k in set(pending.keys)}
+        painter = IntervalPainter(self.fixer.regions, self.project.settings.snap)
+        return painter.decide(pending.palette, keys, guesses)
 
     def _color_guess(self, fc: FrameColorizer, item: PlanItem,
                      cancel: CancelToken) -> Generator[tuple[int, int], None, np.ndarray]:
