@@ -206,7 +206,7 @@ class Project:
             path = Path(color_path)
             if not path.is_file():
                 raise ProjectError(f"keyframe colour image {path} does not exist")
-            self.keyframes[index] = KeyFrame(index, "file", str(path.resolve()))
+            self.keyframes[index] = KeyFrame(index, "file", self._copy_key_image(index, path))
         else:
             if not self.cut.has_color(index):
                 color_dir = self.key_dir or getattr(self.cut, "color_dir", None)
@@ -218,6 +218,26 @@ class Project:
                     "there or pass its file")
             self.keyframes[index] = KeyFrame(index, "cut", None)
         self._drop_result(index)
+
+    def _copy_key_image(self, index: int, path: Path) -> str:
+        """A copy of a keyframe's colour image in the project's data folder (relative path): the
+        project never reads outside its own folder, and the key stays what it was when given."""
+        rel = f"{DATA_DIRNAME}/keys/{self.data_stem(index)}-given{path.suffix.lower() or '.png'}"
+        dst = self.root / rel
+        self.check_data_dir()
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(dst) as tmp:
+                shutil.copyfile(path, tmp)
+        except OSError as exc:
+            raise ProjectError(f"cannot store the keyframe colour image {path} in the project: "
+                               f"{exc.strerror or exc}") from exc
+        return rel
+
+    def key_image_path(self, key: KeyFrame) -> Path:
+        """The file a keyframe given as an image (``file``) or promoted (``result``) reads: a
+        copy inside the project folder (ProjectError if the project file points elsewhere)."""
+        return self.confined(str(key.path), "a keyframe's colour image")
 
     def promote_result(self, index: int, color: np.ndarray | None = None) -> None:
         """Make a coloured (and possibly corrected) frame a keyframe: its stored colour (or
@@ -274,8 +294,7 @@ class Project:
             if rgb is None:
                 raise ProjectError(f"keyframe {self.frame_name(index)} lost its colour image")
         else:
-            path = (Path(str(key.path)) if key.source == "file"
-                    else self.confined(str(key.path), "a promoted keyframe"))
+            path = self.key_image_path(key)
             rgb = read_image(path, mode="rgb")
             w, h = self.cut.size
             if rgb.shape[:2] != (h, w):
@@ -408,8 +427,7 @@ class Project:
             key = self.keyframes.get(k)
             if key is None or key.source == "cut":
                 continue
-            path = (Path(str(key.path)) if key.source == "file"
-                    else self.confined(str(key.path), "a promoted keyframe"))
+            path = self.key_image_path(key)
             size, _mode = image_header(path)
             if size != (w, h):
                 raise ProjectError(f"keyframe colour image {path} is {size[0]}x{size[1]} but the "

@@ -367,8 +367,14 @@ def _build(cls: Any, path: Path, data: dict[str, Any], cut: Any | None,
         except _Vanished:
             continue
         key = KeyFrame(i, str(k.get("source", "cut")), k.get("path"))
-        if key.source == "result":
-            project.confined(str(key.path), "a promoted keyframe")
+        if key.source == "file" and key.path and Path(str(key.path)).is_absolute():
+            # Written by an older version, which read the image where it lay: never again.
+            project.cut.warnings.append(
+                f"keyframe {k['name']} took its colour from {key.path}, outside the project; it "
+                "is no longer a keyframe: give it its colour image again")
+            continue
+        if key.source in ("file", "result"):
+            project.confined(str(key.path), "a keyframe's colour image")
         project.keyframes[i] = key
     for r in data.get("results", []):
         try:

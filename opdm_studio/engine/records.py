@@ -18,7 +18,7 @@ class KeyFrame:
 
     index: int
     source: str = "cut"      # "cut" = the cut's colour folder; "file" = an explicit image; "result" = promoted result
-    path: str | None = None  # colour image (absolute, or relative to the project folder for "result")
+    path: str | None = None  # "file" / "result": its copy in the project, relative to the project folder
 
     def to_dict(self, name: str) -> dict[str, Any]:
         """JSON form (frames are stored by name as well as index)."""

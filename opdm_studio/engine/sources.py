@@ -1,7 +1,7 @@
 """What a project reads, and the checks that keep it untouched and its results honest.
 
 - :func:`source_folders`: every folder the project reads (the cut folder, the drawing folder,
-  the keyframe colour folder, the folders of keyframe images given as files);
+  the keyframe colour folder);
   :func:`check_output_folder` refuses to write into any of them, inside the drawing or paint
   folders, or anywhere the next opening of the cut would read as drawings or paint, whatever
   path (links, ``..``) leads there (the check is :mod:`opdm_studio.guard`'s).
@@ -46,9 +46,9 @@ def source_folders(project: Any) -> list[tuple[str, Path]]:
 
 def protected_paths(project: Any) -> list[Protected]:
     """Every path ``project`` reads, most specific role first: the drawing and paint folders
-    with everything inside them; the cut's own folder, the folder given as the cut and the
-    folders of keyframe images given as files themselves (a subfolder such as ``cut/opdm``
-    is where the app keeps a project beside its cut)."""
+    with everything inside them; the cut's own folder and the folder given as the cut
+    themselves (a subfolder such as ``cut/opdm`` is where the app keeps a project beside its
+    cut). A keyframe image given as a file is read from a copy inside the project."""
     cut = project.cut
     out = [Protected("drawing folder of this cut", Path(cut.folder)),
            Protected("folder of this cut", cut_root(cut), "self"),
@@ -57,9 +57,6 @@ def protected_paths(project: Any) -> list[Protected]:
         out.append(Protected("keyframe colour folder of this cut", Path(cut.color_dir)))
     if project.key_dir is not None:
         out.append(Protected("keyframe colour folder of this cut", Path(project.key_dir)))
-    for key in project.keyframes.values():
-        if key.source == "file" and key.path:
-            out.append(Protected("folder of a keyframe image", Path(key.path).parent, "self"))
     return out
 
 
@@ -109,9 +106,7 @@ def key_source_path(project: Any, index: int) -> Path | None:
     key = project.keyframes.get(index)
     if key is None:
         return None
-    if key.source == "file" and key.path:
-        return Path(key.path)
-    if key.source == "result" and key.path:
+    if key.source in ("file", "result") and key.path:
         return project.root / str(key.path)
     cut = project.cut
     return cut.color_path(index) or cut.frames[index].path   # a painted frame is its own paint

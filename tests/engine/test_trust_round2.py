@@ -210,3 +210,50 @@ def test_templates_that_make_unclean_names_are_refused(tmp_path, capsys, templat
     code, err = cli(capsys, *colorize_args(cut, tmp_path / "out", "--template", template))
     one_line_error(code, err, "template")
     assert not (tmp_path / "out").exists()
+
+
+# -- 11. a keyframe image is read from a copy inside the project, never from a path in the file ----
+
+def test_a_project_file_cannot_make_export_read_a_keyframe_image_elsewhere(tmp_path, capsys):
+    cut = new_cut(tmp_path / "cut")
+    out = tmp_path / "out"
+    assert cli(capsys, *colorize_args(cut, out))[0] == 0
+    secret = tmp_path / "secret.png"
+    secret.write_bytes((cut / "color" / "0000.png").read_bytes())
+    doc = json.loads((out / PROJECT_FILENAME).read_text())
+    doc["keyframes"][0].update(source="file", path=str(secret))
+    (out / PROJECT_FILENAME).write_text(json.dumps(doc))
+    opened = []                          # every open of the secret file (PIL and digests use open)
+    import builtins
+    real_open = builtins.open
+
+    def spy(file, *a, **k):
+        if str(file) == str(secret):
+            opened.append(file)
+        return real_open(file, *a, **k)
+
+    builtins.open = spy
+    try:
+        code, err = cli(capsys, "export", out, "--out", tmp_path / "e", "-q")
+    finally:
+        builtins.open = real_open
+    assert "outside the project" in err and "no longer a keyframe" in err, err
+    assert not opened
+    doc["keyframes"][0].update(source="file", path="../secret.png")
+    (out / PROJECT_FILENAME).write_text(json.dumps(doc))
+    code, err = cli(capsys, "export", out, "--out", tmp_path / "e2", "-q")
+    one_line_error(code, err, "points outside the project folder")
+
+
+def test_a_keyframe_image_given_as_a_file_is_copied_into_the_project(tmp_path):
+    cut = new_cut(tmp_path / "cut")
+    given = tmp_path / "elsewhere" / "key.png"
+    given.parent.mkdir()
+    given.write_bytes((cut / "color" / "0000.png").read_bytes())
+    project = Project.create(cut, tmp_path / "out", keys=[9])
+    project.set_keyframe(0, color_path=given)
+    project.save()
+    given.unlink()
+    loaded = Project.load(tmp_path / "out")
+    assert loaded.key_color(0).shape == (40, 72, 3)
+    assert not Path(loaded.keyframes[0].path).is_absolute()
