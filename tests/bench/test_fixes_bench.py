@@ -22,6 +22,13 @@ def test_bench_fixes_json(capsys):
     assert 0 < kinds["paints"] <= cut["clicks_with"]
     assert r["summary"]["ratio_target"] == 0.333 and r["machine"]["date"]
     assert r["method"] == "flow" and r["snap"] == "auto"
+    # The flags the Review view shows, scored against the wrong regions at the start.
+    s = r["summary"]
+    assert 0 <= cut["flagged_wrong"] <= min(cut["flagged"], cut["wrong_regions_at_start"])
+    assert s["flag_recall"] == round(cut["flagged_wrong"] / cut["wrong_regions_at_start"], 3)
+    if cut["flagged"]:
+        assert s["flag_precision"] == round(cut["flagged_wrong"] / cut["flagged"], 3)
+    assert s["flag_recall_target"] == 0.8 and s["flag_precision_target"] == 0.5
 
 
 def test_bench_fixes_text(capsys):
