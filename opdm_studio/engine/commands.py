@@ -118,8 +118,16 @@ def _apply_settings(settings: ColorizeSettings, args: argparse.Namespace) -> Col
     return settings.validate()
 
 
+def _out_folder(text: str) -> Path:
+    """``--out`` as a folder: a UsageError naming it when it is an existing file."""
+    out = Path(text)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder; give a folder for the frames")
+    return out
+
+
 def _open_project(args: argparse.Namespace) -> Project:
-    out = Path(args.out)
+    out = _out_folder(args.out)
     cut_dir = Path(args.cut)
     if (out / PROJECT_FILENAME).exists():
         stored = stored_cut_folder(out)
@@ -291,7 +299,7 @@ def export_main(argv: list[str]) -> int:
     token = CancelToken()
     written = 0
     with _ctrl_c_cancels(token):
-        gen = export_results(project, Path(args.out), layers=layers, template=template,
+        gen = export_results(project, _out_folder(args.out), layers=layers, template=template,
                              frames=frames, psd=args.psd, overwrite=args.overwrite, cancel=token)
         with tqdm(total=None, unit="frame", file=sys.stderr, disable=args.quiet,
                   desc="exporting") as bar:

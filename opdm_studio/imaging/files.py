@@ -53,11 +53,13 @@ def _open_checked(path: Path) -> Image.Image:
         raise ImageReadError(f"{path}: the file is empty (0 bytes)")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Only the header is read here: the size check below names the size (Pillow's
+            # warning would call a big, sound drawing a bomb).
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(path)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageReadError(f"{path}: the image declares an absurd size and was not opened "
-                             f"(corrupt or not a drawing)") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(f"{path}: the image is larger than the {MAX_PIXELS // 1_000_000} "
+                             f"megapixels OPDM Studio accepts ({exc})") from exc
     except PermissionError as exc:
         raise ImageReadError(f"{path}: permission denied") from exc
     except (OSError, SyntaxError, ValueError) as exc:

@@ -257,3 +257,15 @@ def test_a_keyframe_image_given_as_a_file_is_copied_into_the_project(tmp_path):
     loaded = Project.load(tmp_path / "out")
     assert loaded.key_color(0).shape == (40, 72, 3)
     assert not Path(loaded.keyframes[0].path).is_absolute()
+
+
+# -- 13. an --out that is a file is named as such ----------------------------------------------
+
+def test_an_out_that_is_a_file_is_one_line(tmp_path, capsys):
+    cut = new_cut(tmp_path / "cut")
+    (tmp_path / "file").write_text("not a folder")
+    code, err = cli(capsys, *colorize_args(cut, tmp_path / "file"))
+    one_line_error(code, err, "is a file, not a folder")
+    assert cli(capsys, *colorize_args(cut, tmp_path / "out"))[0] == 0
+    code, err = cli(capsys, "export", tmp_path / "out", "--out", tmp_path / "file", "-q")
+    one_line_error(code, err, "is a file, not a folder")

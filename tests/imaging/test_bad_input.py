@@ -148,3 +148,18 @@ def test_write_failures_simulated(tmp_path, monkeypatch, err, words):
         write_png_atomic(tmp_path / "frame.png", np.zeros((8, 8, 3), np.uint8))
     assert "frame.png" in str(e.value) and words in str(e.value)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("w,h", [(13000, 13000), (10000, 10000)])
+def test_a_big_drawing_is_called_big_not_corrupt(tmp_path, w, h):
+    """Issue 27 item 13: a 169 MP drawing is over the limit (named as such), a 100 MP one is
+    no bomb (its header opens; only the 150 MP limit decides)."""
+    path = tmp_path / "big.png"
+    path.write_bytes(_bomb_png(w, h))
+    from opdm_studio.imaging.files import image_size
+    if w * h > 150_000_000:
+        with pytest.raises(ImageReadError, match="larger than the 150 megapixels") as e:
+            image_size(path)
+        assert "corrupt" not in str(e.value)
+    else:
+        assert image_size(path) == (w, h)
