@@ -15,10 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from opdm_studio.cli_args import Parser, count, int_in, int_list
 from opdm_studio.errors import ExportError, OPDMError
 from opdm_studio.evaluation.baselines import BASELINES, Method, Task
 from opdm_studio.evaluation.protocol import Results, evaluate_clip, find_clips
 from opdm_studio.evaluation.report import write_report
+from opdm_studio.guard import Protected, check_may_write
 
 SNAP_MODES = ("off", "auto", "all")
 
@@ -105,14 +107,14 @@ def opdm_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = 
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="opdm-studio evaluate",
         description="Evaluate colouring methods on clips of consecutive colour frames: windows of "
                     "G+1 frames, first/last are keys, the middle frames are coloured from line art "
                     "extracted from their colour; PSNR/SSIM/MS-SSIM/QSSIM at 224x224 and native, "
                     "CDC, warp error, palette fidelity, seconds per frame.")
     p.add_argument("data_dir", metavar="DATA_DIR", help="folder of clip folders (0000.png, 0001.png, ...)")
-    p.add_argument("--gaps", default="8,16", help="comma-separated gaps G (default 8,16)")
+    p.add_argument("--gaps", type=int_list(2, 10000), default=[8, 16], help="comma-separated gaps G (default 8,16)")
     p.add_argument("--model", metavar="PATH", help="OPDM checkpoint to evaluate (rows snap=off/auto/all)")
     p.add_argument("--out", metavar="REPORT_DIR", help="report folder (default ./opdm-eval-DATE-TIME)")
     p.add_argument("--clips", metavar="GLOB", help="only clip folders whose name matches")
@@ -121,22 +123,13 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"baselines to run (default all: {','.join(BASELINES)}; 'none' for none)")
     p.add_argument("--fid-weights", metavar="FILE",
                    help="TorchScript Inception file (e.g. inception-2015-12-05.pt) to compute FID")
-    p.add_argument("--steps", type=int, default=10, help="DDIM steps of the model (default 10)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--working-size", type=int, default=224,
+    p.add_argument("--steps", type=int_in(1, 500, "--steps"), default=10, help="DDIM steps of the model (default 10)")
+    p.add_argument("--seed", type=count, default=0)
+    p.add_argument("--working-size", type=int_in(32, 2048, "--working-size"), default=224,
                    help="short side the model works at (default 224, the paper's)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps for the model")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+                   help="auto | cpu | cuda | mps for the model")
     return p
-
-
-def _gaps(text: str) -> list[int]:
-    try:
-        gaps = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise OPDMError(f"--gaps {text!r}: give whole numbers separated by commas, e.g. 8,16") from None
-    if not gaps or any(g < 2 for g in gaps):
-        raise OPDMError(f"--gaps {text!r}: every gap must be at least 2")
-    return gaps
 
 
 def main(argv: list[str]) -> int:
@@ -144,9 +137,8 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     data = Path(args.data_dir)
     if not data.is_dir():
-        print(f"opdm-studio evaluate: {data} does not exist or is not a folder; nothing evaluated.")
-        return 1
-    gaps = _gaps(args.gaps)
+        raise OPDMError(f"{data} does not exist or is not a folder; nothing evaluated")
+    gaps = args.gaps
     names = [] if args.methods.strip() == "none" else [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in names if m not in BASELINES]
     if unknown:
@@ -162,6 +154,8 @@ def main(argv: list[str]) -> int:
         from opdm_studio.evaluation.fid import InceptionFeatures
         features = InceptionFeatures(args.fid_weights)
     out = Path(args.out) if args.out else Path.cwd() / _dt.datetime.now().strftime("opdm-eval-%Y%m%d-%H%M%S")
+    check_may_write(out, [Protected("evaluation data", data)], "report folder",
+                    "choose another --out folder")
     if (out / "report.md").exists():
         raise ExportError(f"{out} already holds a report; choose another --out folder")
 
