@@ -23,6 +23,7 @@ from opdm_studio.app.fixing import FixTool
 from opdm_studio.app.jobs import JobRunner, colorize_job, frames_to_colour, outcome_text
 from opdm_studio.app.keyframes import KeyframeEditor, KeyframePanel
 from opdm_studio.app.network import ModelPreloader, NetworkStatus, network_status
+from opdm_studio.app.relink import open_document
 from opdm_studio.app.settings import AppSettings, SettingsDialog, qsettings, restore_window_layout, save_window_layout
 from opdm_studio.app.status_bar import StatusBar, cut_summary, network_text, result_summary
 from opdm_studio.app.timeline import FrameListModel, TimelineView
@@ -195,7 +196,7 @@ class MainWindow(QMainWindow):
         try:
             QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
             try:
-                doc = Document.open(folder)
+                doc = open_document(self, folder)
             finally:
                 QApplication.restoreOverrideCursor()
         except Exception as exc:

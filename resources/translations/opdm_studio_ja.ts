@@ -596,6 +596,13 @@
     </message>
 </context>
 <context>
+    <name>Relink</name>
+    <message>
+        <source>The cut of this project is no longer at {folder}: choose its new folder</source>
+        <translation>このプロジェクトのカットは {folder} にありません。カットの新しいフォルダを選んでください</translation>
+    </message>
+</context>
+<context>
     <name>ResultPage</name>
     <message>
         <source>Before and after</source>
