@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from opdm_studio.cli_args import Parser, float_in
+
 
 def make_app(argv: list[str] | None = None, language: str | None = None):
     """The QApplication with the app's name, style, icon and interface language (created once).
@@ -29,10 +31,10 @@ def make_app(argv: list[str] | None = None, language: str | None = None):
 
 def main(argv: list[str]) -> int:
     """Open the main window (on CUT if given; on the bundled sample cut at first start)."""
-    parser = argparse.ArgumentParser(prog="opdm-studio gui", description="Open the OPDM Studio window.")
+    parser = Parser(prog="opdm-studio gui", description="Open the OPDM Studio window.")
     parser.add_argument("cut", nargs="?", help="a cut folder (line-art drawings) or a project folder")
     parser.add_argument("--sample", action="store_true", help="open the bundled sample cut")
-    parser.add_argument("--quit-after", type=float, default=None, metavar="S",
+    parser.add_argument("--quit-after", type=float_in(0.0, 1e6, "--quit-after"), default=None, metavar="S",
                         help=argparse.SUPPRESS)  # smoke tests: close the window after S seconds
     parser.add_argument("--bench-ready", action="store_true",
                         help=argparse.SUPPRESS)  # gui bench: print a marker once usable, then quit
