@@ -206,6 +206,7 @@ class Project:
             path = Path(color_path)
             if not path.is_file():
                 raise ProjectError(f"keyframe colour image {path} does not exist")
+            self._check_key_image(path)
             self.keyframes[index] = KeyFrame(index, "file", self._copy_key_image(index, path))
         else:
             if not self.cut.has_color(index):
@@ -218,6 +219,15 @@ class Project:
                     "there or pass its file")
             self.keyframes[index] = KeyFrame(index, "cut", None)
         self._drop_result(index)
+
+    def _check_key_image(self, path: Path) -> None:
+        """Refuse, naming the file given, a keyframe image that is not an image of the cut's size."""
+        from opdm_studio.imaging.cut import image_header
+        size, _mode = image_header(path)
+        w, h = self.cut.size
+        if size != (w, h):
+            raise ProjectError(f"keyframe colour image {path} is {size[0]}x{size[1]} but the cut's "
+                               f"drawings are {w}x{h}")
 
     def _copy_key_image(self, index: int, path: Path) -> str:
         """A copy of a keyframe's colour image in the project's data folder (relative path): the
