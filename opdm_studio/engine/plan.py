@@ -129,6 +129,10 @@ def parse_frame_range(text: str) -> list[int]:
             raise ProjectError(f"frame range {text!r} is not valid: use e.g. 2-23 or 1-4,9") from None
         if hi < lo:
             raise ProjectError(f"frame range {part!r} runs backwards: write it as {hi}-{lo}")
+        if hi - lo >= 1_000_000:
+            # Expanded, 0-99999999999 would take gigabytes: the command line keeps ranges as
+            # spans and picks them against the cut (opdm_studio.cli_args.FrameRanges).
+            raise ProjectError(f"frame range {part!r} is longer than a million frames")
         out.update(range(lo, hi + 1))
     if not out:
         raise ProjectError(f"frame range {text!r} is empty")
