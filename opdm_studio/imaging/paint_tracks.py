@@ -35,12 +35,28 @@ from opdm_studio.imaging.snapping import RegionStats, auto_choice, region_stats
 KEY_FLAT_AGREEMENT = 0.9
 #: ... which is this close to the region's robust mean (CIELAB): the keys' paint is exact.
 KEY_FLAT_DISTANCE = 4.0
+#: A key pixel is its paint exactly when no channel differs by more than this ...
+EXACT_LEVELS = 2
+#: ... and keys are exact paint when at least this share of their paint pixels is (cel paint:
+#: 99.9 %, a hand-painted demo 90 %; keys taken from compressed video: 5-24 %).
+EXACT_SHARE = 0.5
 #: A flat key in a track counts as many guesses.
 KEY_WEIGHT = 4.0
 #: Regions whose confidence is below this are flagged for review (the engine's review threshold).
 FLAG_BELOW = 0.5
-#: A guess is mottled (several tones in one region) when its core's spread exceeds this (CIELAB).
-MOTTLED_SPREAD = 6.0
+#: A track is painted flat when at least this share of its in-betweens snap alone to its paint ...
+TRACK_SNAP_SHARE = 0.5
+#: ... and then each of its frames whose guess agrees with that paint on this share of the region
+#: (the frame-alone rule asks 0.95-0.98), is near it and no larger than a paint area.
+SUPPORT_AGREEMENT = 0.8
+#: Whether a track with a flat key must also snap alone on most frames to be painted.
+KEY_NEEDS_SNAP = True
+MAX_DISTANCE = 12.0
+MAX_FRACTION = 0.6
+#: The frame-alone rule's tolerance (CIELAB) of a guess agreeing with a paint.
+AGREE_TOL = 6.0
+#: A guess contradicts its track's key when it picks another paint with at least this confidence.
+CONTRADICTION = 0.3
 
 # How a region's paint was decided (``TrackPaint.source``).
 ALONE, KEY, VOTE, KEPT = 0, 1, 2, 3
@@ -94,27 +110,70 @@ def _components(n: int, edges: np.ndarray) -> np.ndarray:
         root = new
 
 
-def link_tracks(frames: list[IntervalFrame], links: list[tuple[np.ndarray, np.ndarray]]
+def _pair_edges(link: tuple[np.ndarray, ...], na: int, nb: int) -> np.ndarray:
+    """Edges (label in a, label in b) of one drawing pair: the sure matches from ``a`` to ``b``,
+    and (when ``link`` has them) those from ``b`` back to ``a`` between regions the first left
+    unmatched."""
+    best, sure = link[0][:na], link[1][:na]
+    la = np.flatnonzero(sure & (best > 0) & (best < nb))
+    la = la[la > 0]
+    out = np.stack([la, best[la]], axis=1)
+    if len(link) == 4:
+        back, bsure = link[2][:nb], link[3][:nb]
+        lb = np.flatnonzero(bsure & (back > 0) & (back < na))
+        lb = lb[lb > 0]
+        free_a = np.ones(na, bool)
+        free_a[la] = False
+        free_b = np.ones(nb, bool)
+        free_b[best[la]] = False
+        lb = lb[free_b[lb] & free_a[back[lb]]]
+        out = np.concatenate([out, np.stack([back[lb], lb], axis=1)])
+    return out
+
+
+def link_tracks(frames: list[IntervalFrame], links: list[tuple[np.ndarray, ...]]
                 ) -> tuple[np.ndarray, np.ndarray]:
     """(offsets, track of every node): node ``offsets[f] + label`` is region ``label`` of drawing
-    ``f``; ``links[f]`` = (best, sure) from drawing f to f + 1 (Correspondence.matches)."""
+    ``f``; ``links[f]`` = (best, sure) from drawing f to f + 1 (Correspondence.matches),
+    optionally followed by (best, sure) from f + 1 back to f."""
     sizes = [fr.regions.count + 1 for fr in frames]
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     edges = []
-    for f, (best, sure) in enumerate(links):
-        la = np.flatnonzero(sure[:sizes[f]] & (best[:sizes[f]] > 0) & (best[:sizes[f]] < sizes[f + 1]))
-        la = la[la > 0]
-        edges.append(np.stack([offsets[f] + la, offsets[f + 1] + best[la]], axis=1))
+    for f, link in enumerate(links):
+        e = _pair_edges(link, sizes[f], sizes[f + 1])
+        edges.append(np.stack([offsets[f] + e[:, 0], offsets[f + 1] + e[:, 1]], axis=1))
     e = np.concatenate(edges) if edges else np.zeros((0, 2), np.int64)
     return offsets, _components(int(offsets[-1]), e)
 
 
-def key_evidence(frame: IntervalFrame, palette: Palette) -> tuple[np.ndarray, np.ndarray]:
-    """(paint index, flat) of every region of a key drawing: the key's own paint there."""
-    st = region_stats(frame.key_rgb, frame.regions, palette, frame.regions.line_mask)
+def key_evidence(frame: IntervalFrame, palette: Palette
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(paint index, flat, exact pixels) of every region of a key drawing: the key's own paint
+    there, whether the region is one paint (within the source's noise), and how many of its
+    pixels are that paint exactly (within :data:`EXACT_LEVELS` in every channel)."""
+    assert frame.key_rgb is not None
+    reg = frame.regions
+    st = region_stats(frame.key_rgb, reg, palette, reg.line_mask)
     flat = (st.agreement >= KEY_FLAT_AGREEMENT) & (st.distance <= KEY_FLAT_DISTANCE)
     flat[0] = False
-    return st.palette_index.astype(np.int64), flat
+    paint = palette.colors[np.maximum(st.palette_index, 0)].astype(np.int16)
+    diff = np.abs(frame.key_rgb.astype(np.int16) - paint[reg.labels]).max(axis=2)
+    exact = np.bincount(reg.labels.ravel(), weights=(diff <= EXACT_LEVELS).ravel(),
+                        minlength=reg.count + 1)
+    exact[0] = 0.0
+    return st.palette_index.astype(np.int64), flat, exact
+
+
+def exact_paint(frames: list[IntervalFrame], palette: Palette) -> bool:
+    """Whether the keys are exact flat paint (cel paint: most of their paint pixels are their
+    region's palette colour to within :data:`EXACT_LEVELS`), as opposed to paint with noise or
+    texture (frames from compressed video, scans), which a flat fill would not match."""
+    exact = total = 0.0
+    for fr in frames:
+        if fr.key_rgb is not None:
+            exact += float(key_evidence(fr, palette)[2].sum())
+            total += float(fr.regions.areas[1:].sum())
+    return total > 0 and exact >= EXACT_SHARE * total
 
 
 @dataclass
@@ -138,7 +197,7 @@ def _nodes(frames: list[IntervalFrame], palette: Palette, offsets: np.ndarray,
     for f, fr in enumerate(frames):
         sl = slice(int(offsets[f]) + 1, int(offsets[f + 1]))    # label 0 (lines) is no node
         if fr.key_rgb is not None:
-            paint, flat = key_evidence(fr, palette)
+            paint, flat, _ = key_evidence(fr, palette)
             nd.is_key[sl] = True
             nd.key_flat[sl] = flat[1:]
             nd.paint[sl] = paint[1:]
@@ -194,46 +253,82 @@ def _alone(fr: IntervalFrame, n_paints: int, mode: str) -> TrackPaint:
                       np.full(n, ALONE, np.uint8))
 
 
-def _node_decision(nd: _Nodes, votes: tuple[np.ndarray, np.ndarray, np.ndarray],
-                   sl: slice, st: RegionStats, mode: str) -> tuple[np.ndarray, ...]:
-    """(paint, source, confidence) of the regions of one in-between (node slice ``sl``)."""
-    best, share, keys = votes
+def _track_snaps(nd: _Nodes, best: np.ndarray) -> np.ndarray:
+    """Per track: whether it is painted flat, i.e. at least :data:`TRACK_SNAP_SHARE` of its
+    in-betweens would be snapped alone, and to the track's paint."""
+    total = len(nd.track)
+    guessed = np.bincount(nd.track[nd.has_guess], minlength=total)
+    agreeing = nd.alone & (nd.paint == best[nd.track])
+    snaps = np.bincount(nd.track[agreeing], minlength=total)
+    return snaps >= TRACK_SNAP_SHARE * np.maximum(guessed, 1)
+
+
+def _confidence(own_conf: np.ndarray, paint: np.ndarray, t_best: np.ndarray, t_keys: np.ndarray,
+                t_share: np.ndarray, agree: np.ndarray, agreement: np.ndarray,
+                distance: np.ndarray, spread: np.ndarray, linked: np.ndarray,
+                exact: bool) -> np.ndarray:
+    """Each region's confidence in [0, 1]; below :data:`FLAG_BELOW` it is flagged for review.
+
+    With exact keys every region ends as one paint or is flagged: a painted region is as sure as
+    its guess agrees with the paint (and, without a key on its track, as its track's guesses
+    agree); a region left as guessed is flagged unless its track's keys show several tones
+    there. Either way a region whose guess contradicts the flat paint its track's key shows is
+    flagged, and so is a flat guess in a colour no key has (an invented colour).
+    """
+    painted = paint >= 0
+    backed = np.where(t_keys == 1, 1.0, np.where(linked, t_share, 0.0))
+    conf = np.where(painted, 0.5 + 0.5 * np.minimum(agreement, np.maximum(backed, agreement * 0.9)),
+                    own_conf)
+    several = linked & (t_keys == 2)
+    conf = np.where(several & ~painted, 1.0, conf)
+    if exact:
+        conf = np.where(~painted & ~several, np.minimum(own_conf, FLAG_BELOW) * 0.8, conf)
+    else:
+        conf = np.where(painted | several, np.maximum(conf, FLAG_BELOW), np.maximum(own_conf, FLAG_BELOW))
+    contradicts = linked & (t_keys == 1) & ~agree & (own_conf >= CONTRADICTION)
+    conf = np.where(contradicts, np.minimum(conf, 1.0 - own_conf) * 0.9, conf)
+    invented = (spread <= 0.5 * AGREE_TOL) & (distance > MAX_DISTANCE)
+    conf = np.where(invented & ~painted, np.minimum(conf, FLAG_BELOW * 0.9), conf)
+    return conf
+
+
+def _node_decision(nd: _Nodes, votes: tuple[np.ndarray, ...], sl: slice, st: RegionStats,
+                   mode: str) -> tuple[np.ndarray, ...]:
+    """(paint, source, confidence) of the regions of one in-between (node slice ``sl``).
+
+    A region is painted with its track's paint when the track is painted (most of its frames
+    snap to that paint on their own) and this frame's guess is near enough that paint (its own
+    nearest paint, on :data:`SUPPORT_AGREEMENT` of the region, the region no larger than a paint
+    area is); the frames of a track then all snap or all keep, which does not flicker. Regions in
+    no track are decided alone. Confidence: how well the frame's guess, the track and its keys
+    agree (calibrated on ground truth: docs/evaluation.md).
+    """
+    best, share, keys, snaps, exact = votes
     root = nd.track[sl]
     members = np.bincount(nd.track, minlength=len(nd.track))[root]
-    t_best, t_keys, t_share = best[root], keys[root], share[root]
-    own, weight, alone = nd.paint[sl], nd.weight[sl], nd.alone[sl]
+    t_best, t_keys, t_share, t_snap = best[root], keys[root], share[root], snaps[root]
+    own, alone = nd.paint[sl], nd.alone[sl]
+    agreement, distance = st.agreement[1:], st.distance[1:]
+    fraction, spread = st.fraction[1:], st.spread[1:]
     agree = own == t_best
-    spread = st.spread[1:]
-    paint = np.where(alone, own, -1)
+    support = agree & (agreement >= SUPPORT_AGREEMENT) & (distance <= MAX_DISTANCE) & (
+        fraction <= MAX_FRACTION)
+    linked = members > 1
+    paint = np.where(alone & exact, own, -1)
     source = np.full(len(own), ALONE, np.uint8)
     conf = st.confidence[1:].copy()
-    # A flat key paint along the track: the region takes it.
-    from_key = t_keys == 1
-    paint[from_key] = t_best[from_key]
-    source[from_key] = KEY
-    conf[from_key] = np.where(agree, 0.75 + 0.25 * weight, 0.5 * (1.0 - weight))[from_key]
-    # Keys in several tones here: the guess stays, nothing to review.
-    kept = t_keys == 2
-    paint[kept] = -1
-    source[kept] = KEPT
-    conf[kept] = 1.0
-    # No key on the track: the guesses' common paint, when they agree.
-    linked = (t_keys == 0) & (members > 1)
-    vote = linked & (t_share >= 0.6)
-    paint[vote] = t_best[vote]
-    source[vote] = VOTE
-    conf[vote] = (t_share * np.where(agree, 1.0, 0.5))[vote]
-    unsure = linked & ~vote
-    paint[unsure] = -1
-    source[unsure] = KEPT
-    conf[unsure] = np.where(spread > MOTTLED_SPREAD, 0.3, 0.6)[unsure]
+    painted = linked & (t_snap | ((t_keys == 1) & ~KEY_NEEDS_SNAP)) & support & (t_keys != 2)
+    paint[linked] = np.where(painted, t_best, -1)[linked]
+    source[linked] = np.where(t_keys == 1, KEY, np.where(painted, VOTE, KEPT))[linked]
+    conf = _confidence(conf, paint, t_best, t_keys, t_share, agree, agreement, distance, spread,
+                       linked, exact)
     if mode == "all":
-        paint = np.where(paint >= 0, paint, own)
+        paint = np.where(paint >= 0, paint, np.where(linked & (t_keys == 1), t_best, own))
     return paint, source, conf
 
 
 def decide_tracks(frames: list[IntervalFrame], palette: Palette,
-                  links: list[tuple[np.ndarray, np.ndarray]], mode: str = "auto"
+                  links: list[tuple[np.ndarray, ...]], mode: str = "auto"
                   ) -> list[TrackPaint | None]:
     """One decision per region track over a key interval (see the module doc): for every drawing
     with a guess, its :class:`TrackPaint`; None for the keys and for drawings without a guess.
@@ -246,7 +341,11 @@ def decide_tracks(frames: list[IntervalFrame], palette: Palette,
         return [_alone(fr, n_paints, mode) if fr.stats is not None else None for fr in frames]
     offsets, track = link_tracks(frames, links)
     nd = _nodes(frames, palette, offsets, track)
-    votes = _track_votes(nd, n_paints)
+    best, share, keys = _track_votes(nd, n_paints)
+    # Keys that are not exact paint (noise, texture) are matched by no flat fill: every region
+    # keeps its guess, and the tracks only judge (review flags).
+    exact = exact_paint(frames, palette)
+    votes = (best, share, keys, _track_snaps(nd, best) & exact, exact)
     out: list[TrackPaint | None] = []
     for f, fr in enumerate(frames):
         if fr.stats is None:

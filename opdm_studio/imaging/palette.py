@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-
 # --- palette ---------------------------------------------------------------------------------
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:

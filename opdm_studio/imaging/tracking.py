@@ -123,9 +123,11 @@ class Correspondence:
             flow_b2a = pair_flow(line_b, line_a)
         return cls(labels_a, labels_b, warp_labels(labels_a, flow_b2a))
 
-    def matches(self) -> tuple[np.ndarray, np.ndarray]:
+    def matches(self, min_cover: float = MIN_COVER, min_purity: float = MIN_PURITY,
+                max_rival: float = MAX_RIVAL) -> tuple[np.ndarray, np.ndarray]:
         """Every region of ``a`` at once: (label in ``b`` (0 = none), sure) as arrays indexed by
-        the label of ``a``; the same answers as :meth:`match`, without a loop over regions."""
+        the label of ``a``; the same answers as :meth:`match` (with the module's thresholds),
+        without a loop over regions."""
         best = np.zeros(self.count_a, np.int64)
         sure = np.zeros(self.count_a, bool)
         if self.identical:
@@ -143,8 +145,8 @@ class Correspondence:
         landed = np.maximum(self.landed_a[la], 1.0)
         area_b = self.areas_b[lb].astype(np.float64)
         growth = area_b / landed
-        ok = ((n_best / landed >= MIN_COVER) & (n_best / np.maximum(area_b, 1.0) >= MIN_PURITY)
-              & (rival <= MAX_RIVAL * n_best) & (growth >= 1.0 / MAX_GROWTH) & (growth <= MAX_GROWTH))
+        ok = ((n_best / landed >= min_cover) & (n_best / np.maximum(area_b, 1.0) >= min_purity)
+              & (rival <= max_rival * n_best) & (growth >= 1.0 / MAX_GROWTH) & (growth <= MAX_GROWTH))
         best[la] = lb
         sure[la] = ok
         return best, sure

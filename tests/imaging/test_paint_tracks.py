@@ -4,6 +4,7 @@ import numpy as np
 from opdm_studio.imaging.paint_tracks import ALONE, KEPT, KEY, IntervalFrame, decide_tracks
 from opdm_studio.imaging.palette import Palette
 from opdm_studio.imaging.regions import find_regions
+from opdm_studio.imaging.snapping import region_stats, snap_to_palette
 
 A, B, C = (200, 60, 60), (60, 60, 200), (60, 180, 60)
 PALETTE = Palette(np.array([A, B, C], np.uint8))
@@ -39,33 +40,74 @@ def _identity_links(regions):
     return best, sure
 
 
-def test_a_track_takes_the_flat_paint_of_its_key_even_where_the_guess_wavers():
+def test_a_track_takes_its_keys_paint_and_a_frame_that_contradicts_it_is_flagged():
     mask = _drawing()
     reg = find_regions(mask, gap=0)
     keys = _paint(mask, A, B)
     rng = np.random.default_rng(0)
     guesses = []
     for _ in range(3):
-        g = keys.copy().astype(np.int16)
-        g[8:40, 4:20] += rng.integers(-40, 40, (32, 16, 3))      # mottled left region
+        g = keys.copy().astype(np.int16) + rng.integers(-2, 3, keys.shape)    # a clean guess
         guesses.append(np.clip(g, 0, 255).astype(np.uint8))
-    guesses[1][:, 26:46] = C                                      # frame 2: right region wrong
-    from opdm_studio.imaging.snapping import region_stats
+    guesses[1][2:46, 26:46] = C                                               # frame 2: right wrong
+    guesses[2][8:40, 4:20] = np.clip(keys[8:40, 4:20].astype(np.int16)        # frame 3: left mottled
+                                     + rng.integers(-60, 60, (32, 16, 3)), 0, 255).astype(np.uint8)
     frames = [IntervalFrame(reg, key_rgb=keys)]
     frames += [IntervalFrame(reg, stats=region_stats(g, reg, PALETTE, mask)) for g in guesses]
     frames += [IntervalFrame(reg, key_rgb=keys)]
-    links = [_identity_links(reg)] * 4
-    out = decide_tracks(frames, PALETTE, links, "auto")
+    out = decide_tracks(frames, PALETTE, [_identity_links(reg)] * 4, "auto")
     assert out[0] is None and out[-1] is None
-    left = reg.labels[24, 10]
-    right = reg.labels[24, 36]
+    left, right = reg.labels[24, 10], reg.labels[24, 36]
+    assert out[1].paint[left] == 0 and out[1].paint[right] == 1               # A and B
+    assert out[3].paint[right] == 1 and out[2].paint[left] == 0
+    assert all(tp.source[left] == KEY and tp.track[left] >= 0 for tp in out[1:4])
+    assert not out[1].flagged[[left, right]].any()
+    # The frame whose guess picks another paint than its track's key is not painted over: flagged.
+    assert out[2].paint[right] == -1 and out[2].flagged[right]
+    # A region left mottled where the key is one flat paint is flagged, never left as is.
     for tp in out[1:4]:
-        assert tp.paint[left] == 0 and tp.paint[right] == 1            # A and B, every frame
-        assert tp.source[left] == KEY and tp.source[right] == KEY
-        assert tp.track[left] >= 0
-    # Where the frame's own guess disagrees with its track's key, the region is flagged.
-    assert out[2].flagged[right] and not out[1].flagged[right]
-    assert not out[1].flagged[left]
+        for k in (left, right):
+            assert tp.paint[k] >= 0 or tp.flagged[k]
+
+
+def test_every_frame_of_a_track_snaps_alike():
+    mask = _drawing()
+    reg = find_regions(mask, gap=0)
+    keys = _paint(mask, A, B)
+    rng = np.random.default_rng(2)
+    guesses = [np.clip(keys.astype(np.int16) + rng.integers(-3, 4, keys.shape), 0, 255).astype(np.uint8)
+               for _ in range(4)]
+    # One frame's guess is just below the frame-alone rule's agreement on the left region ...
+    guesses[2][10:14, 3:20] = (200, 100, 100)
+    alone = snap_to_palette(guesses[2], reg, PALETTE, "auto", line_mask=mask)
+    left = reg.labels[24, 10]
+    assert not alone.snapped[left]
+    frames = [IntervalFrame(reg, key_rgb=keys)]
+    frames += [IntervalFrame(reg, stats=region_stats(g, reg, PALETTE, mask)) for g in guesses]
+    frames += [IntervalFrame(reg, key_rgb=keys)]
+    out = decide_tracks(frames, PALETTE, [_identity_links(reg)] * 5, "auto")
+    # ... the track snaps it with the others: no region flickers between flat and guessed.
+    assert [tp.paint[left] for tp in out[1:5]] == [0, 0, 0, 0]
+    assert not any(tp.flagged[left] for tp in out[1:5])
+
+
+def test_keys_from_video_are_not_painted_flat_but_contradictions_are_flagged():
+    mask = _drawing()
+    reg = find_regions(mask, gap=0)
+    rng = np.random.default_rng(3)
+    keys = np.clip(_paint(mask, A, B).astype(np.int16) + rng.integers(-6, 7, (48, 48, 3)), 0,
+                   255).astype(np.uint8)                                       # compression noise
+    keys[mask] = 0
+    good = keys.copy()
+    bad = keys.copy()
+    bad[2:46, 26:46] = C
+    frames = [IntervalFrame(reg, key_rgb=keys), IntervalFrame(reg, stats=region_stats(good, reg, PALETTE, mask)),
+              IntervalFrame(reg, stats=region_stats(bad, reg, PALETTE, mask)), IntervalFrame(reg, key_rgb=keys)]
+    out = decide_tracks(frames, PALETTE, [_identity_links(reg)] * 3, "auto")
+    right = reg.labels[24, 36]
+    assert (out[1].paint == -1).all() and (out[2].paint == -1).all()           # kept as guessed
+    assert not out[1].flagged.any()
+    assert out[2].flagged[right]
 
 
 def test_keys_in_several_tones_keep_the_guess_and_flag_nothing():
@@ -74,7 +116,6 @@ def test_keys_in_several_tones_keep_the_guess_and_flag_nothing():
     key = _paint(mask, A, B)
     ramp = np.linspace(0, 120, 22).astype(np.uint8)
     key[1:-1, 25:-1, 1] = ramp[None, :]                             # right: a gradient
-    from opdm_studio.imaging.snapping import region_stats
     frames = [IntervalFrame(reg, key_rgb=key), IntervalFrame(reg, stats=region_stats(key, reg, PALETTE, mask)),
               IntervalFrame(reg, key_rgb=key)]
     out = decide_tracks(frames, PALETTE, [_identity_links(reg)] * 2, "auto")
@@ -92,7 +133,6 @@ def test_a_region_in_no_track_is_decided_alone_and_mottled_is_flagged():
     rng = np.random.default_rng(1)
     guess[31:41, 33:42] += rng.integers(-60, 60, (10, 9, 3))          # the new box: mottled
     guess = np.clip(guess, 0, 255).astype(np.uint8)
-    from opdm_studio.imaging.snapping import region_stats
     left0, right0 = reg0.labels[24, 10], reg0.labels[24, 36]
     left1, right1, box1 = reg1.labels[24, 10], reg1.labels[24, 30], reg1.labels[35, 37]
     # key -> frame: left and right go on; the box is new (no region of the key becomes it).
@@ -114,7 +154,6 @@ def test_off_keeps_every_guess():
     mask = _drawing()
     reg = find_regions(mask, gap=0)
     keys = _paint(mask, A, B)
-    from opdm_studio.imaging.snapping import region_stats
     frames = [IntervalFrame(reg, key_rgb=keys), IntervalFrame(reg, stats=region_stats(keys, reg, PALETTE, mask)),
               IntervalFrame(reg, key_rgb=keys)]
     out = decide_tracks(frames, PALETTE, [_identity_links(reg)] * 2, "off")[1]
