@@ -125,16 +125,19 @@ def test_cancel_midway_keeps_finished_frames(qtbot, dialogs, tmp_path, one_torch
     from opdm_studio.engine.run import ProgressEvent
     save_tiny_default_model()
     hold = [True]
+    reached = [False]
 
     def held_colorize_job(project, frames, what=None):
-        """The window's job, paused after the first coloured frame until the GUI cancels: a tiny
-        model colours the whole cut before a throttled progress signal reaches the GUI."""
+        """The window's job, paused before the third in-between is sampled (two are sampled, their
+        paint not decided yet) until the GUI cancels: a tiny model colours the whole cut before a
+        throttled progress signal reaches the GUI."""
         job = main_window.colorize_job.__wrapped__(project, frames, what)
 
         def run(cancel):
             for ev in job.run(cancel):
                 yield ev
-                if hold[0] and ev.kind == "done" and ev.result is not None and ev.result.status == "done":
+                if hold[0] and ev.kind == "frame" and ev.index == 3:
+                    reached[0] = True
                     end = time.perf_counter() + 10
                     while not cancel.cancelled and time.perf_counter() < end:
                         time.sleep(0.01)
@@ -149,20 +152,21 @@ def test_cancel_midway_keeps_finished_frames(qtbot, dialogs, tmp_path, one_torch
     qtbot.addWidget(win)
     assert win.open_cut(folder)
 
-    def cancel_after_first(p):
-        if p.frames and any(win.doc.has_result(f) for f in p.frames):
+    def cancel_when_held(p):
+        if reached[0]:
             win.cancel()
-    win.jobs.progress.connect(cancel_after_first)
+    win.jobs.progress.connect(cancel_when_held)
     outcome = colorize_all(qtbot, win, timeout=120000)
     assert outcome.cancelled and outcome.error is None
+    # The two in-betweens sampled before the cancel are finished and kept; the rest is not done.
     done = [i for i in range(6) if win.doc.has_result(i)]
-    assert 0 < len(done) < 4
+    assert {1, 2} <= set(done) and not {3, 4} & set(done)
     assert "cancelled" in win.status_bar.message.text()
     # Finished frames are kept on disk and in the project file; a second run resumes.
     saved = Project.load(win.doc.project.root)
     assert sorted(i for i, r in saved.results.items() if r.status == "done") == done
     assert not win.busy and win.acts.colorize.isEnabled()
-    win.jobs.progress.disconnect(cancel_after_first)
+    win.jobs.progress.disconnect(cancel_when_held)
     hold[0] = False
     outcome = colorize_all(qtbot, win, timeout=120000)
     assert not outcome.cancelled and all(win.doc.has_result(i) for i in range(1, 5))
