@@ -78,6 +78,7 @@ def opdm_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = 
             last = len(lines) - 1
             raws = {j: sample(task, lines[j], j / last, j)[0] for j in range(1, last)}
             t0 = time.perf_counter()
+            assert fc.palette is not None       # the window's key pair was just used
             painter = IntervalPainter(RegionCache(lambda j: lines[j], gap=settings.gap), snap)
             decided = painter.decide(fc.palette, {0: task.prev_rgb, last: task.next_rgb}, raws)
             cache[("decided", snap, id(lines))] = (decided, (time.perf_counter() - t0) / max(last - 1, 1))
@@ -95,7 +96,8 @@ def opdm_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = 
         t0 = time.perf_counter()
         fc.settings.snap = snap
         try:
-            out = fc.finish(raw, task.target_line, decision=decided.get(task.index))
+            out = fc.finish(raw, task.target_line,
+                            decision=None if task.index is None else decided.get(task.index))
         finally:
             fc.settings.snap = "off"
         return out.composite, secs + share + time.perf_counter() - t0

@@ -23,6 +23,7 @@ the line are flagged. numpy / OpenCV only.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,7 +132,7 @@ def _pair_edges(link: tuple[np.ndarray, ...], na: int, nb: int) -> np.ndarray:
     return out
 
 
-def link_tracks(frames: list[IntervalFrame], links: list[tuple[np.ndarray, ...]]
+def link_tracks(frames: list[IntervalFrame], links: Sequence[tuple[np.ndarray, ...]]
                 ) -> tuple[np.ndarray, np.ndarray]:
     """(offsets, track of every node): node ``offsets[f] + label`` is region ``label`` of drawing
     ``f``; ``links[f]`` = (best, sure) from drawing f to f + 1 (Correspondence.matches),
@@ -292,8 +293,21 @@ def _confidence(own_conf: np.ndarray, paint: np.ndarray, t_best: np.ndarray, t_k
     return conf
 
 
-def _node_decision(nd: _Nodes, votes: tuple[np.ndarray, ...], sl: slice, st: RegionStats,
-                   mode: str) -> tuple[np.ndarray, ...]:
+@dataclass
+class _Votes:
+    """Per track (indexed by root node): the winning paint, its share of the guesses' votes, the
+    keys' state (0 none, 1 a flat key, 2 keys in several tones), whether it is painted; and
+    whether the keys are exact paint at all."""
+
+    best: np.ndarray
+    share: np.ndarray
+    keys: np.ndarray
+    snaps: np.ndarray
+    exact: bool
+
+
+def _node_decision(nd: _Nodes, votes: _Votes, sl: slice, st: RegionStats,
+                   mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(paint, source, confidence) of the regions of one in-between (node slice ``sl``).
 
     A region is painted with its track's paint when the track is painted (most of its frames
@@ -303,7 +317,7 @@ def _node_decision(nd: _Nodes, votes: tuple[np.ndarray, ...], sl: slice, st: Reg
     no track are decided alone. Confidence: how well the frame's guess, the track and its keys
     agree (calibrated on ground truth: docs/evaluation.md).
     """
-    best, share, keys, snaps, exact = votes
+    best, share, keys, snaps, exact = votes.best, votes.share, votes.keys, votes.snaps, votes.exact
     root = nd.track[sl]
     members = np.bincount(nd.track, minlength=len(nd.track))[root]
     t_best, t_keys, t_share, t_snap = best[root], keys[root], share[root], snaps[root]
@@ -328,7 +342,7 @@ def _node_decision(nd: _Nodes, votes: tuple[np.ndarray, ...], sl: slice, st: Reg
 
 
 def decide_tracks(frames: list[IntervalFrame], palette: Palette,
-                  links: list[tuple[np.ndarray, ...]], mode: str = "auto"
+                  links: Sequence[tuple[np.ndarray, ...]], mode: str = "auto"
                   ) -> list[TrackPaint | None]:
     """One decision per region track over a key interval (see the module doc): for every drawing
     with a guess, its :class:`TrackPaint`; None for the keys and for drawings without a guess.
@@ -345,7 +359,7 @@ def decide_tracks(frames: list[IntervalFrame], palette: Palette,
     # Keys that are not exact paint (noise, texture) are matched by no flat fill: every region
     # keeps its guess, and the tracks only judge (review flags).
     exact = exact_paint(frames, palette)
-    votes = (best, share, keys, _track_snaps(nd, best) & exact, exact)
+    votes = _Votes(best, share, keys, _track_snaps(nd, best) & exact, exact)
     out: list[TrackPaint | None] = []
     for f, fr in enumerate(frames):
         if fr.stats is None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from opdm_studio.imaging.palette import Palette
-from opdm_studio.imaging.snapping import line_fringe, snap_to_palette
 from opdm_studio.imaging.regions import find_regions
+from opdm_studio.imaging.snapping import line_fringe, snap_to_palette
 
 PAINT = (200, 120, 60)
 PAPER = (235, 235, 235)

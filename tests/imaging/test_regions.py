@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from opdm_studio.imaging.palette import Palette, extract_palette, merge_palettes
-from opdm_studio.imaging.snapping import snap_to_palette
 from opdm_studio.imaging.regions import fill_line_pixels, find_regions
+from opdm_studio.imaging.snapping import snap_to_palette
 from training.synth import generate_cut
 
 
