@@ -115,30 +115,6 @@ def make_plan(frames: Iterable[int], keys: Iterable[int], n_frames: int,
     return items
 
 
-def parse_frame_range(text: str) -> list[int]:
-    """Parse ``"2-23"``, ``"5"`` or ``"1-4,9,12-14"`` into a sorted list of frame *numbers*."""
-    out: set[int] = set()
-    for part in text.replace(" ", "").split(","):
-        if not part:
-            continue
-        a, sep, b = part.partition("-")
-        try:
-            lo = int(a)
-            hi = int(b) if sep else lo
-        except ValueError:
-            raise ProjectError(f"frame range {text!r} is not valid: use e.g. 2-23 or 1-4,9") from None
-        if hi < lo:
-            raise ProjectError(f"frame range {part!r} runs backwards: write it as {hi}-{lo}")
-        if hi - lo >= 1_000_000:
-            # Expanded, 0-99999999999 would take gigabytes: the command line keeps ranges as
-            # spans and picks them against the cut (opdm_studio.cli_args.FrameRanges).
-            raise ProjectError(f"frame range {part!r} is longer than a million frames")
-        out.update(range(lo, hi + 1))
-    if not out:
-        raise ProjectError(f"frame range {text!r} is empty")
-    return sorted(out)
-
-
 class FileHolds:
     """``hold_of`` from the drawings' file contents: a frame whose file is byte-identical to the
     previous frame's repeats its drawing.

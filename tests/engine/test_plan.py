@@ -1,7 +1,7 @@
 """Planning: key pairs, frames outside the keyed range, keyframes, held drawings."""
 import pytest
 
-from opdm_studio.engine.plan import key_pair, make_plan, parse_frame_range
+from opdm_studio.engine.plan import key_pair, make_plan
 from opdm_studio.errors import ProjectError
 
 
@@ -52,11 +52,3 @@ def test_bad_plans_raise_user_errors():
         make_plan(range(3), keys=[], n_frames=3)
     with pytest.raises(ProjectError, match="outside"):
         make_plan([5], keys=[0], n_frames=3)
-
-
-def test_parse_frame_range():
-    assert parse_frame_range("2-5") == [2, 3, 4, 5]
-    assert parse_frame_range("1-2,7, 9-9") == [1, 2, 7, 9]
-    for bad in ("a-b", "5-2", ","):
-        with pytest.raises(ProjectError):
-            parse_frame_range(bad)
