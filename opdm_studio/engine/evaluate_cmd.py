@@ -39,7 +39,7 @@ def opdm_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = 
     from opdm_studio.engine.models import load_model
     from opdm_studio.engine.paint import IntervalPainter
     from opdm_studio.engine.project import ColorizeSettings
-    from opdm_studio.pipelines.base import Interval
+    from opdm_studio.pipelines.base import Guess, Interval
 
     model = load_model(model_path, device)
     settings = ColorizeSettings(method="opdm", steps=steps, seed=seed, device=device, snap="off",
@@ -66,7 +66,7 @@ def opdm_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = 
                                     position=index, length=len(lines))
             out = fc.colorize(target, task.prev_rgb, task.next_rgb, task.prev_line,
                               task.next_line, t=t, interval=interval)
-            cache[key] = (out.raw, out.composite, time.perf_counter() - t0, target)
+            cache[key] = (out.raw, out.composite, time.perf_counter() - t0, target, out.warp)
         return cache[key]
 
     def decide(task: Task, snap: str) -> tuple[dict[int, Any], float]:
@@ -76,7 +76,7 @@ def opdm_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = 
             return {}, 0.0
         if ("decided", snap, id(lines)) not in cache:
             last = len(lines) - 1
-            raws = {j: sample(task, lines[j], j / last, j)[0] for j in range(1, last)}
+            raws = {j: Guess(*sample(task, lines[j], j / last, j)[0::4]) for j in range(1, last)}
             t0 = time.perf_counter()
             assert fc.palette is not None       # the window's key pair was just used
             painter = IntervalPainter(RegionCache(lambda j: lines[j], gap=settings.gap), snap)
@@ -89,7 +89,7 @@ def opdm_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = 
         if pair["key"] != pair_key:
             cache.clear()
             pair.update(key=pair_key, hold=(task.prev_rgb, task.next_rgb))
-        raw, off, secs, _ = sample(task, task.target_line, task.t, task.index)
+        raw, off, secs = sample(task, task.target_line, task.t, task.index)[:3]
         if snap == "off":
             return off, secs
         decided, share = decide(task, snap)

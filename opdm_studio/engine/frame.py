@@ -31,7 +31,7 @@ from opdm_studio.imaging.palette import Palette, key_pair_palette
 from opdm_studio.imaging.regions import find_regions
 from opdm_studio.imaging.snapping import line_fringe, snap_to_palette
 from opdm_studio.pipelines import METHODS, make_pipeline
-from opdm_studio.pipelines.base import CancelToken, FrameInputs, Interval, Pipeline
+from opdm_studio.pipelines.base import CancelToken, FrameInputs, Guess, Interval, Pipeline
 
 
 @dataclass
@@ -45,6 +45,7 @@ class FrameOutput:
     confidence: float            # area-weighted mean region confidence
     flagged: int                 # regions flagged for review
     regions: int                 # closed regions in the drawing
+    warp: np.ndarray | None = None   # float32 (H, W): the keys' warp confidence, where known
 
 
 def line_mask_of(line_u8: np.ndarray) -> np.ndarray:
@@ -166,15 +167,19 @@ class FrameColorizer:
         step and returns the :class:`FrameOutput` (``StopIteration.value``)."""
         guess = yield from self.iter_guess(line_u8, prev_rgb, next_rgb, prev_line_u8,
                                            next_line_u8, t, cancel, seed, pair_id, interval)
-        return self.finish(guess, line_u8, line_rgb)
+        out = self.finish(guess.rgb, line_u8, line_rgb)
+        out.warp = guess.confidence
+        return out
 
     def iter_guess(self, line_u8: np.ndarray, prev_rgb: np.ndarray, next_rgb: np.ndarray,
                    prev_line_u8: np.ndarray | None = None, next_line_u8: np.ndarray | None = None,
                    t: float = 0.5, cancel: CancelToken | None = None, seed: int | None = None,
                    pair_id: Hashable = None, interval: Interval | None = None
-                   ) -> Generator[tuple[int, int], None, np.ndarray]:
+                   ) -> Generator[tuple[int, int], None, Guess]:
         """The pipeline's full-resolution colour guess, before snapping: a generator of
-        ``(step, steps)`` returning uint8 (H, W, 3). Selects the key pair :meth:`finish` snaps to."""
+        ``(step, steps)`` returning the :class:`~opdm_studio.pipelines.base.Guess` (uint8 (H, W, 3)
+        colours and, where the pipeline knows it, the keys' warp confidence). Selects the key pair
+        :meth:`finish` snaps to."""
         h, w = line_u8.shape[:2]
         for name, img in (("previous keyframe", prev_rgb), ("next keyframe", next_rgb)):
             if img.shape[:2] != (h, w):
@@ -188,7 +193,7 @@ class FrameColorizer:
                              self.settings.seed if seed is None else int(seed), pair.key, interval,
                              paint=pair.palette.colors)
         guess = yield from self.pipeline(inputs, cancel)
-        return guess.rgb
+        return guess
 
     def finish(self, guess: np.ndarray, line_u8: np.ndarray,
                line_rgb: np.ndarray | None = None, palette: Palette | None = None,

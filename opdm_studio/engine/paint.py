@@ -10,8 +10,10 @@ confidence and their review flags (:class:`FrameDecision`). The cut run
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from opdm_studio.engine.fixes import RegionCache
@@ -19,6 +21,7 @@ from opdm_studio.imaging.paint_tracks import IntervalFrame, TrackPaint, decide_t
 from opdm_studio.imaging.palette import Palette
 from opdm_studio.imaging.regions import Regions
 from opdm_studio.imaging.snapping import SNAP_MODES, RegionStats, SnapResult, region_stats, render
+from opdm_studio.pipelines.base import Guess
 
 #: A key further than this many drawings from the nearest guessed frame is not followed: its
 #: tracks would cost a correspondence per drawing and rarely survive that far.
@@ -48,6 +51,18 @@ class FrameDecision:
                           agreement=st.agreement.astype(np.float32), mode="track")
 
 
+def region_means(regions: Regions, values: np.ndarray) -> np.ndarray:
+    """Mean of a per-pixel map in [0, 1] (float, or uint8 as 0-255) over each region (label 0 =
+    the lines), any size: resized to the drawing's first."""
+    h, w = regions.labels.shape
+    if values.shape[:2] != (h, w):
+        values = cv2.resize(values, (w, h), interpolation=cv2.INTER_LINEAR)
+    scale = 1.0 / 255.0 if values.dtype == np.uint8 else 1.0
+    n = regions.count + 1
+    sums = np.bincount(regions.labels.ravel(), weights=values.ravel().astype(np.float64), minlength=n)
+    return sums * scale / np.maximum(regions.areas[:n], 1)
+
+
 class IntervalPainter:
     """Decides the paint of the guessed frames of one key interval, track by track.
 
@@ -70,8 +85,9 @@ class IntervalPainter:
         return list(range(first, last + 1)), used
 
     def decide(self, palette: Palette, keys: dict[int, np.ndarray],
-               guesses: dict[int, np.ndarray]) -> dict[int, FrameDecision]:
-        """The decision for every guessed frame (index -> guess uint8 (H, W, 3) at any size),
+               guesses: Mapping[int, Guess | np.ndarray]) -> dict[int, FrameDecision]:
+        """The decision for every guessed frame (index -> the pipeline's
+        :class:`~opdm_studio.pipelines.base.Guess`, or its colours uint8 (H, W, 3) at any size),
         given the keys' paint (index -> uint8 (H, W, 3)) and the key pair's ``palette``."""
         if not guesses:
             return {}
@@ -80,9 +96,14 @@ class IntervalPainter:
         stats: dict[int, RegionStats] = {}
         for f in drawings:
             reg = self.regions.regions(f)
+            warp = None
             if f in guesses:
-                stats[f] = region_stats(guesses[f], reg, palette, reg.line_mask)
-            frames.append(IntervalFrame(reg, stats.get(f), keys[f] if f in used else None))
+                g = guesses[f]
+                rgb = g.rgb if isinstance(g, Guess) else g
+                stats[f] = region_stats(rgb, reg, palette, reg.line_mask)
+                if isinstance(g, Guess) and g.confidence is not None:
+                    warp = region_means(reg, g.confidence)
+            frames.append(IntervalFrame(reg, stats.get(f), keys[f] if f in used else None, warp))
         links = [] if self.mode == "off" else [
             self.regions.correspondence(a, a + 1).matches() for a in drawings[:-1]]
         decided = decide_tracks(frames, palette, links, self.mode)

@@ -49,7 +49,7 @@ from opdm_studio.engine.plan import FileHolds, PlanItem, make_plan
 from opdm_studio.engine.progress import FinishingQueue, ProgressEvent, RunProgress
 from opdm_studio.engine.project import ColorizeSettings, FrameResult, Project
 from opdm_studio.errors import Cancelled, ExportError, OPDMError, ProjectError
-from opdm_studio.pipelines.base import CancelToken, Interval
+from opdm_studio.pipelines.base import CancelToken, Guess, Interval
 
 __all__ = ["CancelToken", "Colorizer", "ProgressEvent"]
 
@@ -77,22 +77,25 @@ class _Pending:
         self.keys: tuple[int, int] | None = None
         self.palette: Any = None
         self.count = 0
-        self._items: list[tuple[int, PlanItem, float, dict[str, str], np.ndarray | None]] = []
+        self._items: list[tuple[int, PlanItem, float, dict[str, str], Guess | None]] = []
 
     def add(self, pos: int, item: PlanItem, frame_t0: float, sources: dict[str, str],
-            guess: np.ndarray | None, palette: Any = None) -> None:
+            guess: Guess | None, palette: Any = None) -> None:
         """A sampled frame (``guess``), or a held drawing (None) finished after the frames before it."""
         self.keys = item.keys
         if guess is not None:
             self.palette = palette
             self.count += 1
+            if guess.confidence is not None and guess.confidence.dtype != np.uint8:
+                # Kept as 8 bits: a 1080p interval's confidences in 50 MB rather than 200.
+                guess = Guess(guess.rgb, np.clip(guess.confidence * 255.0 + 0.5, 0, 255).astype(np.uint8))
         self._items.append((pos, item, frame_t0, sources, guess))
 
-    def guesses(self) -> dict[int, np.ndarray]:
+    def guesses(self) -> dict[int, Guess]:
         """Frame index -> guess of the sampled frames."""
         return {it.index: g for _, it, _, _, g in self._items if g is not None}
 
-    def take(self) -> list[tuple[int, PlanItem, float, dict[str, str], np.ndarray | None]]:
+    def take(self) -> list[tuple[int, PlanItem, float, dict[str, str], Guess | None]]:
         """Everything pending, in plan order; empties it."""
         out, self._items = self._items, []
         self.keys, self.count = None, 0
@@ -257,7 +260,7 @@ class Colorizer:
                     yield from finish_plain(pos_, item_, frame_t0_, sources_)
                     continue
                 yield from settle()
-                queue.submit(pos_, item_, frame_t0_, finish_color, item_, guess_, pending.palette,
+                queue.submit(pos_, item_, frame_t0_, finish_color, item_, guess_.rgb, pending.palette,
                              sources_, decisions.get(item_.index))
 
         pending = _Pending()
@@ -366,7 +369,7 @@ class Colorizer:
         return painter.decide(pending.palette, keys, guesses)
 
     def _color_guess(self, fc: FrameColorizer, item: PlanItem,
-                     cancel: CancelToken) -> Generator[tuple[int, int], None, np.ndarray]:
+                     cancel: CancelToken) -> Generator[tuple[int, int], None, Guess]:
         """Generator of sampler steps returning the frame's full-resolution guess."""
         project = self.project
         cut = project.cut

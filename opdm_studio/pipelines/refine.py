@@ -162,4 +162,9 @@ class RefinePipeline:
                 px = rgb[moved]
                 self._paint_lookup(inputs.paint).snap(px, PAINT_REACH)
                 rgb[moved] = px
-        return Guess(np.clip(rgb + 0.5, 0, 255).astype(np.uint8))
+        # The warp's own confidence goes with the guess: where the keys' warp is unsure, the paint
+        # decided there is too (the engine's review flags).
+        conf = prop.confidence if small is None else cv2.resize(
+            prop.confidence, (w, h), interpolation=cv2.INTER_LINEAR)
+        return Guess(np.clip(rgb + 0.5, 0, 255).astype(np.uint8),
+                     np.clip(conf, 0.0, 1.0).astype(np.float32))

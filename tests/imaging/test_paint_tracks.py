@@ -158,3 +158,18 @@ def test_off_keeps_every_guess():
               IntervalFrame(reg, key_rgb=keys)]
     out = decide_tracks(frames, PALETTE, [_identity_links(reg)] * 2, "off")[1]
     assert (out.paint == -1).all()
+
+
+def test_a_region_the_keys_warp_is_unsure_of_is_flagged():
+    mask = _drawing()
+    reg = find_regions(mask, gap=0)
+    keys = _paint(mask, A, B)
+    left, right = reg.labels[24, 10], reg.labels[24, 36]
+    warp = np.ones(reg.count + 1)
+    warp[right] = 0.1                                    # the flow could not place this region
+    frames = [IntervalFrame(reg, key_rgb=keys),
+              IntervalFrame(reg, stats=region_stats(keys, reg, PALETTE, mask), warp=warp),
+              IntervalFrame(reg, key_rgb=keys)]
+    out = decide_tracks(frames, PALETTE, [_identity_links(reg)] * 2, "auto")[1]
+    assert out.flagged[right] and not out.flagged[left]
+    assert out.confidence[right] < out.confidence[left]
