@@ -88,12 +88,26 @@ def write_layers(project: Project, index: int, color_only: np.ndarray,
     return written
 
 
+def data_paths(project: Project, index: int) -> tuple[str, str]:
+    """Where frame ``index``'s stored result goes, relative to the project: (colour-only layer,
+    confidence map)."""
+    stem = project.data_stem(index)
+    return f"{DATA_DIRNAME}/color/{stem}.png", f"{DATA_DIRNAME}/confidence/{stem}.png"
+
+
+def data_owned(project: Project) -> set[str]:
+    """Absolute paths of the data files this project's results name, or it claimed."""
+    owned = project.owned_outputs()
+    for res in project.results.values():
+        owned.update(os.path.realpath(project.root / p)
+                     for p in (res.color_path, res.confidence_path) if p)
+    return owned
+
+
 def store_result(project: Project, index: int, color_only: np.ndarray,
                   confidence_map: np.ndarray) -> tuple[str, str]:
     """Keep the colour-only layer and the confidence map in the project (for re-export, review)."""
-    stem = project.data_stem(index)
-    color_rel = f"{DATA_DIRNAME}/color/{stem}.png"
-    conf_rel = f"{DATA_DIRNAME}/confidence/{stem}.png"
+    color_rel, conf_rel = data_paths(project, index)
     (project.root / color_rel).parent.mkdir(parents=True, exist_ok=True)
     (project.root / conf_rel).parent.mkdir(parents=True, exist_ok=True)
     conf8 = np.clip(confidence_map * 255.0 + 0.5, 0, 255).astype(np.uint8)

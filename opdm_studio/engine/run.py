@@ -38,6 +38,8 @@ from opdm_studio.engine.frame import (
 )
 from opdm_studio.engine.layers import (
     check_free,
+    data_owned,
+    data_paths,
     key_layers,
     output_targets,
     store_result,
@@ -177,6 +179,9 @@ class Colorizer:
         project.check_inputs([it.index for it in todo], {k for it in todo for k in it.keys})
         check_free([p for it in todo for p in targets[it.index].values()],
                    project.owned_outputs(), self.overwrite)
+        # The project's data folder too: a file there that no result of it names is someone's.
+        check_free([project.root / rel for it in todo if it.kind != "key"
+                    for rel in data_paths(project, it.index)], data_owned(project), self.overwrite)
         fc: FrameColorizer | None = None
         if any(it.kind == "color" for it in todo):
             # Load the model (or fail: no model installed, bad checkpoint, no GPU) before
@@ -345,6 +350,8 @@ class Colorizer:
                                         output.composite, key=item.kind == "key")
         result.outputs = write_layers(self.project, item.index, color, composite, targets)
         if item.kind != "key":
+            self.project.claim_outputs(self.project.root / rel
+                                       for rel in data_paths(self.project, item.index))
             result.color_path, result.confidence_path = store_result(
                 self.project, item.index, output.color_only, output.confidence_map)
             result.confidence = output.confidence
