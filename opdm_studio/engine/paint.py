@@ -17,7 +17,13 @@ import cv2
 import numpy as np
 
 from opdm_studio.engine.fixes import RegionCache
-from opdm_studio.imaging.paint_tracks import IntervalFrame, TrackPaint, decide_tracks
+from opdm_studio.imaging.paint_tracks import (
+    FLAG_BELOW,
+    WARP_FLAG,
+    IntervalFrame,
+    TrackPaint,
+    decide_tracks,
+)
 from opdm_studio.imaging.palette import Palette
 from opdm_studio.imaging.regions import Regions
 from opdm_studio.imaging.snapping import SNAP_MODES, RegionStats, SnapResult, region_stats, render
@@ -35,6 +41,25 @@ class FrameDecision:
     paint: TrackPaint
     stats: RegionStats
     regions: Regions
+    warp: np.ndarray | None = None     # the keys' warp confidence per pixel (uint8 or float)
+
+    def confidence_map(self) -> np.ndarray:
+        """float32 (H, W): each region's confidence; inside a region left as guessed, lower where
+        the keys' warp is unsure (a region whose lines stay open can be right in one part and
+        wrong in another: the Review view hatches the unsure part)."""
+        conf = self.paint.confidence.astype(np.float32)
+        cmap = conf[self.regions.labels]
+        if self.warp is None:
+            return cmap
+        h, w = cmap.shape
+        warp = self.warp
+        if warp.shape[:2] != (h, w):
+            warp = cv2.resize(warp, (w, h), interpolation=cv2.INTER_LINEAR)
+        warp = warp.astype(np.float32) / (255.0 if warp.dtype == np.uint8 else 1.0)
+        kept = ~self.paint.snapped[self.regions.labels] & (self.regions.labels > 0)
+        unsure = kept & (warp < WARP_FLAG)
+        cmap[unsure] = np.minimum(cmap[unsure], FLAG_BELOW * warp[unsure] / WARP_FLAG)
+        return cmap
 
     def snap(self, palette: Palette, line_mask: np.ndarray, line_rgb: np.ndarray | None = None,
              fringe: int = 0) -> SnapResult:
@@ -44,7 +69,7 @@ class FrameDecision:
                                    line_rgb, fringe)
         conf = tp.confidence.astype(np.float32)
         return SnapResult(image=image, color_only=color_only, confidence=conf,
-                          confidence_map=conf[self.regions.labels], snapped=tp.snapped,
+                          confidence_map=self.confidence_map(), snapped=tp.snapped,
                           flagged=tp.flagged, palette_index=np.where(tp.snapped, tp.paint,
                                                                      st.palette_index),
                           distance=st.distance.astype(np.float32),
@@ -110,5 +135,7 @@ class IntervalPainter:
         out: dict[int, FrameDecision] = {}
         for f, fr, tp in zip(drawings, frames, decided, strict=True):
             if tp is not None and f in guesses:
-                out[f] = FrameDecision(tp, stats[f], fr.regions)
+                g = guesses[f]
+                out[f] = FrameDecision(tp, stats[f], fr.regions,
+                                       g.confidence if isinstance(g, Guess) else None)
         return out
