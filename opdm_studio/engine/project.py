@@ -7,7 +7,7 @@ a folder the cut is read from unless the caller asks for it. How it is stored (a
 
 Frames are addressed by their *index* in the cut (0-based, natural file order) in the API; the file
 stores frame *names* as well, so a project still opens when frames were renamed-free but re-sorted,
-and refuses (``ProjectError``) when the cut no longer holds a frame it refers to.
+and drops, with a warning, a frame the cut no longer holds.
 
 Internal per-frame results (the colour-only layer and the confidence map at full resolution) are
 stored under ``opdm-data/`` in the project folder so ``opdm-studio export`` can re-export any layer,
@@ -29,21 +29,9 @@ import numpy as np
 
 from opdm_studio.engine import project_file
 from opdm_studio.engine.hints import HintSet
-from opdm_studio.engine.project_file import (
-    FORMAT,
-    FORMAT_VERSION,
-    PROJECT_FILENAME,
-    ResultsLog,
-)
+from opdm_studio.engine.project_file import FORMAT, FORMAT_VERSION, PROJECT_FILENAME, ResultsLog
 from opdm_studio.engine.records import STATUSES, FrameResult, KeyFrame
-from opdm_studio.engine.settings import (
-    DEVICES,
-    DTYPES,
-    LAYERS,
-    METHODS,
-    SNAP_MODES,
-    ColorizeSettings,
-)
+from opdm_studio.engine.settings import DEVICES, DTYPES, LAYERS, METHODS, SNAP_MODES, ColorizeSettings
 from opdm_studio.engine.sources import check_output_folder, frame_sources
 from opdm_studio.engine.swatches import SwatchPalette
 from opdm_studio.errors import ExportError, ProjectError
