@@ -23,7 +23,7 @@ the line are flagged. numpy / OpenCV only.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -170,15 +170,13 @@ def key_evidence(frame: IntervalFrame, palette: Palette
     return st.palette_index.astype(np.int64), flat, exact
 
 
-def exact_paint(frames: list[IntervalFrame], palette: Palette) -> bool:
+def exact_paint(frames: list[IntervalFrame], evidence: Mapping[int, tuple[np.ndarray, ...]]) -> bool:
     """Whether the keys are exact flat paint (cel paint: most of their paint pixels are their
     region's palette colour to within :data:`EXACT_LEVELS`), as opposed to paint with noise or
-    texture (frames from compressed video, scans), which a flat fill would not match."""
-    exact = total = 0.0
-    for fr in frames:
-        if fr.key_rgb is not None:
-            exact += float(key_evidence(fr, palette)[2].sum())
-            total += float(fr.regions.areas[1:].sum())
+    texture (frames from compressed video, scans), which a flat fill would not match.
+    ``evidence``: :func:`key_evidence` of each key drawing (by its index in ``frames``)."""
+    exact = sum(float(ev[2].sum()) for ev in evidence.values())
+    total = sum(float(frames[f].regions.areas[1:].sum()) for f in evidence)
     return total > 0 and exact >= EXACT_SHARE * total
 
 
@@ -196,15 +194,15 @@ class _Nodes:
     alone: np.ndarray       # the frame-alone decision would snap it
 
 
-def _nodes(frames: list[IntervalFrame], palette: Palette, offsets: np.ndarray,
-           track: np.ndarray) -> _Nodes:
+def _nodes(frames: list[IntervalFrame], palette: Palette, offsets: np.ndarray, track: np.ndarray,
+           evidence: Mapping[int, tuple[np.ndarray, ...]]) -> _Nodes:
     total = int(offsets[-1])
     nd = _Nodes(track, np.zeros(total, bool), np.zeros(total, bool), np.zeros(total, bool),
                 np.full(total, -1, np.int64), np.ones(total), np.zeros(total), np.zeros(total, bool))
     for f, fr in enumerate(frames):
         sl = slice(int(offsets[f]) + 1, int(offsets[f + 1]))    # label 0 (lines) is no node
         if fr.key_rgb is not None:
-            paint, flat, _ = key_evidence(fr, palette)
+            paint, flat, _ = evidence[f]
             nd.is_key[sl] = True
             nd.key_flat[sl] = flat[1:]
             nd.paint[sl] = paint[1:]
@@ -222,30 +220,31 @@ def _nodes(frames: list[IntervalFrame], palette: Palette, offsets: np.ndarray,
 
 
 def _track_votes(nd: _Nodes, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per track (indexed by root node): (winning paint, its share of the votes, keys' state:
-    0 no key region, 1 flat key regions, 2 key regions none of them flat)."""
+    """Per track (indexed by root node): (winning paint, its share of the guesses' votes, keys'
+    state: 0 no key region, 1 flat key regions, 2 key regions none of them flat)."""
     total = len(nd.track)
-    voter = (nd.paint >= 0) & (nd.weight > 0)
-    # Flat keys outvote guesses; among guesses, each votes with its confidence.
-    key_votes = voter & nd.key_flat
-    guess_votes = voter & nd.has_guess
-    cell = nd.track * k + np.maximum(nd.paint, 0)
-    vk = np.bincount(cell[key_votes], weights=nd.weight[key_votes], minlength=total * k)
-    vg = np.bincount(cell[guess_votes], weights=nd.weight[guess_votes], minlength=total * k)
-    votes = (vk * 1e3 + vg).reshape(total, k)      # a key's word first, the guesses break ties
-    best = np.argmax(votes, axis=1)
-    g = vg.reshape(total, k)
-    share = g[np.arange(total), best] / np.maximum(g.sum(axis=1), 1e-9)
+    # Flat keys outvote guesses; among guesses, each votes with its confidence. Votes are summed
+    # per (track, paint) pair that occurs, not over every paint of every track.
+    sel = (nd.paint >= 0) & (nd.weight > 0) & (nd.key_flat | nd.has_guess)
+    cells, inv = np.unique(nd.track[sel] * k + nd.paint[sel], return_inverse=True)
+    w = nd.weight[sel]
+    wk = np.bincount(inv, weights=np.where(nd.key_flat[sel], w, 0.0), minlength=len(cells))
+    wg = np.bincount(inv, weights=np.where(nd.has_guess[sel], w, 0.0), minlength=len(cells))
+    track_of, paint_of = cells // k, cells % k
+    score = wk * 1e3 + wg                          # a key's word first, the guesses break ties
+    # Two keys with different flat paints: the guesses choose among those two only.
+    split = (np.bincount(track_of[wk > 0], minlength=total) > 1)[track_of]
+    score = np.where(split, np.where(wk > 0, wg + 1e-6, -1.0), score)
+    order = np.lexsort((-score, track_of))
+    first = order[np.r_[True, track_of[order][1:] != track_of[order][:-1]]] if len(order) else order
+    best = np.zeros(total, np.int64)
+    best[track_of[first]] = paint_of[first]
+    share = np.zeros(total)
+    share[track_of[first]] = wg[first] / np.maximum(
+        np.bincount(track_of, weights=wg, minlength=total)[track_of[first]], 1e-9)
     has_flat = np.bincount(nd.track[nd.key_flat], minlength=total) > 0
     has_key = np.bincount(nd.track[nd.is_key], minlength=total) > 0
-    keys = np.where(has_flat, 1, np.where(has_key, 2, 0))
-    # Two keys with different flat paints: the guesses choose among those two only.
-    kv = vk.reshape(total, k)
-    split = (kv > 0).sum(axis=1) > 1
-    if split.any():
-        among = np.where(kv[split] > 0, g[split] + 1e-6, -1.0)
-        best[split] = np.argmax(among, axis=1)
-    return best, share, keys
+    return best, share, np.where(has_flat, 1, np.where(has_key, 2, 0))
 
 
 def _alone(fr: IntervalFrame, n_paints: int, mode: str) -> TrackPaint:
@@ -364,11 +363,12 @@ def decide_tracks(frames: list[IntervalFrame], palette: Palette,
     if mode == "off" or n_paints == 0:
         return [_alone(fr, n_paints, mode) if fr.stats is not None else None for fr in frames]
     offsets, track = link_tracks(frames, links)
-    nd = _nodes(frames, palette, offsets, track)
+    evidence = {f: key_evidence(fr, palette) for f, fr in enumerate(frames) if fr.key_rgb is not None}
+    nd = _nodes(frames, palette, offsets, track, evidence)
     best, share, keys = _track_votes(nd, n_paints)
     # Keys that are not exact paint (noise, texture) are matched by no flat fill: every region
     # keeps its guess, and the tracks only judge (review flags).
-    exact = exact_paint(frames, palette)
+    exact = exact_paint(frames, evidence)
     votes = _Votes(best, share, keys, _track_snaps(nd, best) & exact, exact)
     out: list[TrackPaint | None] = []
     for f, fr in enumerate(frames):
