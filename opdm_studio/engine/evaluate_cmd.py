@@ -76,7 +76,10 @@ def opdm_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = 
             return {}, 0.0
         if ("decided", snap, id(lines)) not in cache:
             last = len(lines) - 1
-            raws = {j: Guess(*sample(task, lines[j], j / last, j)[0::4]) for j in range(1, last)}
+            raws = {}
+            for j in range(1, last):
+                raw, _, _, _, warp = sample(task, lines[j], j / last, j)
+                raws[j] = Guess(raw, warp)
             t0 = time.perf_counter()
             assert fc.palette is not None       # the window's key pair was just used
             painter = IntervalPainter(RegionCache(lambda j: lines[j], gap=settings.gap), snap)
