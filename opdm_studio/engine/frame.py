@@ -2,10 +2,11 @@
 
 :class:`FrameColorizer` turns the user's settings into a pipeline (``opdm_studio.pipelines``: the
 ``flow`` method, or the model's own pipeline as its :class:`~opdm_studio.core.config.InferenceSpec`
-says), runs it on one drawing, then snaps every closed region of the drawing to the two keyframes'
-palette (``imaging.regions``) and puts the original lines on top (:meth:`FrameColorizer.finish`).
-The evaluation command uses it directly; the cut run (:mod:`opdm_studio.engine.run`) drives it
-for every planned frame.
+says), runs it on one drawing, then paints the closed regions of the drawing with the two
+keyframes' palette and puts the original lines on top (:meth:`FrameColorizer.finish`): as the
+region tracks of the key interval decided (:class:`~opdm_studio.engine.paint.IntervalPainter`,
+what the cut run and the evaluation's model rows pass), or the frame snapped alone. The cut run
+(:mod:`opdm_studio.engine.run`) drives it for every planned frame.
 """
 from __future__ import annotations
 
