@@ -44,11 +44,6 @@ def training_runs_dir() -> Path:
     return _ensure(data_dir() / "training_runs")
 
 
-def cache_dir() -> Path:
-    """Per-user cache folder (thumbnails, ...)."""
-    return _ensure(_base("cache"))
-
-
 def log_dir() -> Path:
     """Per-user log folder."""
     return _ensure(_base("logs"))

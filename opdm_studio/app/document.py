@@ -86,7 +86,6 @@ class Document:
         self.cut = project.cut
         self._cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
-        self.dirty = False
         # The fill tool's logic over the project's hints and palette (regions cached per frame).
         self.fixer = Fixer(RegionCache(self.cut.line, gap=project.settings.gap), len(self.cut),
                            project.key_indices, project.hints, project.palette)
@@ -296,7 +295,6 @@ class Document:
             self.project.results[i] = res
         self.forget(i)
         self.sync_palette()
-        self.dirty = True
 
     def mark_key(self, i: int) -> None:
         """Make frame ``i`` a keyframe: a coloured result is promoted, else the painted colour."""
@@ -311,14 +309,12 @@ class Document:
                 "(or colour it first) to make it a keyframe")
         self.forget(i)
         self.sync_palette()
-        self.dirty = True
 
     def unmark_key(self, i: int) -> None:
         """Stop using frame ``i`` as a keyframe."""
         self.project.remove_keyframe(i)
         self.forget(i)
         self.sync_palette()
-        self.dirty = True
 
     def set_key_image(self, i: int, image_path: str | os.PathLike) -> None:
         """Give keyframe ``i`` its colour from an image file (checked against the cut size)."""
@@ -331,7 +327,6 @@ class Document:
             self.restore_key_state(i, before)
             raise
         self.sync_palette()
-        self.dirty = True
 
     # ------------------------------------------------------------------ palette and fixes
 
@@ -414,7 +409,6 @@ class Document:
         out = self.fixer.fill(i, x, y, swatch, carry=carry)
         for f in out.frames:
             self.forget(f)
-        self.dirty = True
         return out
 
     def pick(self, i: int, x: int, y: int) -> tuple[RGB, Swatch | None]:
@@ -451,7 +445,6 @@ class Document:
         self.hints.fixes, self.hints.next_id = dict(hints.fixes), hints.next_id
         self.palette.swatches, self.palette.next_id = palette.copy().swatches, palette.next_id
         self.forget()
-        self.dirty = True
 
     def coloured_frames(self) -> list[int]:
         """Frames with a coloured result (keyframes excluded)."""
@@ -480,5 +473,4 @@ class Document:
             refresh_layers(self.project, self.stale_layers)
             self.stale_layers.clear()
         path = self.project.save()
-        self.dirty = False
         return path

@@ -41,7 +41,7 @@ def network_status(model: str, steps: int) -> NetworkStatus:
         return NetworkStatus(False, problem="missing")
     except OPDMError as exc:
         return NetworkStatus(False, problem=str(exc))
-    # As the engine's sampling_summary: a refine model runs the steps of its spec, not the setting.
+    # A refine model runs the steps of its spec, not the setting.
     spec = inference_spec_of_file(path)
     if spec is not None and spec.pipeline == "refine":
         return NetworkStatus(True, path.name, steps=spec.steps or 1, refines=True,

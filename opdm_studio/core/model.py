@@ -49,11 +49,6 @@ class OPDM(nn.Module):
         self.offset_adapter = OffsetAdapter(cfg)
 
     # --- checks ---------------------------------------------------------------------------
-    @property
-    def compute_dtype(self) -> torch.dtype:
-        """dtype of the weights; inputs are cast to it (fp32 weights + autocast, or bf16 weights)."""
-        return self.unet.in_conv.weight.dtype
-
     def _in(self, x: torch.Tensor) -> torch.Tensor:
         # Inputs follow the weights: dtype, and channels_last when the model was prepared that
         # way (a sampler's fresh noise is NCHW; mixing layouts makes oneDNN reorder every layer).

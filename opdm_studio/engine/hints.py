@@ -16,7 +16,7 @@ Frames are indices in memory and names in the project file (:meth:`HintSet.to_li
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -94,10 +94,6 @@ class HintSet:
         out.sort(key=lambda h: h[3])
         return out
 
-    def frames_fixed(self) -> set[int]:
-        """Frames with a fix of their own."""
-        return {f.frame for f in self.fixes.values()}
-
     def frames_carried(self) -> dict[int, set[int]]:
         """Frame -> origin frames of the fixes carried to it."""
         out: dict[int, set[int]] = {}
@@ -119,14 +115,6 @@ class HintSet:
                 n += 1
         return n
 
-    def drop_frames(self, frames: Iterable[int]) -> None:
-        """Forget the hints on ``frames`` (e.g. frames that became keyframes)."""
-        gone = set(frames)
-        for k, f in list(self.fixes.items()):
-            if f.frame in gone:
-                del self.fixes[k]
-            elif any(g in gone for g, _, _ in f.carried):
-                self.fixes[k] = replace(f, carried=tuple(c for c in f.carried if c[0] not in gone))
 
     # ------------------------------------------------------------------ files
 

@@ -237,13 +237,3 @@ def inference_spec_of_file(path: str | os.PathLike) -> InferenceSpec | None:
         except CheckpointError:
             _SPECS[key] = None
     return _SPECS[key]
-
-
-def sampling_summary(path: str | os.PathLike, steps: int) -> str:
-    """How a model file colours, in a few words for the status bar, read from its header only.
-
-    ``steps`` is the user's DDIM steps setting, which a refine model (the shipped default) does
-    not use: it runs the steps stored in its inference spec.
-    """
-    spec = inference_spec_of_file(path) or InferenceSpec.paper()
-    return spec.summary(steps)

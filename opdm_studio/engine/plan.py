@@ -18,8 +18,6 @@ from typing import Any
 
 from opdm_studio.errors import ProjectError
 
-KINDS = ("key", "color", "held")
-
 
 @dataclass(frozen=True)
 class PlanItem:

@@ -282,10 +282,6 @@ class Cut:
         """Indices of frames that have a colour (sibling files, then painted frames on demand)."""
         return [i for i in range(len(self.frames)) if self.has_color(i)]
 
-    def clear_cache(self) -> None:
-        """Release the cached pixels."""
-        self._cache.clear()
-
     def refresh(self) -> list[int]:
         """Forget the cached pixels of drawings and colour files edited since they were read;
         returns the frame indices concerned (their held-drawing links are found again)."""
