@@ -82,7 +82,10 @@ def opdm_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = 
                 raws[j] = Guess(raw, warp)
             t0 = time.perf_counter()
             assert fc.palette is not None       # the window's key pair was just used
-            painter = IntervalPainter(RegionCache(lambda j: lines[j], gap=settings.gap), snap)
+            # One region cache per window: the auto and all rows share its regions and flows.
+            if ("regions", id(lines)) not in cache:
+                cache[("regions", id(lines))] = RegionCache(lambda j: lines[j], gap=settings.gap)
+            painter = IntervalPainter(cache[("regions", id(lines))], snap)
             decided = painter.decide(fc.palette, {0: task.prev_rgb, last: task.next_rgb}, raws)
             cache[("decided", snap, id(lines))] = (decided, (time.perf_counter() - t0) / max(last - 1, 1))
         return cache[("decided", snap, id(lines))]

@@ -51,11 +51,7 @@ class FrameDecision:
         cmap = conf[self.regions.labels]
         if self.warp is None:
             return cmap
-        h, w = cmap.shape
-        warp = self.warp
-        if warp.shape[:2] != (h, w):
-            warp = cv2.resize(warp, (w, h), interpolation=cv2.INTER_LINEAR)
-        warp = warp.astype(np.float32) / (255.0 if warp.dtype == np.uint8 else 1.0)
+        warp = unit_map(self.warp, cmap.shape)
         kept = ~self.paint.snapped[self.regions.labels] & (self.regions.labels > 0)
         unsure = kept & (warp < WARP_FLAG)
         cmap[unsure] = np.minimum(cmap[unsure], FLAG_BELOW * warp[unsure] / WARP_FLAG)
@@ -76,16 +72,21 @@ class FrameDecision:
                           agreement=st.agreement.astype(np.float32), mode="track")
 
 
-def region_means(regions: Regions, values: np.ndarray) -> np.ndarray:
-    """Mean of a per-pixel map in [0, 1] (float, or uint8 as 0-255) over each region (label 0 =
-    the lines), any size: resized to the drawing's first."""
-    h, w = regions.labels.shape
+def unit_map(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A per-pixel map in [0, 1] (float, or uint8 as 0-255, any size) as float32 at ``shape``."""
+    h, w = shape[:2]
     if values.shape[:2] != (h, w):
         values = cv2.resize(values, (w, h), interpolation=cv2.INTER_LINEAR)
-    scale = 1.0 / 255.0 if values.dtype == np.uint8 else 1.0
+    return values.astype(np.float32) / (np.float32(255.0) if values.dtype == np.uint8 else 1.0)
+
+
+def region_means(regions: Regions, values: np.ndarray) -> np.ndarray:
+    """Mean of a per-pixel map in [0, 1] (float, or uint8 as 0-255, any size) over each region
+    (label 0 = the lines)."""
+    unit = unit_map(values, regions.labels.shape)
     n = regions.count + 1
-    sums = np.bincount(regions.labels.ravel(), weights=values.ravel().astype(np.float64), minlength=n)
-    return sums * scale / np.maximum(regions.areas[:n], 1)
+    sums = np.bincount(regions.labels.ravel(), weights=unit.ravel().astype(np.float64), minlength=n)
+    return sums / np.maximum(regions.areas[:n], 1)
 
 
 class IntervalPainter:

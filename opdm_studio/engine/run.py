@@ -259,7 +259,7 @@ class Colorizer:
 
         def flush() -> Iterator[ProgressEvent]:
             """Decide the pending frames' paint along their tracks, then finish them in order."""
-            decisions = self._decide(pending)
+            decisions = self._decide(pending, fc.settings.snap if fc is not None else "off")
             for pos_, item_, frame_t0_, sources_, guess_ in pending.take():
                 if guess_ is None:
                     yield from finish_plain(pos_, item_, frame_t0_, sources_)
@@ -364,15 +364,15 @@ class Colorizer:
         ev.message = f"stopped before {ev.name}; finished frames are kept"
         yield ev
 
-    def _decide(self, pending: _Pending) -> dict[int, FrameDecision]:
+    def _decide(self, pending: _Pending, snap: str) -> dict[int, FrameDecision]:
         """The paint of the pending frames, decided along each region's track from key to key
-        (none with snapping "off": each frame keeps its guess and frame-alone flags)."""
+        with the run's snapping ``snap`` (none with "off": each frame keeps its guess and
+        frame-alone flags). The regions are the fixer's, with the gap the run set up."""
         guesses = pending.guesses()
-        if not guesses or pending.keys is None or self.project.settings.snap == "off":
+        if not guesses or pending.keys is None or snap == "off":
             return {}
-        self.fixer.regions.set_gap(self.project.settings.gap)
         keys = {k: self.project.key_color(k) for k in set(pending.keys)}
-        painter = IntervalPainter(self.fixer.regions, self.project.settings.snap)
+        painter = IntervalPainter(self.fixer.regions, snap)
         return painter.decide(pending.palette, keys, guesses)
 
     def _color_guess(self, fc: FrameColorizer, item: PlanItem,
