@@ -13,6 +13,8 @@ the bench's in-memory cut), the project's :class:`~opdm_studio.engine.hints.Hint
   :meth:`Fixer.shown` also shows the swatches' current colours: what the viewer shows and what
   the run and the export write. Results are stored without hints, so a fix is undone by dropping
   it, and colouring a frame again keeps its fixes;
+- :meth:`Fixer.paint` records a brush or lasso stroke (:mod:`~opdm_studio.engine.strokes`),
+  carried like a fill for the regions it covers whole;
 - :meth:`Fixer.flagged` lists the regions of a frame flagged for review that no fix covers.
 
 Regions are found from the drawing with the project's gap closing and kept in a small cache, as
@@ -29,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from opdm_studio.engine.hints import Fix, HintSet, apply_fills, paint_regions, region_fills
+from opdm_studio.engine.strokes import MAX_CARRIED_REGIONS, Shape, covered_regions, paint_layers, stroke_pixels
 from opdm_studio.engine.swatches import RGB, SwatchPalette
 from opdm_studio.errors import ProjectError
 from opdm_studio.imaging.lineart import line_mask_from_drawing
@@ -227,7 +230,8 @@ class Fixer:
         if label == 0:
             raise ProjectError("that is a line, not a paint region: click inside a region")
         labels = self.regions.labels(frame)
-        replaced = [f for f in self.hints.own(frame) if self._label_of(labels, f.x, f.y) == label]
+        replaced = [f for f in self.hints.own(frame)
+                    if f.shape is None and self._label_of(labels, f.x, f.y) == label]
         for f in replaced:
             self.hints.remove(f.id)
         carried: list[tuple[int, int, int]] = []
@@ -239,6 +243,33 @@ class Fixer:
         frames = sorted({frame, *(g for g, _, _ in carried),
                          *(g for f in replaced for g, _, _ in f.carried)})
         return FillOutcome(fix, replaced, frames)
+
+    def paint(self, frame: int, shape: Shape, swatch: str, carry: bool = True) -> FillOutcome:
+        """A brush or lasso stroke on ``frame`` with ``swatch``: its pixels (lines excluded) are
+        painted; each region it covers whole is carried like a fill (``carry``). ProjectError on a
+        keyframe, a deleted swatch, or a stroke that covers no paint region."""
+        if frame in set(self._keys()):
+            raise ProjectError("this frame is a keyframe: its paint is the truth the other frames "
+                               "are coloured from; fix it in your paint program and drop it back")
+        sw = self.palette.get(swatch)
+        if sw.deleted:
+            raise ProjectError(f"the swatch {sw.name!r} is deleted: choose another one")
+        labels = self.regions.labels(frame)
+        mask = stroke_pixels(shape, labels)
+        if not mask.any():
+            raise ProjectError("the stroke paints no region (only lines, or outside the frame): paint inside the regions")
+        found = covered_regions(labels, mask)
+        ys, xs = np.nonzero(mask)
+        x, y = (region_point(labels, found[0]) or (0, 0)) if found else (int(xs[0]), int(ys[0]))
+        carried: dict[tuple[int, int, int], None] = {}
+        stops = ("", "")
+        for n, lab in enumerate(found[:MAX_CARRIED_REGIONS] if carry else []):
+            pts, why = self.carry(frame, lab)
+            carried.update(dict.fromkeys(pts))
+            stops = why if n == 0 else stops        # the largest region's reasons
+        fix = self.hints.add(Fix(self.hints.new_id(), frame, int(x), int(y), sw.id,
+                                 tuple(sorted(carried)), stops, shape))
+        return FillOutcome(fix, [], sorted({frame, *(g for g, _, _ in carried)}))
 
     def carry(self, frame: int, label: int, holds_only: bool = False
               ) -> tuple[list[tuple[int, int, int]], tuple[str, str]]:
@@ -283,20 +314,27 @@ class Fixer:
 
     # ------------------------------------------------------------------ a frame's colours
 
-    def fills(self, frame: int) -> dict[int, str]:
-        """Region label -> swatch id of every region of ``frame`` a hint paints. Hints carried
-        from another keyframe interval (a key was marked since) no longer count."""
+    def _hints(self, frame: int) -> list[tuple[int, int, str, Any]]:
+        # Hints carried from another keyframe interval (a key was marked since) no longer count.
         hints = self.hints.hints(frame)
         if not hints:
-            return {}
+            return []
         here = self.interval(frame)
         origin = {f.id: f.frame for f in list(self.hints.fixes.values())}
         # priority[0] == 2: the frame's own fix; else carried from ``origin``.
-        keep = [h for h in hints if h[3][0] == 2 or self.interval(origin[h[3][2]]) == here]
-        return region_fills(self.regions.labels(frame), keep)
+        return [h for h in hints if h[3][0] == 2 or self.interval(origin[h[3][2]]) == here]
+
+    def fills(self, frame: int) -> dict[int, str]:
+        """Region label -> swatch id of every region of ``frame`` a hint paints (strokes on
+        the frame itself excepted: they paint pixels)."""
+        keep = self._hints(frame)
+        return region_fills(self.regions.labels(frame), keep) if keep else {}
 
     def fixed(self, frame: int, color_only: np.ndarray) -> np.ndarray:
-        """A result with ``frame``'s hints on it, in the swatches' pixel colours."""
+        """A result with ``frame``'s hints and strokes on it, in the swatches' pixel colours."""
+        strokes = self.hints.strokes(frame)
+        if strokes:
+            return self._with_strokes(frame, color_only, strokes)
         fills = self.fills(frame)
         if not fills:
             return color_only
@@ -306,6 +344,21 @@ class Fixer:
             if sw is not None:
                 pixel[lab] = sw.source
         return apply_fills(color_only, self.regions.labels(frame), pixel)
+
+    def _with_strokes(self, frame: int, color_only: np.ndarray, strokes: list[Fix]) -> np.ndarray:
+        labels = self.regions.labels(frame)
+        regions: dict[int, tuple[Any, RGB]] = {}
+        for x, y, sid, prio in self._hints(frame):      # lowest priority first: later ones win
+            lab = self._label_of(labels, x, y)
+            sw = self.palette.find(sid)
+            if lab > 0 and sw is not None:
+                regions[lab] = (prio, sw.source)
+        painted = []
+        for f in strokes:
+            sw = self.palette.find(f.swatch)
+            if sw is not None and f.shape is not None:
+                painted.append(((2, 0, f.id), stroke_pixels(f.shape, labels), sw.source))
+        return paint_layers(color_only, labels, regions, painted)
 
     def shown(self, frame: int, color_only: np.ndarray, fixed: bool = True) -> np.ndarray:
         """What ``frame`` shows and exports: its hints applied (``fixed``) and the swatches'
@@ -325,12 +378,16 @@ class Fixer:
         """bool (H, W): the pixels of regions a hint paints on ``frame``."""
         lab = self.regions.labels(frame)
         fills = self.fills(frame)
-        if not fills:
-            return np.zeros(lab.shape, bool)
-        hit = np.zeros(int(lab.max()) + 1, bool)
-        hit[list(fills)] = True
-        hit[0] = False
-        return hit[lab]
+        out = np.zeros(lab.shape, bool)
+        if fills:
+            hit = np.zeros(int(lab.max()) + 1, bool)
+            hit[list(fills)] = True
+            hit[0] = False
+            out = hit[lab]
+        for f in self.hints.strokes(frame):
+            if f.shape is not None:
+                out |= stroke_pixels(f.shape, lab)
+        return out
 
     def flagged(self, frame: int, confidence: np.ndarray | None) -> list[Flagged]:
         """Regions of ``frame`` whose confidence is below :data:`REVIEW_THRESHOLD` and that no
@@ -345,6 +402,9 @@ class Fixer:
         bad[0] = False
         for fixed in self.fills(frame):
             bad[fixed] = False
+        for f in self.hints.strokes(frame):
+            if f.shape is not None:
+                bad[covered_regions(lab, stroke_pixels(f.shape, lab), 0.5)] = False
         out = []
         for k in (int(v) for v in np.flatnonzero(bad)):
             ys, xs = np.nonzero(lab == k)

@@ -12,6 +12,10 @@ nearest frame, then the newest. :func:`region_fills` resolves them; :func:`apply
 the regions with the swatches' pixel colours and :func:`paint_regions` shows the swatches'
 current colours (see :mod:`~opdm_studio.engine.swatches`).
 
+A fix with a ``shape`` is a stroke of the brush or the enclose-and-fill lasso
+(:mod:`~opdm_studio.engine.strokes`): it paints pixels on its own frame, not a region, and its
+carried hints are the regions it covered whole, found in the neighbouring frames.
+
 Frames are indices in memory and names in the project file (:meth:`HintSet.to_list`).
 """
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from opdm_studio.engine.strokes import Shape
 from opdm_studio.engine.swatches import RGB, SwatchPalette, pack
 from opdm_studio.imaging.regions import fill_line_pixels
 
@@ -30,7 +35,8 @@ from opdm_studio.imaging.regions import fill_line_pixels
 class Fix:
     """One fill: region of ``frame`` under (``x``, ``y``) painted with ``swatch``; ``carried``
     the (frame, x, y) it reached in the neighbouring frames; ``stops`` why carrying stopped on
-    each side ("keyframe", "unsure", "fixed", "end" of the cut), before and after ``frame``."""
+    each side ("keyframe", "unsure", "fixed", "end" of the cut), before and after ``frame``;
+    ``shape``: a brush or lasso stroke (``x``, ``y`` a point it paints)."""
 
     id: int
     frame: int
@@ -39,6 +45,7 @@ class Fix:
     swatch: str
     carried: tuple[tuple[int, int, int], ...] = ()
     stops: tuple[str, str] = ("", "")
+    shape: Shape | None = None
 
     def carried_frames(self) -> list[int]:
         """The frames the fix was carried to, in order."""
@@ -79,6 +86,10 @@ class HintSet:
         """The fixes made on ``frame``, oldest first."""
         return [f for f in list(self.fixes.values()) if f.frame == frame]
 
+    def strokes(self, frame: int) -> list[Fix]:
+        """The brush and lasso strokes made on ``frame``, oldest first."""
+        return [f for f in self.own(frame) if f.shape is not None]
+
     def hints(self, frame: int) -> list[tuple[int, int, str, tuple[int, int, int]]]:
         """(x, y, swatch, priority) of every hint on ``frame``, lowest priority first: later
         ones win a region (own fixes over carried ones, nearer origins over farther, newer
@@ -86,7 +97,7 @@ class HintSet:
         out = []
         # A copy taken in one step: the app's thumbnail thread reads while the GUI edits.
         for f in list(self.fixes.values()):
-            if f.frame == frame:
+            if f.frame == frame and f.shape is None:     # a stroke paints pixels, not a region
                 out.append((f.x, f.y, f.swatch, (2, 0, f.id)))
             for g, x, y in f.carried:
                 if g == frame:
@@ -121,7 +132,8 @@ class HintSet:
     def to_list(self, names: list[str]) -> list[dict[str, Any]]:
         """JSON form, frames by name (so a re-sorted cut still maps)."""
         return [{"id": f.id, "frame": names[f.frame], "x": f.x, "y": f.y, "swatch": f.swatch,
-                 "carried": [[names[g], x, y] for g, x, y in f.carried], "stops": list(f.stops)}
+                 "carried": [[names[g], x, y] for g, x, y in f.carried], "stops": list(f.stops),
+                 **({"shape": f.shape.to_list()} if f.shape is not None else {})}
                 for f in sorted(self.fixes.values(), key=lambda f: f.id)]
 
     @classmethod
@@ -132,8 +144,9 @@ class HintSet:
         for it in items or []:
             carried = tuple((index_of(str(g)), int(x), int(y)) for g, x, y in it.get("carried", []))
             stops = tuple(str(s) for s in it.get("stops", ("", "")))[:2]
+            shape = Shape.from_list(it["shape"]) if it.get("shape") else None
             hs.add(Fix(int(it["id"]), index_of(str(it["frame"])), int(it["x"]), int(it["y"]),
-                       str(it["swatch"]), carried, (stops + ("", ""))[:2]))  # type: ignore[arg-type]
+                       str(it["swatch"]), carried, (stops + ("", ""))[:2], shape))  # type: ignore[arg-type]
         return hs
 
 
