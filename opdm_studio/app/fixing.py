@@ -49,24 +49,31 @@ class FixesCommand(QUndoCommand):
     """Undoable change of the fixes and the palette: both states, before and after.
 
     The change is made before the command is pushed (a refused change raises with nothing on
-    the stack); ``frames`` are the frames whose colours it changes (None: all of them).
+    the stack); ``frames`` are the frames whose colours it changes (None: all of them). A fill
+    or stroke shows its ``reach`` on the timeline (``on_reach``) while it is done, not undone.
     """
 
     def __init__(self, doc, text: str, before, after, frames: list[int] | None,
-                 on_change: Callable[[list[int] | None], None]) -> None:
+                 on_change: Callable[[list[int] | None], None], reach: list[int] | None = None,
+                 on_reach: Callable[[list[int]], None] | None = None) -> None:
         super().__init__(text)
         self._doc, self._before, self._after = doc, before, after
         self._frames, self._on_change = frames, on_change
+        self._reach, self._on_reach = reach, on_reach
 
     def redo(self) -> None:
         """Put the changed state in place (a no-op on the first push)."""
         self._doc.restore_fixes(self._after)
         self._on_change(self._frames)
+        if self._on_reach is not None and self._reach is not None:
+            self._on_reach(self._reach)
 
     def undo(self) -> None:
         """Restore the fixes and palette as they were."""
         self._doc.restore_fixes(self._before)
         self._on_change(self._frames)
+        if self._on_reach is not None and self._reach is not None:
+            self._on_reach([])
 
 
 class _PaletteReader(QObject):
@@ -184,14 +191,24 @@ class FixTool:
         out = doc.fill(frame, x, y, sid, carry=self.panel.carry.isChecked())
         label = doc.frame_label(frame)
         text = translate("FixTool", "Fill a region of frame {frame} with {swatch}").format(frame=label, swatch=sw.name)
-        self.win.undo.push(FixesCommand(doc, text, before, doc.fixes_state(), out.frames, self.changed))
-        self.reach = out.frames
-        self.win.frames.set_reach(self.reach)
+        self.win.undo.push(FixesCommand(doc, text, before, doc.fixes_state(), out.frames, self.changed,
+                                        reach=out.frames, on_reach=self.show_reach))
         if self.flag is not None and self.flag[0] == frame:
             self.win.viewer.show_box(None)
             self.flag = None
         self.win.status(translate("FixTool", "Filled with {swatch}: {where}").format(
             swatch=sw.name, where=fill_text(out, doc.frame_label)))
+
+    def hand_tools(self):
+        """The brush and the enclose-and-fill lasso, installed beside the fill tool (once the
+        window's actions exist)."""
+        from opdm_studio.app.hand_tool import HandTool     # (it builds on this module)
+        return HandTool(self.win)
+
+    def show_reach(self, frames: list[int]) -> None:
+        """The frames the last fill or stroke painted, marked under the timeline ([]: none)."""
+        self.reach = list(frames)
+        self.win.frames.set_reach(self.reach)
 
     def pick_at(self, x: int, y: int) -> None:
         """A click with the colour picker, or an Alt-click with the fill tool: the region's

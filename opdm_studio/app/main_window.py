@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         self._build_layout()
         self.acts = WindowActions(self, self.undo, self._mode)
         self.acts.fill.toggled.connect(lambda on: on and self.fixes.warm())
+        self.hand = self.fixes.hand_tools()          # brush, enclose and fill (beside the fill tool)
         self.acts.fill_recent(self.settings.recent, self.open_cut)
         self.status_bar = StatusBar(self.statusBar())
         self.key_edits = KeyframeEditor(self.undo, self._frame_changed)
