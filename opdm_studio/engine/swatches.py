@@ -7,27 +7,50 @@ in every frame when a frame is shown or exported (:func:`~opdm_studio.engine.hin
 without touching a stored result or the colourist's paint files. A deleted swatch that is still
 in use shows red, as in Toon Boom Harmony, unless it was deleted with a replacement.
 
+A swatch has a name, a group (the character or part) and a tone (normal, shadow, highlight),
+as a colour model (色指定) has them (:mod:`opdm_studio.engine.colour_model` reads the designers'
+files). Key colours closer than the palette's ``tolerance`` (ΔE) are merged into one swatch: the
+merged ones stay (their pixels keep their identity) but stand for the swatch they merged into,
+so a change of tolerance takes a merge back.
+
 Plain data (no images): :mod:`opdm_studio.engine.fixes` reads the keyframes' paint into it
-(:meth:`SwatchPalette.sync`); the project saves it (:meth:`SwatchPalette.to_dict`). GIMP ``.gpl``
-and a JSON palette file are read and written here too.
+(:meth:`SwatchPalette.sync`); the project saves it (:meth:`SwatchPalette.to_dict`). GIMP ``.gpl``,
+JSON and CSV palette files are read and written here too, names, groups and tones kept.
 """
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opdm_studio.engine.colour_model import (
+    DEFAULT_TOLERANCE,
+    ModelColour,
+    cluster,
+    csv_text,
+    find_cut_model,
+    full_name,
+    gpl_text,
+    json_text,
+    nearest_pairs,
+    read_colour_model,
+)
 from opdm_studio.errors import ProjectError
 from opdm_studio.fileio import write_text_atomic
 
 RGB = tuple[int, int, int]
 #: How regions painted with a deleted swatch show (Harmony's convention).
 DELETED_RGB: RGB = (255, 0, 0)
-JSON_FORMAT = "opdm-studio-palette"
+#: The names the palette gives swatches itself (the app shows them in the interface's language).
+AUTO_NAME = re.compile(r"^Colour (\d+)$")
+
+
+def is_auto_name(name: str) -> bool:
+    """True for a name the palette made ("Colour 3"), not one a person or a colour model gave."""
+    return AUTO_NAME.match(name) is not None
 
 
 def _rgb(value: Iterable[Any]) -> RGB:
@@ -53,7 +76,9 @@ class Swatch:
 
     ``source`` the colour it has in the pixels (the keyframes' paint; for an added swatch its
     first colour); ``rgb`` its colour now; ``in_keys`` whether some keyframe is painted with it;
-    ``deleted`` / ``replaced_by`` what became of it.
+    ``deleted`` / ``replaced_by`` what became of it (``merged``: deleted by merging it into
+    ``replaced_by``, a near-identical key colour); ``group`` the character or part it belongs
+    to, ``tone`` "" (normal), "shadow" or "highlight".
     """
 
     id: str
@@ -63,6 +88,9 @@ class Swatch:
     in_keys: bool = False
     deleted: bool = False
     replaced_by: str | None = None
+    group: str = ""
+    tone: str = ""
+    merged: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -75,15 +103,25 @@ class Swatch:
         """Inverse of :meth:`to_dict`."""
         return cls(str(d["id"]), str(d.get("name", d["id"])), _rgb(d["rgb"]),
                    _rgb(d.get("source", d["rgb"])), bool(d.get("in_keys", False)),
-                   bool(d.get("deleted", False)), d.get("replaced_by"))
+                   bool(d.get("deleted", False)), d.get("replaced_by"), str(d.get("group", "")),
+                   str(d.get("tone", "")), bool(d.get("merged", False)))
+
+    @property
+    def full_name(self) -> str:
+        """``group / name / tone``: the name a palette file keeps."""
+        return full_name(self.name, self.group, self.tone)
 
 
 @dataclass
 class SwatchPalette:
-    """The swatches of a project, in display order (see the module doc)."""
+    """The swatches of a project, in display order (see the module doc). ``tolerance``: key
+    colours closer than this ΔE merge into one swatch (0: never); ``model``: the file name of
+    the cut's colour model once looked for ("" if the cut has none, None before)."""
 
     swatches: list[Swatch] = field(default_factory=list)
     next_id: int = 1
+    tolerance: float = DEFAULT_TOLERANCE
+    model: str | None = None
 
     # ------------------------------------------------------------------ lookups
 
@@ -133,6 +171,10 @@ class SwatchPalette:
             seen.add(s.id)
         return s
 
+    def merged_into(self, swatch_id: str) -> list[Swatch]:
+        """The near-identical key colours merged into swatch ``swatch_id``."""
+        return [s for s in self.swatches if s.merged and s.replaced_by == swatch_id]
+
     def colour_map(self) -> dict[int, RGB]:
         """Packed source colour -> colour shown, for every swatch whose regions change colour."""
         out = {}
@@ -172,7 +214,29 @@ class SwatchPalette:
                 s = Swatch(self._new_id(), self._new_name(), c, c, in_keys=True)
                 self.swatches.append(s)
                 added.append(s)
+        if added and self.tolerance > 0:
+            self.merge()
         return added
+
+    def merge(self, tolerance: float | None = None) -> tuple[int, int]:
+        """Merge the keys' near-identical colours (closer than ``tolerance`` ΔE; None: the
+        palette's own, else it becomes the palette's) into one swatch, most used first; earlier
+        merges are taken back first. A swatch a person or a colour model named, or recoloured,
+        is never merged into another. Returns (key colours, swatches they make)."""
+        if tolerance is not None:
+            if not 0 <= tolerance <= 100:
+                raise ProjectError(f"the merging tolerance is a ΔE from 0 to 100, not {tolerance}")
+            self.tolerance = float(tolerance)
+        for s in self.swatches:
+            if s.merged:
+                s.deleted, s.replaced_by, s.merged = False, None, False
+        keys = [s for s in self.swatches if s.in_keys and not s.deleted]
+        into = cluster([s.source for s in keys], self.tolerance,
+                       [not is_auto_name(s.name) or s.rgb != s.source for s in keys])
+        for s, j in zip(keys, into, strict=True):
+            if keys[j] is not s:
+                s.deleted, s.replaced_by, s.merged = True, keys[j].id, True
+        return len(keys), sum(1 for n, j in enumerate(into) if n == j)
 
     def add(self, rgb: RGB, name: str | None = None) -> Swatch:
         """A new swatch of colour ``rgb`` (refused when a live swatch already has that colour)."""
@@ -241,32 +305,40 @@ class SwatchPalette:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (saved in the project file)."""
-        return {"next_id": self.next_id, "swatches": [s.to_dict() for s in self.swatches]}
+        return {"next_id": self.next_id, "tolerance": self.tolerance, "model": self.model,
+                "swatches": [s.to_dict() for s in self.swatches]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> SwatchPalette:
         """Inverse of :meth:`to_dict` (None or {} = an empty palette)."""
         if not d:
             return cls()
-        pal = cls([Swatch.from_dict(x) for x in d.get("swatches", [])], int(d.get("next_id", 1)))
+        pal = cls([Swatch.from_dict(x) for x in d.get("swatches", [])], int(d.get("next_id", 1)),
+                  float(d.get("tolerance", DEFAULT_TOLERANCE)), d.get("model"))
         ids = [s.id for s in pal.swatches]
         if len(set(ids)) != len(ids):
             raise ValueError("two swatches share an id")
         return pal
 
+    def model_colours(self) -> list[ModelColour]:
+        """The live swatches as a colour model (what a palette file keeps: id, name, group,
+        tone, colour, and the key colours merged into each)."""
+        return [ModelColour(s.name, s.rgb, s.group, s.tone, s.id,
+                            tuple(m.source for m in self.merged_into(s.id))) for s in self.live()]
+
     def export_file(self, path: str | Path) -> Path:
-        """Write the live swatches as a GIMP palette (``.gpl``) or JSON palette (``.json``)."""
+        """Write the live swatches as a GIMP palette (``.gpl``: ``group / name / tone``), a JSON
+        palette (``.json``) or CSV (``.csv``); both of these keep ids, groups, tones and merges."""
         path = Path(path)
-        if path.suffix.lower() == ".gpl":
-            lines = ["GIMP Palette", f"Name: {path.stem}", "Columns: 8", "#"]
-            lines += [f"{s.rgb[0]:3d} {s.rgb[1]:3d} {s.rgb[2]:3d}\t{s.name}" for s in self.live()]
-            text = "\n".join(lines) + "\n"
-        elif path.suffix.lower() == ".json":
-            text = json.dumps({"format": JSON_FORMAT, "version": 1,
-                               "swatches": [{"id": s.id, "name": s.name, "rgb": list(s.rgb)}
-                                            for s in self.live()]}, indent=1)
+        suffix = path.suffix.lower()
+        if suffix == ".gpl":
+            text = gpl_text(self.model_colours(), path.stem)
+        elif suffix == ".json":
+            text = json_text(self.model_colours())
+        elif suffix == ".csv":
+            text = csv_text(self.model_colours())
         else:
-            raise ProjectError(f"{path.name}: export a palette as .gpl (GIMP) or .json")
+            raise ProjectError(f"{path.name}: export a palette as .gpl (GIMP), .json or .csv")
         try:
             write_text_atomic(path, text)
         except OSError as exc:
@@ -274,21 +346,39 @@ class SwatchPalette:
         return path
 
     def import_file(self, path: str | Path) -> tuple[int, int]:
-        """Read a ``.gpl`` or ``.json`` palette: swatches of the same id (JSON) or name take its
-        colours, the others are added. Returns (updated, added). Linear in the file's colours
-        (indexes built once), so a palette of 300 000 colours takes seconds, not hours."""
-        entries = read_palette_file(path)
+        """Read a colour model (``.gpl``, ``.json``, ``.csv``): see :meth:`import_colours`."""
+        return self.import_colours(read_colour_model(path))
+
+    def import_colours(self, entries: list[ModelColour]) -> tuple[int, int]:
+        """Take a colour model's names and colours: a swatch of the same id or name (group,
+        name and tone) takes its colour; a swatch the palette named itself takes the name,
+        group, tone and colour of the model's paint nearest its own (exact, else within the
+        merging tolerance, at least 1 ΔE); the others are added. Returns (updated, added).
+        Linear in the file's colours (indexes built once), so a palette of 300 000 colours takes
+        seconds, not hours."""
         idx = _ImportIndex(self)
+        matched = idx.by_colour(entries, max(self.tolerance, 1.0))
         updated = added = 0
-        for sid, name, rgb in entries:
-            s = (idx.by_id.get(sid) if sid else None) or idx.named(name)
+        for n, e in enumerate(entries):
+            s = (idx.by_id.get(e.id) if e.id else None) or idx.named(e) or matched.get(n)
             if s is not None and not s.deleted:
-                if s.rgb != rgb or s.name != name:
-                    idx.change(s, rgb, name)
+                if (s.rgb, s.name, s.group, s.tone) != (e.rgb, e.name, e.group, e.tone):
+                    idx.change(s, e)
                     updated += 1
-            elif not idx.live_rgb.get(rgb):
-                added += idx.add(rgb, name)
+            elif not idx.live_rgb.get(e.rgb):
+                added += idx.add(e)
         return updated, added
+
+    def attach_model(self, cut_folder: str | Path) -> tuple[int, int] | None:
+        """Once per project: take the names of the colour model the cut carries (its
+        ``palette.json``, ...; :func:`~opdm_studio.engine.colour_model.find_cut_model`).
+        Returns (updated, added), None when looked for before or the cut has none; a model
+        that cannot be read raises ProjectError (and is not looked for again)."""
+        if self.model is not None:
+            return None
+        path = find_cut_model(cut_folder)
+        self.model = path.name if path is not None else ""
+        return None if path is None else self.import_file(path)
 
 
 class _ImportIndex:
@@ -299,7 +389,7 @@ class _ImportIndex:
     def __init__(self, palette: SwatchPalette) -> None:
         self.palette = palette
         self.by_id = {s.id: s for s in reversed(palette.swatches)}    # the first one wins
-        self.by_name: dict[str, list[Swatch]] = {}
+        self.by_name: dict[tuple[str, str, str], list[Swatch]] = {}
         self.live_rgb: dict[RGB, int] = {}
         self.by_source: dict[RGB, Swatch] = {}
         for s in palette.swatches:
@@ -308,34 +398,61 @@ class _ImportIndex:
                 self._note(s)
 
     def _note(self, s: Swatch) -> None:
-        self.by_name.setdefault(s.name, []).append(s)
+        self.by_name.setdefault((s.group, s.name, s.tone), []).append(s)
         self.live_rgb[s.rgb] = self.live_rgb.get(s.rgb, 0) + 1
 
-    def named(self, name: str) -> Swatch | None:
-        """The first live swatch called ``name``."""
-        return next((s for s in self.by_name.get(name, ()) if not s.deleted), None)
+    def named(self, e: ModelColour) -> Swatch | None:
+        """The first live swatch with the name (group, name, tone) of ``e``."""
+        return next((s for s in self.by_name.get((e.group, e.name, e.tone), ()) if not s.deleted), None)
 
-    def change(self, s: Swatch, rgb: RGB, name: str) -> None:
-        """Give live swatch ``s`` colour ``rgb`` and name ``name``."""
-        self.by_name[s.name].remove(s)
+    def by_colour(self, entries: list[ModelColour], tolerance: float) -> dict[int, Swatch]:
+        """Entry index -> the live swatch the palette named itself whose colour is the entry's
+        (exactly, else the nearest within ``tolerance`` ΔE), each swatch given once; entries
+        found by id or name are left out."""
+        pool = [s for s in self.palette.live() if is_auto_name(s.name)]
+        if not pool:
+            return {}
+        todo = [n for n, e in enumerate(entries)
+                if not (e.id and e.id in self.by_id) and self.named(e) is None]
+        out: dict[int, Swatch] = {}
+        exact: dict[RGB, Swatch] = {}
+        for s in pool:
+            exact.setdefault(s.source, s)
+            exact.setdefault(s.rgb, s)
+        taken: set[str] = set()
+        for n in todo:
+            hit = exact.get(entries[n].rgb)
+            if hit is not None and hit.id not in taken:
+                out[n] = hit
+                taken.add(hit.id)
+        rest = [n for n in todo if n not in out]
+        free = [s for s in pool if s.id not in taken]
+        pairs = nearest_pairs([entries[n].rgb for n in rest], [s.source for s in free], tolerance)
+        out.update({rest[k]: free[j] for k, j in pairs})
+        return out
+
+    def change(self, s: Swatch, e: ModelColour) -> None:
+        """Give live swatch ``s`` the colour and names of ``e``."""
+        self.by_name[(s.group, s.name, s.tone)].remove(s)
         self.live_rgb[s.rgb] -= 1
-        s.rgb, s.name = rgb, name
+        s.rgb, s.name, s.group, s.tone = e.rgb, e.name, e.group, e.tone
         self._note(s)
 
-    def add(self, rgb: RGB, name: str) -> int:
+    def add(self, e: ModelColour) -> int:
         """:meth:`SwatchPalette.add` of a colour no live swatch has: 1 if added, 0 if refused."""
+        rgb = e.rgb
         old = self.by_source.get(rgb)
         if old is not None and not old.deleted:
             return 0           # the colour some swatch was painted with: add() refuses it
         if old is not None:
-            old.deleted, old.replaced_by, old.rgb = False, None, rgb
-            old.name = name or old.name
+            old.deleted, old.replaced_by, old.merged, old.rgb = False, None, False, rgb
+            old.name, old.group, old.tone = e.name or old.name, e.group, e.tone
             self._note(old)
             return 1
         pal = self.palette
         while f"s{pal.next_id}" in self.by_id:
             pal.next_id += 1
-        s = Swatch(f"s{pal.next_id}", name or pal._new_name(), rgb, rgb)
+        s = Swatch(f"s{pal.next_id}", e.name or pal._new_name(), rgb, rgb, group=e.group, tone=e.tone)
         pal.next_id += 1
         pal.swatches.append(s)
         self.by_id[s.id] = s
@@ -345,36 +462,7 @@ class _ImportIndex:
 
 
 def read_palette_file(path: str | Path) -> list[tuple[str | None, str, RGB]]:
-    """(id or None, name, rgb) of every colour of a GIMP ``.gpl`` or JSON palette file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")      # a byte-order mark is not a colour
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProjectError(f"cannot read the palette {path}: {exc}") from exc
-    out: list[tuple[str | None, str, RGB]] = []
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-            items = data["swatches"] if isinstance(data, dict) else data
-            for n, it in enumerate(items, start=1):
-                out.append((str(it["id"]) if it.get("id") else None,
-                            str(it.get("name") or f"Colour {n}"), _rgb(it["rgb"])))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ProjectError(f"{path} is not a palette file ({exc})") from exc
-        return out
-    lines = text.splitlines()
-    if not lines or lines[0].strip() != "GIMP Palette":
-        raise ProjectError(f"{path} is not a GIMP palette (its first line must be 'GIMP Palette')")
-    for n, line in enumerate(lines[1:], start=2):
-        s = line.strip()
-        if not s or s.startswith("#") or re.match(r"^(Name|Columns)\s*:", s):
-            continue
-        m = re.match(r"^(\d+)\s+(\d+)\s+(\d+)\s*(.*)$", s)
-        if m is None:
-            raise ProjectError(f"{path}, line {n}: expected 'R G B name', got {s!r}")
-        try:
-            rgb = _rgb(m.group(i) for i in (1, 2, 3))
-        except ValueError as exc:
-            raise ProjectError(f"{path}, line {n}: {exc}") from exc
-        out.append((None, m.group(4).strip() or hex_of(rgb), rgb))
-    return out
+    """(id or None, name, rgb) of every colour of a palette file (``.gpl``, ``.json``, ``.csv``);
+    the name is ``group / name / tone`` (:func:`~opdm_studio.engine.colour_model.read_colour_model`
+    keeps them apart)."""
+    return [(c.id, c.full_name, c.rgb) for c in read_colour_model(path)]
