@@ -26,9 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint as grad_checkpoint
 
-from opdm_studio.core.adapt import gated_composite, refine_loss
 from opdm_studio.core.config import LEVELS, InferenceSpec, ModelConfig
 from opdm_studio.errors import TrainingDataError
+from opdm_studio.pipelines.adapt import gated_composite, refine_loss
 from training.config import OBJECTIVE_NAMES, TrainConfig
 from training.losses import content_loss, load_vgg19, noise_loss, perceptual_loss, psnr, ssim
 from training.plots import make_grid
@@ -247,7 +247,7 @@ class RefineObjective(Objective):
         self.refs = spec.refs
 
     def forward(self, batch: Batch, gen: torch.Generator) -> dict[str, torch.Tensor]:
-        """Losses of one batch (``loss`` = the total): :func:`opdm_studio.core.adapt.refine_loss`."""
+        """Losses of one batch (``loss`` = the total): :func:`opdm_studio.pipelines.adapt.refine_loss`."""
         cfg = self.cfg
         return refine_loss(self.model, self.diffusion, self.spec, batch, gen, (cfg.t_min, cfg.t_max),
                            cfg.w_occlusion, cfg.w_raw)

@@ -288,7 +288,7 @@ class InferenceSpec:
       share of the network's correction that is added: below 1 it shrinks a correction the
       network makes too boldly on footage unlike its training data). ``adapt_per_frame`` > 0: before
       colouring a key interval the pipeline fine-tunes a copy of the network on the interval's
-      own keys (each key carried onto the other key's drawing; core.adapt), that many steps per
+      own keys (each key carried onto the other key's drawing; pipelines.adapt), that many steps per
       in-between drawing (the cost per frame stays the same whatever the keys' spacing).
     """
 
@@ -400,12 +400,3 @@ class InferenceSpec:
         if str(entry.get("refs", "flow-warped")) != "flow-warped":
             raise ValueError(f"invalid inference spec: refine settings out of range {entry!r}")
         return spec.validate(timesteps)
-
-    def summary(self, user_steps: int) -> str:
-        """A few words for the status bar: how this spec colours (``user_steps``: the steps setting)."""
-        if self.pipeline == "refine":
-            n = self.steps or 1
-            adapts = " · adapts to each key interval" if self.adapt_per_frame else ""
-            return f"refines the flow preview · {n} step{'s' if n != 1 else ''}{adapts}"
-        n = self.steps or user_steps
-        return f"{n} step{'s' if n != 1 else ''}"

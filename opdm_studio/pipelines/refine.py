@@ -12,7 +12,7 @@ For one frame (the shipped default model runs this):
    ``t_start``, ``steps`` steps back to x0. With ``adapt_per_frame`` in the spec, the network is
    first fine-tuned (a copy, once per key interval, that many steps per in-between) on the pairs
    the interval gives for free: each key carried through the in-betweens onto the other key's
-   drawing, with that key's own colours as the answer (:func:`opdm_studio.core.adapt.adapt`);
+   drawing, with that key's own colours as the answer (:func:`opdm_studio.pipelines.adapt.adapt`);
 3. only its correction ``x0 - propagation`` (at the working size, multiplied by the gate:
    ``1 - warp confidence`` for ``"confidence"``, and by the spec's ``strength``) is upsampled and
    added to the full-resolution propagation, so the result keeps the native-resolution detail of
@@ -28,11 +28,11 @@ import cv2
 import numpy as np
 import torch
 
-from opdm_studio.core.adapt import adapt
 from opdm_studio.core.config import InferenceSpec
 from opdm_studio.core.device import inference
 from opdm_studio.core.diffusion import GaussianDiffusion, ddim_sample
 from opdm_studio.imaging.palette import PaintLookup
+from opdm_studio.pipelines.adapt import adapt
 from opdm_studio.pipelines.base import (
     CancelToken,
     FrameInputs,

@@ -64,10 +64,9 @@ def test_inference_spec_round_trip_and_validation():
     spec = InferenceSpec.refine(t_start=35)
     assert InferenceSpec.from_json(spec.to_json(), 500) == spec
     assert InferenceSpec.from_dict({}) == InferenceSpec.paper()
-    assert spec.summary(10) == "refines the flow preview · 1 step"
     adapting = InferenceSpec.refine(t_start=35, refs="chain-warped", adapt_per_frame=2)
-    assert adapting.summary(10) == "refines the flow preview · 1 step · adapts to each key interval"
-    assert InferenceSpec.paper().summary(10) == "10 steps"
+    assert InferenceSpec.from_json(adapting.to_json(), 500) == adapting
+    assert (adapting.pipeline, adapting.steps, adapting.adapt_per_frame) == ("refine", 1, 2)
     for bad in ({"pipeline": "dream"}, {"pipeline": "refine", "t_start": 10_000, "steps": 1,
                                         "refs": "flow-warped"},
                 {"pipeline": "refine", "t_start": 5, "steps": 1, "refs": "flow-warped", "gate": "maybe"},

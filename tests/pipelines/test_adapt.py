@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from opdm_studio.core.adapt import adapt, refine_loss
 from opdm_studio.core.config import InferenceSpec, ModelConfig
 from opdm_studio.core.device import prepare_for_inference
 from opdm_studio.core.diffusion import GaussianDiffusion
@@ -14,6 +13,7 @@ from opdm_studio.core.model import OPDM
 from opdm_studio.errors import Cancelled
 from opdm_studio.imaging.chain import ChainPropagator
 from opdm_studio.pipelines import make_pipeline
+from opdm_studio.pipelines.adapt import adapt, refine_loss
 from opdm_studio.pipelines.base import CancelToken, FrameInputs, Interval
 from tests.conftest import requires_bf16
 from tests.pipelines.helpers import drain
@@ -113,7 +113,7 @@ def test_adapting_fits_the_pairs_and_leaves_the_shared_model_alone(cut):
 
 def test_refine_adapts_once_per_interval_and_reports_the_steps(cut):
     model = _model()
-    pipe = make_pipeline("opdm", _spec(1, "none"), model, CPU, torch.float32, working_size=64)
+    pipe = make_pipeline("model", _spec(1, "none"), model, CPU, torch.float32, working_size=64)
     first, steps = _run(pipe, _inputs(cut, 1))
     assert steps == [(1, 5), (2, 5), (3, 5), (4, 5), (1, 1)]   # 1 step per in-between (4)
     _, steps = _run(pipe, _inputs(cut, 2))
@@ -121,7 +121,7 @@ def test_refine_adapts_once_per_interval_and_reports_the_steps(cut):
     _, steps = _run(pipe, _inputs(cut, 2, key="another interval"))
     assert steps[0] == (1, 5)
     # The adapted copy colours differently from the shipped network (same propagation, same seed).
-    plain = make_pipeline("opdm", _spec(0, "none"), model, CPU, torch.float32, working_size=64)
+    plain = make_pipeline("model", _spec(0, "none"), model, CPU, torch.float32, working_size=64)
     unadapted, steps = _run(plain, _inputs(cut, 1))
     assert steps == [(1, 1)] and not np.array_equal(first.rgb, unadapted.rgb)
     # Without the interval there is nothing to adapt on: the network as shipped.
@@ -132,7 +132,7 @@ def test_refine_adapts_once_per_interval_and_reports_the_steps(cut):
 
 
 def test_a_cancel_during_adaptation_stops_it(cut):
-    pipe = make_pipeline("opdm", _spec(2), _model(), CPU, torch.float32, working_size=64)
+    pipe = make_pipeline("model", _spec(2), _model(), CPU, torch.float32, working_size=64)
     cancel = CancelToken()
     gen = pipe(_inputs(cut, 1), cancel)
     assert next(gen) == (1, 9)
@@ -168,7 +168,7 @@ def test_refine_puts_the_pixels_it_moved_on_a_close_paint(cut):
     the paints or further than PAINT_REACH from all of them; without it, blends stay."""
     from opdm_studio.pipelines.refine import PAINT_MOVED, PAINT_REACH
     model = _model()
-    pipe = make_pipeline("opdm", _spec(0, "none"), model, CPU, torch.float32, working_size=64)
+    pipe = make_pipeline("model", _spec(0, "none"), model, CPU, torch.float32, working_size=64)
     from opdm_studio.imaging.lineart import line_mask_from_drawing
     from opdm_studio.imaging.palette import key_pair_palette
     paint = key_pair_palette(cut.colors[0], line_mask_from_drawing(cut.lines[0]), cut.colors[5],
@@ -195,7 +195,7 @@ def test_a_bf16_model_is_adapted_in_fp32_and_colours_in_bf16(cut):
     torch.manual_seed(0)
     model = prepare_for_inference(OPDM(ModelConfig.preset("tiny")), CPU, torch.bfloat16)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    pipe = make_pipeline("opdm", _spec(1), model, CPU, torch.bfloat16, working_size=64)
+    pipe = make_pipeline("model", _spec(1), model, CPU, torch.bfloat16, working_size=64)
     guess, steps = _run(pipe, _inputs(cut, 1))
     assert steps[0] == (1, 5) and guess.rgb.shape == cut.colors[1].shape
     assert next(pipe._adapted[1].parameters()).dtype == torch.bfloat16
