@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QObject, Signal
 
 from opdm_studio.app.i18n import translate
 from training.config import TrainConfig
@@ -88,15 +88,26 @@ def duration_text(seconds: float) -> str:
     return translate("finetune_estimate", "{n} days").format(n=f"{seconds / 86400:.0f}")
 
 
+#: What each training objective teaches, in words (not its code name).
+OBJECTIVE_TEXT = {"align": QT_TRANSLATE_NOOP("finetune_estimate", "learning to follow the drawings' motion"),
+                  "paper": QT_TRANSLATE_NOOP("finetune_estimate", "learning to colour from the keys"),
+                  "refine": QT_TRANSLATE_NOOP("finetune_estimate", "learning to correct the flow preview's colours")}
+
+
+def objective_text(objective: str) -> str:
+    """A training objective in the interface language, in a colourist's words."""
+    return translate("finetune_estimate", OBJECTIVE_TEXT[objective]) if objective in OBJECTIVE_TEXT else objective
+
+
 def expected_text(t: StepTiming, minutes: float) -> str:
     """What a budget gives at the measured speed, for the settings page."""
     crop = (translate("finetune_estimate", "{crop} px crops of the {size} px working size").format(
         crop=t.crop, size=t.size) if t.crop < t.size else f"{t.size} px")
-    return translate("finetune_estimate", "Measured on this machine: {seconds} s per training step ({objective} "
-                                          "objective, batch {batch}, {crop}, {device}), so about <b>{steps} "
-                                          "steps</b> in {minutes} min. Another program using the processor "
-                                          "makes it fewer.").format(
-        seconds=f"{t.seconds:.1f}", objective=t.objective, batch=t.batch, crop=crop, device=t.device,
+    return translate("finetune_estimate", "Measured on this machine: {seconds} s per training step ({objective}, "
+                                          "batch {batch}, {crop}, {device}), so about <b>{steps} steps</b> in "
+                                          "{minutes} min. Another program using the processor makes it "
+                                          "fewer.").format(
+        seconds=f"{t.seconds:.1f}", objective=objective_text(t.objective), batch=t.batch, crop=crop, device=t.device,
         steps=t.steps_in(minutes), minutes=f"{minutes:g}")
 
 

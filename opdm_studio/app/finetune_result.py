@@ -26,23 +26,52 @@ from training.compare import Comparison, read_comparison
 from training.finetune import read_state
 
 
+def closer_percent(gain_db: float) -> float:
+    """A PSNR gain in dB as the share of colour error (RMS, per pixel) it takes off, in %
+    (negative: more error)."""
+    return (1 - 10 ** (-gain_db / 20)) * 100
+
+
+def shading_percent(start_ssim: float, tuned_ssim: float) -> float:
+    """The share of the start model's shape-and-shading difference (1 - SSIM) the fine-tuned
+    model takes off, in % (negative: more difference)."""
+    before = max(1 - start_ssim, 1e-6)
+    return (before - (1 - tuned_ssim)) / before * 100
+
+
 def verdict(comp: Comparison) -> str:
-    """One sentence on the comparison, for a colourist."""
+    """What got better or worse, in a colourist's words (the figures are in the table)."""
     where = ", ".join(comp.held_back) or translate("finetune_result", "the held-back frames")
     n, gain = comp.finetuned.frames, comp.gain_db
+    pct = closer_percent(gain)
     if comp.start.model == comp.finetuned.model:
         text = translate("finetune_result", "Figures of the new model on {n} frames held back from {where} (no "
                                             "start model to compare with).")
     elif gain >= 0.1:
         text = translate("finetune_result", "The fine-tuned model colours the {n} held-back frames of {where} "
-                                            "better: <b>{gain} dB</b> PSNR.")
+                                            "better: its colours are <b>{pct} % closer</b> to your finished "
+                                            "frames (PSNR {gain} dB).")
     elif gain <= -0.1:
         text = translate("finetune_result", "The fine-tuned model is <b>worse</b> on the {n} held-back frames of "
-                                            "{where} ({gain} dB): keeping the current model is advised.")
+                                            "{where}: its colours are {pct} % further from your finished frames "
+                                            "(PSNR {gain} dB). Keeping the current model is advised.")
     else:
-        text = translate("finetune_result", "No clear difference on the {n} held-back frames of {where} "
-                                            "({gain} dB).")
-    return text.format(n=n, where=where, gain=f"{gain:+.2f}")
+        text = translate("finetune_result", "No clear difference on the {n} held-back frames of {where}: the "
+                                            "colours are as close to your finished frames as before (PSNR {gain} "
+                                            "dB).")
+    text = text.format(n=n, where=where, gain=f"{gain:+.2f}", pct=f"{abs(pct):.0f}")
+    if comp.start.model != comp.finetuned.model:
+        shade = shading_percent(comp.start.ssim, comp.finetuned.ssim)
+        if shade >= 5:
+            more = translate("finetune_result", "Shapes and shading match them better: {pct} % less difference "
+                                                "(SSIM).")
+        elif shade <= -5:
+            more = translate("finetune_result", "Shapes and shading match them less well: {pct} % more difference "
+                                                "(SSIM).")
+        else:
+            more = translate("finetune_result", "Shapes and shading match them as before (SSIM).")
+        text += " " + more.format(pct=f"{abs(shade):.0f}")
+    return text
 
 
 class ResultPage(QWizardPage):
@@ -51,15 +80,22 @@ class ResultPage(QWizardPage):
     def __init__(self) -> None:
         super().__init__()
         self.setTitle(self.tr("Before and after"))
-        self.setSubTitle(self.tr("Both models coloured the same frames held back from your cuts (never trained "
-                                 "on). Rows of the sheet: drawing | start model | fine-tuned | truth."))
+        self.setSubTitle(self.tr("Both models colour frames held back from your cuts."))
+        self.help = QLabel(self.tr("The frames were never trained on. PSNR: how close the colours come to your "
+                                   "finished frames (higher is closer; +1 dB is about 11 % less colour error). "
+                                   "SSIM: how well shapes, edges and shading match (1 = identical). Rows of the "
+                                   "sheet: drawing | start model | fine-tuned | your finished frame."))
+        self.help.setObjectName("comparisonHelp")
+        self.help.setWordWrap(True)
+        self.help.setStyleSheet("color: #6e7074;")
         self.summary = QLabel()
         self.summary.setObjectName("comparisonSummary")
         self.summary.setWordWrap(True)
         self.table = QTableWidget(2, 2)
         self.table.setObjectName("comparisonTable")
         self.table.setHorizontalHeaderLabels([self.tr("Start model"), self.tr("Fine-tuned")])
-        self.table.setVerticalHeaderLabels(["PSNR (dB, 224 px)", "SSIM (224 px)"])
+        self.table.setVerticalHeaderLabels([self.tr("Colours: PSNR (dB, 224 px)"),
+                                            self.tr("Shapes and shading: SSIM (224 px)")])
         self.table.setMaximumHeight(90)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.sheet = QLabel()
@@ -82,6 +118,7 @@ class ResultPage(QWizardPage):
         buttons.addWidget(self.reject_btn)
         buttons.addStretch(1)
         lay = QVBoxLayout(self)
+        lay.addWidget(self.help)
         lay.addWidget(self.summary)
         lay.addWidget(self.table)
         lay.addWidget(scroll, 1)

@@ -131,6 +131,16 @@ class TrainPage(QWizardPage):
         self.bar = QProgressBar()
         self.bar.setFormat(self.tr("%p% of the time budget"))
         self.plot = LossPlot()
+        # What the curve and the figures mean, in a colourist's words.
+        self.plot_help = QLabel(self.tr("The curve is the training error: how far the model's colours still are "
+                                        "from the frames it learns from (lower is better). It falls, then levels "
+                                        "out. The held-back frames, never trained on, tell whether it learnt your "
+                                        "cuts' colouring or only those frames: PSNR there is how close its colours "
+                                        "come to your finished frames (higher is closer; +1 dB is about 11 % less "
+                                        "colour error), SSIM how well shapes and shading match (1 = identical)."))
+        self.plot_help.setObjectName("trainingHelp")
+        self.plot_help.setWordWrap(True)
+        self.plot_help.setStyleSheet("color: #6e7074;")
         self.sample = QLabel()
         self.pause_btn = QPushButton(self.tr("Pause"))
         self.pause_btn.clicked.connect(self.pause)
@@ -148,6 +158,7 @@ class TrainPage(QWizardPage):
         lay.addLayout(buttons)
         lay.addWidget(self.validation)
         lay.addWidget(self.plot)
+        lay.addWidget(self.plot_help)
         lay.addWidget(self.sample, 1)
         self.run_dir: Path | None = None
         self.thread: QThread | None = None
@@ -236,8 +247,9 @@ class TrainPage(QWizardPage):
         self.steps = step
         self.bar.setValue(min(self.bar.maximum(), int(spent)))
         phase = self._phase_text(self.phase_name or "train")
-        text = (self.tr("{phase}: step {step} (about {expected} expected), {spent} of {budget}, loss {loss}")
-                if self.expected_steps else self.tr("{phase}: step {step}, {spent} of {budget}, loss {loss}"))
+        text = (self.tr("{phase}: step {step} (about {expected} expected), {spent} of {budget}, training error "
+                        "{loss}") if self.expected_steps else
+                self.tr("{phase}: step {step}, {spent} of {budget}, training error {loss}"))
         self.status.setText(text.format(phase=phase[:1].upper() + phase[1:], step=step, expected=self.expected_steps,
                                         spent=clock(spent), budget=clock(self.budget_s), loss=f"{loss:.4f}"))
         if self.run_dir is not None:
@@ -254,6 +266,13 @@ class TrainPage(QWizardPage):
             text += " " + self.tr("(the flow propagation alone: {psnr} dB)").format(psnr=f"{val['val_psnr_prop']:.2f}")
         if "val_ssim" in val:
             text += f", SSIM {val['val_ssim']:.3f}"
+        if "val_psnr_prop" in val and "val_psnr" in val:
+            # dB -> the share of colour error (RMS) the model takes off the flow propagation's.
+            pct = (1 - 10 ** (-(val["val_psnr"] - val["val_psnr_prop"]) / 20)) * 100
+            text += ". " + (self.tr("Its colours are {pct} % closer to your finished frames than the flow "
+                                    "preview's.") if pct >= 0 else
+                            self.tr("Its colours are still {pct} % further from your finished frames than the flow "
+                                    "preview's.")).format(pct=f"{abs(pct):.0f}")
         self.validation.setText(text + f"  [{time.strftime('%H:%M')}]")
 
     @Slot(str)

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -54,6 +54,21 @@ from training.finetune import read_state, update_state
 
 __all__ = ["FineTuneWizard", "installed_model_choices", "read_state", "unfinished_runs"]
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
+#: A resumable run's state (training.finetune), in the resume list.
+RUN_STATUS = {"new": QT_TRANSLATE_NOOP("FolderPage", "not started"),
+              "running": QT_TRANSLATE_NOOP("FolderPage", "interrupted"),
+              "paused": QT_TRANSLATE_NOOP("FolderPage", "paused"),
+              "cancelled": QT_TRANSLATE_NOOP("FolderPage", "cancelled"),
+              "failed": QT_TRANSLATE_NOOP("FolderPage", "stopped by an error"),
+              "finished": QT_TRANSLATE_NOOP("FolderPage", "trained, waiting for your choice"),
+              "budget": QT_TRANSLATE_NOOP("FolderPage", "trained, waiting for your choice")}
+#: Devices a run may use: "auto" in words, the others by their names.
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def device_label(device: str) -> str:
+    """A device choice as the combo boxes show it ("auto" translated)."""
+    return translate("finetune_wizard", "Auto (the fastest here)") if device == "auto" else device
 
 
 def unfinished_runs() -> list[Path]:
@@ -69,7 +84,11 @@ def installed_model_choices() -> list[tuple[str, str]]:
         from opdm_studio.engine.models import default_model_path
         p = default_model_path()
         if p is not None and Path(p).is_file():
-            out.append((translate("finetune_wizard", "Default model ({name})").format(name=Path(p).stem), str(p)))
+            # The shipped model's file is called "default": no name to add to "Default model".
+            label = (translate("finetune_wizard", "Default model (shipped with OPDM Studio)")
+                     if Path(p).stem == "default" else
+                     translate("finetune_wizard", "Default model ({name})").format(name=Path(p).stem))
+            out.append((label, str(p)))
     except Exception:  # engine not ready / no default model shipped: offer what is installed
         pass
     for p in sorted(paths.models_dir().glob("*.safetensors")):
@@ -86,8 +105,13 @@ class FolderPage(QWizardPage):
     def __init__(self) -> None:
         super().__init__()
         self.setTitle(self.tr("Finished cuts"))
-        self.setSubTitle(self.tr("Choose a folder with one subfolder per finished cut (coloured frames, "
-                                 "optionally line art in lineart/). Training never changes these files."))
+        # One short line in the header (a long one is cut in half there with a Japanese font);
+        # the details go in a wrapping label on the page.
+        self.setSubTitle(self.tr("Choose the folder of your finished cuts."))
+        about = QLabel(self.tr("One subfolder per finished cut: its coloured frames, and optionally its line "
+                               "art in lineart/. Training only reads them: it never changes these files."))
+        about.setObjectName("folderHelp")
+        about.setWordWrap(True)
         self.folder = QLineEdit()
         self.folder.setObjectName("cutsFolder")
         self.folder.textChanged.connect(self.completeChanged)
@@ -100,6 +124,7 @@ class FolderPage(QWizardPage):
         self.runs.setObjectName("resumableRuns")
         self.runs.itemSelectionChanged.connect(self.completeChanged)
         lay = QVBoxLayout(self)
+        lay.addWidget(about)
         lay.addLayout(row)
         lay.addWidget(QLabel(self.tr("Or resume an unfinished fine-tuning:")))
         lay.addWidget(self.runs)
@@ -109,8 +134,10 @@ class FolderPage(QWizardPage):
         self.runs.clear()
         for p in unfinished_runs():
             st = read_state(p)
+            status = str(st.get("status", "?"))
+            status = self.tr(RUN_STATUS[status]) if status in RUN_STATUS else status
             item = QListWidgetItem(self.tr("{run}  ({status}, data {data})").format(
-                run=p.name, status=st.get("status", "?"), data=st.get("data", "?")))
+                run=p.name, status=status, data=st.get("data", "?")))
             item.setData(Qt.ItemDataRole.UserRole, str(p))
             self.runs.addItem(item)
 
@@ -205,8 +232,8 @@ class SettingsPage(QWizardPage):
         self.size = QSpinBox(minimum=32, maximum=512, singleStep=16, value=224)
         self.size.setSuffix(" px")
         self.device = QComboBox()
-        for d in ("auto", "cpu", "cuda", "mps"):
-            self.device.addItem(d)
+        for d in DEVICES:
+            self.device.addItem(device_label(d), d)
         self.name = QLineEdit()
         self.name.setObjectName("modelName")
         self.name.textChanged.connect(self.completeChanged)
@@ -260,8 +287,8 @@ class SettingsPage(QWizardPage):
         size = self.size.value()
         if start.startswith("preset:"):
             return TrainConfig(data=str(self.folder()), preset=start[7:], size=size,
-                               device=self.device.currentText(), workers=0, val_frames=0, progress=False)
-        return TrainConfig(data=str(self.folder()), init=start, size=size, device=self.device.currentText(),
+                               device=str(self.device.currentData()), workers=0, val_frames=0, progress=False)
+        return TrainConfig(data=str(self.folder()), init=start, size=size, device=str(self.device.currentData()),
                            workers=0, val_frames=0, progress=False)
 
     def _start_changed(self) -> None:
@@ -345,7 +372,7 @@ class SettingsPage(QWizardPage):
         reference = default[0][1] if default and start.startswith("preset:") else None
         run_dir = paths.training_runs_dir() / self.name.text().strip()
         plan_run(run_dir, data, start, minutes=self.minutes.value(), size=self.size.value(),
-                 device=self.device.currentText(), compare_with=reference)
+                 device=str(self.device.currentData()), compare_with=reference)
         update_state(run_dir, expected_steps=self.expected_steps())
         return run_dir
 

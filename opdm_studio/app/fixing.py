@@ -51,12 +51,14 @@ class FixesCommand(QUndoCommand):
     The change is made before the command is pushed (a refused change raises with nothing on
     the stack); ``frames`` are the frames whose colours it changes (None: all of them). A fill
     or stroke shows its ``reach`` on the timeline (``on_reach``) while it is done, not undone.
+    ``kind``: "fill", "stroke" or "palette" (what the save prompt calls it).
     """
 
     def __init__(self, doc, text: str, before, after, frames: list[int] | None,
                  on_change: Callable[[list[int] | None], None], reach: list[int] | None = None,
-                 on_reach: Callable[[list[int]], None] | None = None) -> None:
+                 on_reach: Callable[[list[int]], None] | None = None, kind: str = "palette") -> None:
         super().__init__(text)
+        self.kind = kind
         self._doc, self._before, self._after = doc, before, after
         self._frames, self._on_change = frames, on_change
         self._reach, self._on_reach = reach, on_reach
@@ -192,7 +194,7 @@ class FixTool:
         label = doc.frame_label(frame)
         text = translate("FixTool", "Fill a region of frame {frame} with {swatch}").format(frame=label, swatch=sw.name)
         self.win.undo.push(FixesCommand(doc, text, before, doc.fixes_state(), out.frames, self.changed,
-                                        reach=out.frames, on_reach=self.show_reach))
+                                        reach=out.frames, on_reach=self.show_reach, kind="fill"))
         if self.flag is not None and self.flag[0] == frame:
             self.win.viewer.show_box(None)
             self.flag = None

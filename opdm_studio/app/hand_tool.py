@@ -155,7 +155,7 @@ class HandTool(QObject):
             text = translate("HandTool", "Enclose and fill on frame {frame} with {swatch}").format(
                 frame=label, swatch=sw.name)
         win.undo.push(FixesCommand(doc, text, before, doc.fixes_state(), out.frames, fixes.changed,
-                                   reach=out.frames, on_reach=fixes.show_reach))
+                                   reach=out.frames, on_reach=fixes.show_reach, kind="stroke"))
         win.status(translate("HandTool", "Painted with {swatch}: {where}").format(
             swatch=sw.name, where=fill_text(out, doc.frame_label)))
 

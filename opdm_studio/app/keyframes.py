@@ -23,6 +23,8 @@ class KeyEditCommand(QUndoCommand):
     result before and after, so undo brings back a promoted result or a replaced colour exactly.
     """
 
+    kind = "keyframe"          # what the save prompt calls it (app.unsaved)
+
     def __init__(self, doc, frame: int, text: str, before, after,
                  on_change: Callable[[int], None]) -> None:
         super().__init__(text)

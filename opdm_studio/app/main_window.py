@@ -27,6 +27,7 @@ from opdm_studio.app.relink import open_document
 from opdm_studio.app.settings import AppSettings, SettingsDialog, qsettings, restore_window_layout, save_window_layout
 from opdm_studio.app.status_bar import StatusBar, cut_summary, network_text, result_summary
 from opdm_studio.app.timeline import FrameListModel, TimelineView
+from opdm_studio.app.unsaved import unsaved_question
 from opdm_studio.app.viewer import Viewer, compose, mode_label
 from opdm_studio.app.worker import Outcome, Progress
 
@@ -376,8 +377,7 @@ class MainWindow(QMainWindow):
         if self.doc is None or self.undo.isClean():
             return True
         button = QMessageBox.StandardButton
-        answer = QMessageBox.question(
-            self, self.tr("Unsaved changes"), self.tr("Save the keyframe changes of {cut}?").format(cut=self.doc.name),
+        answer = QMessageBox.question(self, self.tr("Unsaved changes"), unsaved_question(self.undo, self.doc.name),
             button.Save | button.Discard | button.Cancel, button.Save)
         if answer == button.Cancel:
             return False

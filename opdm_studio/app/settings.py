@@ -168,7 +168,8 @@ class SettingsDialog(QDialog):
         self.method_box = _combo([("opdm", self.tr("OPDM (diffusion, best quality)")),
                                   ("flow", self.tr("Flow preview (fast, no model)"))], settings.method)
         form.addRow(self.tr("Method"), self.method_box)
-        self.device_box = _combo(DEVICES, settings.device)
+        self.device_box = _combo([(d, self.tr("Auto (the fastest here)") if d == "auto" else d) for d in DEVICES],
+                                 settings.device)
         form.addRow(self.tr("Device"), self.device_box)
         self.steps_spin = QSpinBox(minimum=1, maximum=200, value=settings.steps)
         self.steps_spin.setToolTip(self.tr("DDIM sampling steps: fewer is faster, more is finer"))

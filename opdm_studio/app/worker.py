@@ -10,6 +10,7 @@ frame finished before it is kept. The GUI talks to the worker only through signa
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import traceback
@@ -64,15 +65,33 @@ class Outcome:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+#: The cut run's own sentences (English, as the command line prints them) the status line says
+#: in the interface language.
+_ENGINE_TEXT = ((re.compile(r"^(\d+) of (\d+) frames to colour$"), "start"),
+                (re.compile(r"^(\d+) frames coloured in ([\d.]+) s$"), "finished"))
+
+
+def engine_text(message: str) -> str:
+    """An engine progress message in the interface language (unknown ones as they are)."""
+    for pattern, kind in _ENGINE_TEXT:
+        m = pattern.match(message)
+        if m is None:
+            continue
+        if kind == "start":
+            return translate("worker", "{n} of {total} frames to colour").format(n=m[1], total=m[2])
+        return translate("worker", "{n} frames coloured in {seconds} s").format(n=m[1], seconds=m[2])
+    return message
+
+
 def describe(ev: Any) -> str:
-    """Status-line text of an engine event (the engine's own messages stay English)."""
+    """Status-line text of an engine event (the run's own sentences in the interface language)."""
     if ev.kind == "step":
         return translate("worker", "frame {name}: step {step}/{steps}").format(
             name=ev.name, step=ev.step, steps=ev.steps)
     if ev.kind in ("frame", "done"):
         return translate("worker", "frame {name} ({frame}/{frames})").format(
             name=ev.name, frame=ev.frame, frames=ev.frames)
-    return ev.message or ""
+    return engine_text(ev.message or "")
 
 
 class ColorizeWorker(QObject):

@@ -2,6 +2,62 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="ja" sourcelanguage="en">
 <context>
+    <name></name>
+    <message>
+        <source>&amp;Play</source>
+        <extracomment>Memory the prepared pictures of a play may take (960x540: about 400 frames; 1080p: 100).</extracomment>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Play the cut, looping over the selected frames (Space plays and stops)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;24 frames a second</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>1&amp;2 frames a second</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Loop</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Start again at the first frame after the last</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Onion skin</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Onion skin (O): the previous drawing ghosted in red, the next one in green</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Ghost the &amp;previous drawing</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Ghost the &amp;next drawing</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Ghost their &amp;lines</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Ghost their &amp;colours</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Playback</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>CheckPage</name>
     <message>
         <source>Data check</source>
@@ -138,6 +194,10 @@
         <translation>（{where}で停止）</translation>
     </message>
     <message>
+        <source>The cut&apos;s colour model was not read: {error}</source>
+        <translation>カットの色指定は読み込まれませんでした: {error}</translation>
+    </message>
+    <message>
         <source>The fill tool paints in the {views} views (Ctrl+2, Ctrl+3, Ctrl+5).</source>
         <translation>塗りつぶしツールは {views} の表示で使えます（Ctrl+2、Ctrl+3、Ctrl+5）。</translation>
     </message>
@@ -189,8 +249,37 @@
         <translation>仕上げ済みのカット</translation>
     </message>
     <message>
-        <source>Choose a folder with one subfolder per finished cut (coloured frames, optionally line art in lineart/). Training never changes these files.</source>
-        <translation>仕上げ済みのカットを 1 カット 1 サブフォルダで収めたフォルダを選んでください（彩色済みフレーム。線画は lineart/ に置いてもかまいません）。学習でこれらのファイルが変更されることはありません。</translation>
+        <source>not started</source>
+        <extracomment>A resumable run&apos;s state (training.finetune), in the resume list.</extracomment>
+        <translation>未開始</translation>
+    </message>
+    <message>
+        <source>interrupted</source>
+        <translation>中断</translation>
+    </message>
+    <message>
+        <source>paused</source>
+        <translation>一時停止中</translation>
+    </message>
+    <message>
+        <source>cancelled</source>
+        <translation>中止</translation>
+    </message>
+    <message>
+        <source>stopped by an error</source>
+        <translation>エラーで停止</translation>
+    </message>
+    <message>
+        <source>trained, waiting for your choice</source>
+        <translation>学習済み・採用待ち</translation>
+    </message>
+    <message>
+        <source>Choose the folder of your finished cuts.</source>
+        <translation>仕上がったカットのフォルダーを選んでください。</translation>
+    </message>
+    <message>
+        <source>One subfolder per finished cut: its coloured frames, and optionally its line art in lineart/. Training only reads them: it never changes these files.</source>
+        <translation>仕上がったカットごとにサブフォルダーを 1 つ: 彩色済みのフレームと、あれば lineart/ に線画。学習は読むだけで、これらのファイルを変更することはありません。</translation>
     </message>
     <message>
         <source>Browse...</source>
@@ -238,6 +327,73 @@
     <message>
         <source>line only</source>
         <translation>線画のみ</translation>
+    </message>
+</context>
+<context>
+    <name>HandTool</name>
+    <message>
+        <source>&amp;Brush</source>
+        <translation>ブラシ(&amp;B)</translation>
+    </message>
+    <message>
+        <source>Brush (P): paint with the current swatch where the fill leaks; [ and ] change its size; Alt-click picks a swatch</source>
+        <translation>ブラシ（P）: 塗りつぶしがはみ出したところを現在の色で塗ります。[ と ] で太さを変更、Alt+クリックで色を拾います</translation>
+    </message>
+    <message>
+        <source>&amp;Enclose and fill</source>
+        <translation>囲って塗る(&amp;E)</translation>
+    </message>
+    <message>
+        <source>Enclose and fill (L): draw round a part to paint inside the outline with the current swatch; regions inside it whole are carried like fills</source>
+        <translation>囲って塗る（L）: 塗りたい部分を囲むと、囲みの内側を現在の色で塗ります。囲みにまるごと入った領域は塗りつぶしと同じく前後のフレームに引き継ぎます</translation>
+    </message>
+    <message>
+        <source>Smaller brush</source>
+        <translation>ブラシを細く</translation>
+    </message>
+    <message>
+        <source>Larger brush</source>
+        <translation>ブラシを太く</translation>
+    </message>
+    <message>
+        <source>Brush size {size} px</source>
+        <translation>ブラシの太さ {size} px</translation>
+    </message>
+    <message>
+        <source>The brush and enclose and fill paint in the {views} views (Ctrl+2, Ctrl+3, Ctrl+5).</source>
+        <translation>ブラシと囲って塗るは {views} の表示で使えます（Ctrl+2、Ctrl+3、Ctrl+5）。</translation>
+    </message>
+    <message>
+        <source>Choose a swatch in the palette first (or Alt-click a region to pick one).</source>
+        <translation>先にパレットで色を選んでください（領域を Alt+クリックしても選べます）。</translation>
+    </message>
+    <message>
+        <source>Frame {frame} is a keyframe: its paint is what the other frames are coloured from. Fix it in your paint program and drop it back.</source>
+        <translation>フレーム {frame} はキーフレームです。ほかのフレームはこの色から彩色されます。ペイントソフトで直してから、もう一度ドロップしてください。</translation>
+    </message>
+    <message>
+        <source>Frame {frame} has no colour yet: colour it (Ctrl+Enter) before painting on it.</source>
+        <translation>フレーム {frame} はまだ彩色されていません。塗る前に彩色してください（Ctrl+Enter）。</translation>
+    </message>
+    <message>
+        <source>Enclose and fill: draw round the part to paint, holding the mouse button down.</source>
+        <translation>囲って塗る: マウスのボタンを押したまま、塗りたい部分を囲んでください。</translation>
+    </message>
+    <message>
+        <source>The stroke paints no region: paint inside the regions, not only on the lines.</source>
+        <translation>塗れる領域がありません。線の上だけでなく、領域の内側を塗ってください。</translation>
+    </message>
+    <message>
+        <source>Brush on frame {frame} with {swatch}</source>
+        <translation>フレーム {frame} を {swatch} のブラシで塗る</translation>
+    </message>
+    <message>
+        <source>Enclose and fill on frame {frame} with {swatch}</source>
+        <translation>フレーム {frame} を {swatch} で囲って塗る</translation>
+    </message>
+    <message>
+        <source>Painted with {swatch}: {where}</source>
+        <translation>{swatch} で塗りました: {where}</translation>
     </message>
 </context>
 <context>
@@ -396,10 +552,6 @@
         <translation>未保存の変更</translation>
     </message>
     <message>
-        <source>Save the keyframe changes of {cut}?</source>
-        <translation>{cut} のキーフレームの変更を保存しますか？</translation>
-    </message>
-    <message>
         <source>Export not started: nothing was overwritten.</source>
         <translation>書き出しは開始されませんでした。上書きされたファイルはありません。</translation>
     </message>
@@ -433,6 +585,10 @@
     <message>
         <source>No swatch</source>
         <translation>色なし</translation>
+    </message>
+    <message>
+        <source>Key colours closer than this are one swatch (the colours compressed or scanned keys show for one paint); 0 keeps every key colour apart. About 2 is just seen side by side.</source>
+        <translation>これより近いキーの色は一つの色にまとめます（圧縮やスキャンしたキーでは、一つの塗りが少しずつ違う色で出ます）。0 ではキーの色をすべて別の色として残します。2 前後が、並べて見て分かる差です。</translation>
     </message>
     <message>
         <source>Carry fixes to the neighbouring frames</source>
@@ -483,12 +639,48 @@
         <translation>色を削除（使われている間は、別の色で置き換えない限り削除できません）</translation>
     </message>
     <message>
-        <source>Read a GIMP .gpl or JSON palette</source>
-        <translation>GIMP の .gpl か JSON のパレットを読み込む</translation>
+        <source>Read a colour model: a GIMP .gpl, a JSON palette or a CSV (names, characters, normal / shadow / highlight)</source>
+        <translation>色指定を読み込む: GIMP の .gpl、JSON パレット、CSV（色名、キャラクター、ノーマル／影／ハイライト）</translation>
     </message>
     <message>
-        <source>Write the palette as .gpl or .json</source>
-        <translation>パレットを .gpl か .json で書き出す</translation>
+        <source>Write the colour model as .gpl, .json or .csv (names, groups and tones kept)</source>
+        <translation>色指定を .gpl、.json、.csv で書き出す（色名、グループ、ノーマル／影／ハイライトを保持）</translation>
+    </message>
+    <message>
+        <source>Merge near-identical key colours:</source>
+        <translation>ほぼ同じキーの色をまとめる:</translation>
+    </message>
+    <message>
+        <source>{keys} key colours in {swatches} swatches</source>
+        <translation>キーの {keys} 色を {swatches} 色にまとめています</translation>
+    </message>
+    <message>
+        <source>Colour model: {file}</source>
+        <translation>色指定: {file}</translation>
+    </message>
+    <message>
+        <source>Import a colour model</source>
+        <translation>色指定の読み込み</translation>
+    </message>
+    <message>
+        <source>Colour models (*.gpl *.json *.csv)</source>
+        <translation>色指定 (*.gpl *.json *.csv)</translation>
+    </message>
+    <message>
+        <source>Import colour model</source>
+        <translation>色指定の読み込み</translation>
+    </message>
+    <message>
+        <source>Export the colour model</source>
+        <translation>色指定の書き出し</translation>
+    </message>
+    <message>
+        <source>GIMP palette (*.gpl);;JSON palette (*.json);;CSV colour model (*.csv)</source>
+        <translation>GIMP パレット (*.gpl);;JSON パレット (*.json);;CSV 色指定 (*.csv)</translation>
+    </message>
+    <message>
+        <source>Merge near-identical key colours (ΔE ≤ {value})</source>
+        <translation>ほぼ同じキーの色をまとめる（ΔE ≤ {value}）</translation>
     </message>
     <message>
         <source>Fill tool (B): click a region to give it the current swatch; Alt-click picks a swatch from the frame. N jumps to the next flagged region.</source>
@@ -574,25 +766,16 @@
         <source>{name} is used by the keyframes&apos; paint or by fixes. Its regions:</source>
         <translation>{name} はキーフレームの塗りか修正で使われています。その領域を:</translation>
     </message>
+</context>
+<context>
+    <name>Playback</name>
     <message>
-        <source>Import a palette</source>
-        <translation>パレットの読み込み</translation>
+        <source>played at {fps} frames a second</source>
+        <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>Palettes (*.gpl *.json)</source>
-        <translation>パレット (*.gpl *.json)</translation>
-    </message>
-    <message>
-        <source>Import palette</source>
-        <translation>パレットを読み込み</translation>
-    </message>
-    <message>
-        <source>Export the palette</source>
-        <translation>パレットの書き出し</translation>
-    </message>
-    <message>
-        <source>GIMP palette (*.gpl);;JSON palette (*.json)</source>
-        <translation>GIMP パレット (*.gpl);;JSON パレット (*.json)</translation>
+        <source>Playing frames {first}-{last} at {fps} frames a second · frame {frame} (Space stops)</source>
+        <translation type="unfinished"></translation>
     </message>
 </context>
 <context>
@@ -609,8 +792,12 @@
         <translation>学習前と学習後</translation>
     </message>
     <message>
-        <source>Both models coloured the same frames held back from your cuts (never trained on). Rows of the sheet: drawing | start model | fine-tuned | truth.</source>
-        <translation>2 つのモデルで、カットから取り置いた同じフレーム（学習には使っていません）を彩色しました。一覧の各行: 動画（線画） | 元のモデル | 追加学習後 | 正解の仕上げ</translation>
+        <source>Both models colour frames held back from your cuts.</source>
+        <translation>両方のモデルで、カットから取り分けた検証用フレームを彩色しました。</translation>
+    </message>
+    <message>
+        <source>The frames were never trained on. PSNR: how close the colours come to your finished frames (higher is closer; +1 dB is about 11 % less colour error). SSIM: how well shapes, edges and shading match (1 = identical). Rows of the sheet: drawing | start model | fine-tuned | your finished frame.</source>
+        <translation>検証用フレームは学習に使っていません。PSNR: 色が仕上がりのフレームにどれだけ近いか（高いほど近く、+1 dB で色のずれが約 11 % 減ります）。SSIM: 形・輪郭・影の付き方がどれだけ合っているか（1 = 同じ）。シートの各行: 線画 | 元のモデル | 追加学習後 | 仕上がりのフレーム。</translation>
     </message>
     <message>
         <source>Start model</source>
@@ -619,6 +806,14 @@
     <message>
         <source>Fine-tuned</source>
         <translation>追加学習後</translation>
+    </message>
+    <message>
+        <source>Colours: PSNR (dB, 224 px)</source>
+        <translation>色の近さ: PSNR（dB、224 px）</translation>
+    </message>
+    <message>
+        <source>Shapes and shading: SSIM (224 px)</source>
+        <translation>形と影: SSIM（224 px）</translation>
     </message>
     <message>
         <source>Install the fine-tuned model</source>
@@ -682,6 +877,10 @@
     <message>
         <source>Method</source>
         <translation>彩色方法</translation>
+    </message>
+    <message>
+        <source>Auto (the fastest here)</source>
+        <translation>自動（このマシンで最速のもの）</translation>
     </message>
     <message>
         <source>Device</source>
@@ -833,6 +1032,30 @@ Log file: {log}</source>
     </message>
 </context>
 <context>
+    <name>SwatchTree</name>
+    <message>
+        <source>normal</source>
+        <extracomment>The tones of a paint set as the interface says them.</extracomment>
+        <translation>ノーマル</translation>
+    </message>
+    <message>
+        <source>shadow</source>
+        <translation>影</translation>
+    </message>
+    <message>
+        <source>highlight</source>
+        <translation>ハイライト</translation>
+    </message>
+    <message>
+        <source>Colour {n}</source>
+        <translation>色 {n}</translation>
+    </message>
+    <message>
+        <source>; also stands for {n} near-identical key colour(s): {list}</source>
+        <translation>。ほぼ同じキーの色 {n} 色もこの色として扱います: {list}</translation>
+    </message>
+</context>
+<context>
     <name>TrainPage</name>
     <message>
         <source>stage 1 (offset estimators)</source>
@@ -858,6 +1081,10 @@ Log file: {log}</source>
     <message>
         <source>%p% of the time budget</source>
         <translation>学習時間の %p%</translation>
+    </message>
+    <message>
+        <source>The curve is the training error: how far the model&apos;s colours still are from the frames it learns from (lower is better). It falls, then levels out. The held-back frames, never trained on, tell whether it learnt your cuts&apos; colouring or only those frames: PSNR there is how close its colours come to your finished frames (higher is closer; +1 dB is about 11 % less colour error), SSIM how well shapes and shading match (1 = identical).</source>
+        <translation>曲線は学習の誤差です: 学習に使うフレームとモデルの色がまだどれだけずれているか（低いほど良い）。下がってから横ばいになります。学習に使わない検証用フレームで、カットの彩色を覚えたのか、学習したフレームだけを覚えたのかが分かります: PSNR は色が仕上がりのフレームにどれだけ近いか（高いほど近く、+1 dB で色のずれが約 11 % 減ります）、SSIM は形と影の付き方がどれだけ合っているか（1 = 同じ）です。</translation>
     </message>
     <message>
         <source>Pause</source>
@@ -892,12 +1119,12 @@ Log file: {log}</source>
         <translation>段階 {index}/{count}: {phase}...</translation>
     </message>
     <message>
-        <source>{phase}: step {step} (about {expected} expected), {spent} of {budget}, loss {loss}</source>
-        <translation>{phase}: ステップ {step}（予定 約 {expected}）、{spent} / {budget}、損失 {loss}</translation>
+        <source>{phase}: step {step} (about {expected} expected), {spent} of {budget}, training error {loss}</source>
+        <translation>{phase}: ステップ {step}（約 {expected} の見込み）、{budget} のうち {spent}、学習の誤差 {loss}</translation>
     </message>
     <message>
-        <source>{phase}: step {step}, {spent} of {budget}, loss {loss}</source>
-        <translation>{phase}: ステップ {step}、{spent} / {budget}、損失 {loss}</translation>
+        <source>{phase}: step {step}, {spent} of {budget}, training error {loss}</source>
+        <translation>{phase}: ステップ {step}、{budget} のうち {spent}、学習の誤差 {loss}</translation>
     </message>
     <message>
         <source>Held-back frames at step {step}: PSNR {psnr} dB</source>
@@ -906,6 +1133,14 @@ Log file: {log}</source>
     <message>
         <source>(the flow propagation alone: {psnr} dB)</source>
         <translation>（フロー伝播のみ: {psnr} dB）</translation>
+    </message>
+    <message>
+        <source>Its colours are {pct} % closer to your finished frames than the flow preview&apos;s.</source>
+        <translation>色はフロープレビューより {pct} % 仕上がりのフレームに近くなっています。</translation>
+    </message>
+    <message>
+        <source>Its colours are still {pct} % further from your finished frames than the flow preview&apos;s.</source>
+        <translation>色はまだフロープレビューより {pct} % 仕上がりのフレームから離れています。</translation>
     </message>
     <message>
         <source>Training finished. Next shows the start model and the fine-tuned model side by side.</source>
@@ -1105,6 +1340,49 @@ The app keeps running. Details were written to:
     </message>
 </context>
 <context>
+    <name>export_check</name>
+    <message>
+        <source>Check before export</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Not coloured, left out: frames {frames} ({n}).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Out of date, written as they are: frames {frames} ({n}). Colour them again first to bring them up to date.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{frame} ({px} px)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source> and {n} more</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Unpainted pixels (paper white or line ink inside paint) on {n} frame(s): {frames}. The Unpainted view shows them hatched.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The unpainted check stopped: {error}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Checking for unpainted pixels: {done} of {total} frame(s)...</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Every frame is coloured, up to date and fully painted.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Export anyway?</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>export_dialog</name>
     <message>
         <source>Composite (colour with lines)</source>
@@ -1157,12 +1435,25 @@ Overwrite them?</source>
         <translation>{n} 日</translation>
     </message>
     <message>
+        <source>learning to follow the drawings&apos; motion</source>
+        <extracomment>What each training objective teaches, in words (not its code name).</extracomment>
+        <translation>線画の動きを追う学習</translation>
+    </message>
+    <message>
+        <source>learning to colour from the keys</source>
+        <translation>キーフレームから彩色する学習</translation>
+    </message>
+    <message>
+        <source>learning to correct the flow preview&apos;s colours</source>
+        <translation>フロープレビューの色を補正する学習</translation>
+    </message>
+    <message>
         <source>{crop} px crops of the {size} px working size</source>
         <translation>処理サイズ {size} px から切り出した {crop} px</translation>
     </message>
     <message>
-        <source>Measured on this machine: {seconds} s per training step ({objective} objective, batch {batch}, {crop}, {device}), so about &lt;b&gt;{steps} steps&lt;/b&gt; in {minutes} min. Another program using the processor makes it fewer.</source>
-        <translation>このマシンでの計測: 学習 1 ステップあたり {seconds} 秒（{objective} 目的関数、バッチ {batch}、{crop}、{device}）。{minutes} 分で約 &lt;b&gt;{steps} ステップ&lt;/b&gt;です。ほかのプログラムがプロセッサーを使うと少なくなります。</translation>
+        <source>Measured on this machine: {seconds} s per training step ({objective}, batch {batch}, {crop}, {device}), so about &lt;b&gt;{steps} steps&lt;/b&gt; in {minutes} min. Another program using the processor makes it fewer.</source>
+        <translation>このマシンでの計測: 学習 1 ステップあたり {seconds} 秒（{objective}、バッチ {batch}、{crop}、{device}）。{minutes} 分で約 &lt;b&gt;{steps} ステップ&lt;/b&gt;です。ほかのプログラムがプロセッサーを使うと少なくなります。</translation>
     </message>
     <message>
         <source>New {preset} model from scratch (stage 1 + stage 2)</source>
@@ -1192,20 +1483,41 @@ Overwrite them?</source>
         <translation>{where} から取り置いた {n} フレームでの新しいモデルの成績です（比べる元のモデルはありません）。</translation>
     </message>
     <message>
-        <source>The fine-tuned model colours the {n} held-back frames of {where} better: &lt;b&gt;{gain} dB&lt;/b&gt; PSNR.</source>
-        <translation>追加学習したモデルのほうが、{where} の検証用 {n} フレームをよく彩色します: PSNR &lt;b&gt;{gain} dB&lt;/b&gt;。</translation>
+        <source>The fine-tuned model colours the {n} held-back frames of {where} better: its colours are &lt;b&gt;{pct} % closer&lt;/b&gt; to your finished frames (PSNR {gain} dB).</source>
+        <translation>追加学習したモデルのほうが、{where} の検証用 {n} フレームをよく彩色します: 色が仕上がりのフレームに &lt;b&gt;{pct} % 近く&lt;/b&gt;なりました（PSNR {gain} dB）。</translation>
     </message>
     <message>
-        <source>The fine-tuned model is &lt;b&gt;worse&lt;/b&gt; on the {n} held-back frames of {where} ({gain} dB): keeping the current model is advised.</source>
-        <translation>追加学習したモデルは {where} の検証用 {n} フレームで&lt;b&gt;悪く&lt;/b&gt;なりました（{gain} dB）。今のモデルを使い続けることをおすすめします。</translation>
+        <source>The fine-tuned model is &lt;b&gt;worse&lt;/b&gt; on the {n} held-back frames of {where}: its colours are {pct} % further from your finished frames (PSNR {gain} dB). Keeping the current model is advised.</source>
+        <translation>追加学習したモデルは {where} の検証用 {n} フレームで&lt;b&gt;悪く&lt;/b&gt;なりました: 色が仕上がりのフレームから {pct} % 離れています（PSNR {gain} dB）。今のモデルを使い続けることをおすすめします。</translation>
     </message>
     <message>
-        <source>No clear difference on the {n} held-back frames of {where} ({gain} dB).</source>
-        <translation>{where} の検証用 {n} フレームでは、はっきりした差はありません（{gain} dB）。</translation>
+        <source>No clear difference on the {n} held-back frames of {where}: the colours are as close to your finished frames as before (PSNR {gain} dB).</source>
+        <translation>{where} の検証用 {n} フレームでは、はっきりした差はありません: 色は以前と同じくらい仕上がりのフレームに近いままです（PSNR {gain} dB）。</translation>
+    </message>
+    <message>
+        <source>Shapes and shading match them better: {pct} % less difference (SSIM).</source>
+        <translation>形と影の付き方もよく合っています: 違いが {pct} % 減りました（SSIM）。</translation>
+    </message>
+    <message>
+        <source>Shapes and shading match them less well: {pct} % more difference (SSIM).</source>
+        <translation>形と影の付き方は合わなくなりました: 違いが {pct} % 増えました（SSIM）。</translation>
+    </message>
+    <message>
+        <source>Shapes and shading match them as before (SSIM).</source>
+        <translation>形と影の付き方は以前と同じです（SSIM）。</translation>
     </message>
 </context>
 <context>
     <name>finetune_wizard</name>
+    <message>
+        <source>Auto (the fastest here)</source>
+        <extracomment>Devices a run may use: &quot;auto&quot; in words, the others by their names.</extracomment>
+        <translation>自動（このマシンで最速のもの）</translation>
+    </message>
+    <message>
+        <source>Default model (shipped with OPDM Studio)</source>
+        <translation>標準モデル（OPDM Studio 付属）</translation>
+    </message>
     <message>
         <source>Default model ({name})</source>
         <translation>標準モデル（{name}）</translation>
@@ -1275,6 +1587,50 @@ Overwrite them?</source>
     </message>
 </context>
 <context>
+    <name>recolour</name>
+    <message>
+        <source>Colour &amp;again</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Colour the selected frames again even where they are finished (all frames if none) — Ctrl+Shift+Enter; fixes are kept</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{n} frame(s)</source>
+        <translation type="unfinished">{n} フレーム</translation>
+    </message>
+    <message>
+        <source>Colour again?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{what}: every frame is already coloured and up to date.
+Colour them again (their fixes are kept)?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Nothing coloured: {what} already coloured and up to date (Colour again: Ctrl+Shift+Enter).</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>session</name>
+    <message>
+        <source>The last cut, {folder}, is no longer there: open a cut (Ctrl+O) or drop its folder here.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Folder not opened</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The files were written, but the folder could not be opened in the file manager:
+{folder}</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>status_bar</name>
     <message>
         <source>ETA {time}</source>
@@ -1334,6 +1690,57 @@ Overwrite them?</source>
     </message>
 </context>
 <context>
+    <name>unsaved</name>
+    <message>
+        <source>1 keyframe change</source>
+        <translation>キーフレームの変更 1 件</translation>
+    </message>
+    <message>
+        <source>{n} keyframe changes</source>
+        <translation>キーフレームの変更 {n} 件</translation>
+    </message>
+    <message>
+        <source>1 fill</source>
+        <translation>塗りつぶし 1 件</translation>
+    </message>
+    <message>
+        <source>{n} fills</source>
+        <translation>塗りつぶし {n} 件</translation>
+    </message>
+    <message>
+        <source>1 brush or lasso stroke</source>
+        <translation>ブラシ・囲って塗る 1 件</translation>
+    </message>
+    <message>
+        <source>{n} brush or lasso strokes</source>
+        <translation>ブラシ・囲って塗る {n} 件</translation>
+    </message>
+    <message>
+        <source>1 palette edit</source>
+        <translation>パレットの編集 1 件</translation>
+    </message>
+    <message>
+        <source>{n} palette edits</source>
+        <translation>パレットの編集 {n} 件</translation>
+    </message>
+    <message>
+        <source>1 other change</source>
+        <translation>その他の変更 1 件</translation>
+    </message>
+    <message>
+        <source>{n} other changes</source>
+        <translation>その他の変更 {n} 件</translation>
+    </message>
+    <message>
+        <source>Save the changes to {cut}?</source>
+        <translation>{cut} の変更を保存しますか？</translation>
+    </message>
+    <message>
+        <source>Save the changes to {cut} ({changes})?</source>
+        <translation>{cut} の変更（{changes}）を保存しますか？</translation>
+    </message>
+</context>
+<context>
     <name>viewer</name>
     <message>
         <source>Line art</source>
@@ -1356,6 +1763,10 @@ Overwrite them?</source>
         <translation>検査</translation>
     </message>
     <message>
+        <source>Unpainted</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>not coloured yet: showing the line art</source>
         <translation>未彩色: 線画を表示しています</translation>
     </message>
@@ -1376,6 +1787,18 @@ Overwrite them?</source>
         <translation>フレームの {share}% が信頼度 {threshold} 未満</translation>
     </message>
     <message>
+        <source>not coloured yet: nothing to check</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>no unpainted pixels</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{px} unpainted pixel(s) in {spots} spot(s), hatched</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>none</source>
         <translation>なし</translation>
     </message>
@@ -1386,6 +1809,15 @@ Overwrite them?</source>
 </context>
 <context>
     <name>worker</name>
+    <message>
+        <source>{n} of {total} frames to colour</source>
+        <extracomment>The cut run&apos;s own sentences (English, as the command line prints them) the status line says in the interface language.</extracomment>
+        <translation>{total} フレーム中 {n} フレームを彩色します</translation>
+    </message>
+    <message>
+        <source>{n} frames coloured in {seconds} s</source>
+        <translation>{n} フレームを {seconds} 秒で彩色しました</translation>
+    </message>
     <message>
         <source>frame {name}: step {step}/{steps}</source>
         <translation>フレーム {name}: ステップ {step}/{steps}</translation>

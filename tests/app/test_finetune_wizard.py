@@ -110,7 +110,7 @@ def test_wizard_measures_trains_compares_and_installs_on_accept(qtbot, toy_cuts,
     # The speed is measured here and turned into the steps the budget buys; the from-scratch
     # preset gets its time here in its label.
     qtbot.waitUntil(lambda: "steps</b> in 30 min" in settings.expected.text(), timeout=120_000)
-    assert "Measured on this machine" in settings.expected.text() and "refine objective" in settings.expected.text()
+    assert "Measured on this machine" in settings.expected.text() and "correct the flow preview" in settings.expected.text()
     assert settings.expected_steps() > 0
     preset = settings.start.findData("preset:tiny")
     qtbot.waitUntil(lambda: "per step here" in settings.start.itemText(preset), timeout=120_000)
