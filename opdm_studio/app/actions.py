@@ -15,7 +15,7 @@ from opdm_studio.app.theme import icon
 from opdm_studio.app.viewer import MODES, mode_label
 
 MODE_ICONS = {"line": "mdi6.draw", "color": "mdi6.palette-swatch", "overlay": "mdi6.layers",
-              "side": "mdi6.view-column", "review": "mdi6.alert-decagram"}
+              "side": "mdi6.view-column", "review": "mdi6.alert-decagram", "unpainted": "mdi6.format-paint"}
 
 
 def plain(text: str) -> str:

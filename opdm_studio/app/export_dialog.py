@@ -29,7 +29,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from opdm_studio.app.export_check import ExportCheckPanel
 from opdm_studio.app.i18n import translate
+from opdm_studio.app.session import remember_export_folder, remembered_export_folder
 from opdm_studio.app.worker import Job, Outcome, Progress
 from opdm_studio.errors import ExportError, OPDMError
 
@@ -140,7 +142,9 @@ class ExportDialog(QDialog):
         self.setMinimumWidth(520)
         self._doc = doc
         n = doc.n_frames
-        default_folder = doc.project.root / "export"
+        # The folder this cut was last exported to (the project's export folder the first time).
+        self._numbers = [f.number for f in doc.project.cut.frames]   # the timeline's and files' numbers
+        default_folder = remembered_export_folder(doc.project.root, doc.project.root / "export")
         self.folder_edit = QLineEdit(str(default_folder))
         browse = QPushButton(self.tr("Browse..."))
         browse.clicked.connect(self._browse)
@@ -171,8 +175,9 @@ class ExportDialog(QDialog):
         for b in (self.range_all, self.range_sel, self.range_custom):
             group.addButton(b)
         (self.range_sel if len(selection) > 1 else self.range_all).setChecked(True)
-        self.first_spin = QSpinBox(minimum=1, maximum=n, value=1)
-        self.last_spin = QSpinBox(minimum=1, maximum=n, value=n)
+        lo, hi = min(self._numbers), max(self._numbers)
+        self.first_spin = QSpinBox(minimum=lo, maximum=hi, value=lo)
+        self.last_spin = QSpinBox(minimum=lo, maximum=hi, value=hi)
         custom = QHBoxLayout()
         custom.addWidget(self.range_custom)
         custom.addWidget(self.first_spin)
@@ -184,6 +189,11 @@ class ExportDialog(QDialog):
         rng.addWidget(self.range_sel)
         rng.addLayout(custom)
         self._selection = list(selection)
+        self.check_panel = ExportCheckPanel(doc, self)
+        for b in (self.range_all, self.range_sel, self.range_custom):
+            b.toggled.connect(self._update_preview)
+        for spin in (self.first_spin, self.last_spin):
+            spin.valueChanged.connect(self._update_preview)
         self.open_box = QCheckBox(self.tr("Open the folder when done"))
         self.open_box.setChecked(True)
         self.progress = QProgressBar()
@@ -203,6 +213,7 @@ class ExportDialog(QDialog):
         self.buttons.rejected.connect(self._cancel)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
+        lay.addWidget(self.check_panel)
         lay.addWidget(self.progress)
         lay.addWidget(self.buttons)
         self.running = False   # an export asked for by this dialog has not ended yet
@@ -214,6 +225,8 @@ class ExportDialog(QDialog):
             self.folder_edit.setText(folder)
 
     def _update_preview(self) -> None:
+        if hasattr(self, "check_panel"):
+            self.check_panel.set_frames(self.request().frames)
         try:
             req = self.request()
             frames = check_request(self._doc, req)
@@ -230,8 +243,9 @@ class ExportDialog(QDialog):
         if self.range_sel.isChecked() and self._selection:
             frames = list(self._selection)
         elif self.range_custom.isChecked():
+            # Frame numbers, as the timeline and the file names count (not positions).
             a, b = sorted((self.first_spin.value(), self.last_spin.value()))
-            frames = list(range(a - 1, b))
+            frames = [i for i, num in enumerate(self._numbers) if a <= num <= b]
         else:
             frames = list(range(self._doc.n_frames))
         return ExportRequest(folder=Path(self.folder_edit.text()).expanduser(), frames=frames,
@@ -243,10 +257,18 @@ class ExportDialog(QDialog):
         if not self.folder_edit.text().strip():
             self.preview.setText(self.tr("Choose a folder"))
             return
+        if not self.check_panel.confirm(self):
+            return
+        remember_export_folder(self._doc.project.root, self.request().folder)
         self.running = True
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self.exportRequested.emit(self.request())
+
+    def done(self, result: int) -> None:
+        """Closing the dialog stops its check."""
+        self.check_panel.stop()
+        super().done(result)
 
     def _cancel(self) -> None:
         if self.running:

@@ -99,9 +99,10 @@ def frames_to_colour(doc, selected: list[int]) -> tuple[list[int], str]:
         first=label(first), last=label(last))
 
 
-def colorize_job(project, frames: Iterable[int], what: str | None = None) -> Job:
+def colorize_job(project, frames: Iterable[int], what: str | None = None, force: bool = False) -> Job:
     """A job colouring ``frames`` of ``project`` with the engine's run (results saved one by one);
-    ``what`` says which frames, in words, for the status line."""
+    ``what`` says which frames, in words, for the status line; ``force`` colours finished frames
+    again (the command line's ``--force``)."""
     from opdm_studio.engine.run import Colorizer
     frames = list(frames)
     # The layer files the run writes go to the project's own folder, which this app made;
@@ -110,7 +111,7 @@ def colorize_job(project, frames: Iterable[int], what: str | None = None) -> Job
     own_folder = project.output_dir.resolve() == project.root.resolve()
 
     def run(cancel):
-        return Colorizer(project, overwrite=own_folder).run(frames=frames, cancel=cancel)
+        return Colorizer(project, overwrite=own_folder).run(frames=frames, cancel=cancel, force=force)
     what = what or translate("jobs", "{n} frame(s)").format(n=len(frames))
     return Job("colorize", run, meta={"frames": frames, "what": what})
 

@@ -30,7 +30,8 @@ def make_app(argv: list[str] | None = None, language: str | None = None):
 
 
 def main(argv: list[str]) -> int:
-    """Open the main window (on CUT if given; on the bundled sample cut at first start)."""
+    """Open the main window (on CUT if given; on the bundled sample cut at first start; else on
+    the last session's cut)."""
     parser = Parser(prog="opdm-studio gui", description="Open the OPDM Studio window.")
     parser.add_argument("cut", nargs="?", help="a cut folder (line-art drawings) or a project folder")
     parser.add_argument("--sample", action="store_true", help="open the bundled sample cut")
@@ -55,6 +56,9 @@ def main(argv: list[str]) -> int:
         sample = sample_cut_path()
         if sample is not None:
             win.open_cut(sample)
+    elif win.doc is None:          # not the very first start (that opens the sample): the last cut
+        from opdm_studio.app.session import reopen_last_cut
+        reopen_last_cut(win, win.settings)
     if args.bench_ready:
         def ready() -> None:
             print("OPDM-READY", flush=True)

@@ -10,11 +10,12 @@ import logging
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtCore import Qt, QTimer, QUrl
-from PySide6.QtGui import QCloseEvent, QDesktopServices, QUndoStack
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QUndoStack
 from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
 from opdm_studio import paths
+from opdm_studio.app import recolour, session
 from opdm_studio.app.actions import WindowActions
 from opdm_studio.app.document import Document, sample_cut_path
 from opdm_studio.app.errors_ui import show_exception, show_user_error
@@ -64,6 +65,7 @@ class MainWindow(QMainWindow):
         self.acts.fill.toggled.connect(lambda on: on and self.fixes.warm())
         self.hand = self.fixes.hand_tools()          # brush, enclose and fill (beside the fill tool)
         self.acts.fill_recent(self.settings.recent, self.open_cut)
+        self.recolour = recolour.ColourAgain(self)   # Colour again; Colorize asks on finished frames
         self.status_bar = StatusBar(self.statusBar())
         self.key_edits = KeyframeEditor(self.undo, self._frame_changed)
         self.jobs = JobRunner(self)                  # colouring and export, one at a time
@@ -219,18 +221,15 @@ class MainWindow(QMainWindow):
         return True
 
     def dragEnterEvent(self, event) -> None:
-        """Accept a dropped folder."""
-        urls = event.mimeData().urls()
-        if urls and urls[0].isLocalFile() and Path(urls[0].toLocalFile()).is_dir():
-            event.acceptProposedAction()
+        """Accept a dragged folder, as a copy or a link (never a move)."""
+        session.accept_folder_drop(event)
+
+    dragMoveEvent = dragEnterEvent
 
     def dropEvent(self, event) -> None:
-        """Open a dropped cut folder."""
-        urls = event.mimeData().urls()
-        if urls and urls[0].isLocalFile():
-            event.acceptProposedAction()
-            # Open after the drop returns so the source application is not kept waiting.
-            path = urls[0].toLocalFile()
+        """Open a dropped cut folder (after the drop returns: the file manager is not kept waiting)."""
+        path = session.accept_folder_drop(event)
+        if path is not None:
             QTimer.singleShot(0, self, lambda: self.open_cut(path))
 
     # ------------------------------------------------------------------ navigation and view
@@ -313,11 +312,11 @@ class MainWindow(QMainWindow):
         intervals they bound), or the whole cut if none."""
         if self.doc is None or self.busy:
             return
-        self.colorize(*frames_to_colour(self.doc, self.timeline.selected_frames()))
+        self.recolour.colorize(*frames_to_colour(self.doc, self.timeline.selected_frames()))
 
-    def colorize(self, frames, what: str | None = None) -> None:
+    def colorize(self, frames, what: str | None = None, force: bool = False) -> None:
         """Colour ``frames`` in the background (results appear one by one); ``what`` says
-        which, in words."""
+        which, in words; ``force``: finished frames too."""
         if self.doc is None or self.busy:
             return
         if not self.doc.keys():
@@ -325,7 +324,7 @@ class MainWindow(QMainWindow):
                                           "(select it and press K), or drop a coloured image on a frame."))
             return
         self.doc.apply_settings(self.settings, self.method)
-        job = colorize_job(self.doc.project, frames, what)
+        job = colorize_job(self.doc.project, frames, what, force)
         self.jobs.start(job)
         text = (self.tr("Colouring {what} with OPDM... (Esc cancels)") if self.method == "opdm" else
                 self.tr("Colouring {what} with the flow preview... (Esc cancels)"))
@@ -423,7 +422,7 @@ class MainWindow(QMainWindow):
         if self.export_dlg is not None and self.export_dlg.isVisible():
             self.export_dlg.accept()
         if request is not None and request.open_folder and self.open_folder_after_export:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(request.folder)))
+            session.open_folder(self, request.folder)
 
     # ------------------------------------------------------------------ settings and dialogs
 

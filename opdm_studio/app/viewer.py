@@ -12,13 +12,16 @@ from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsS
 
 from opdm_studio.app.i18n import translate
 from opdm_studio.app.timeline import rgb_to_qimage
+from opdm_studio.engine.export_check import unpainted_in
+from opdm_studio.imaging.unpainted import hatch
 
-MODES = ("line", "color", "overlay", "side", "review")
+MODES = ("line", "color", "overlay", "side", "review", "unpainted")
 MODE_LABELS = {"line": QT_TRANSLATE_NOOP("viewer", "Line art"),
                "color": QT_TRANSLATE_NOOP("viewer", "Colour result"),
                "overlay": QT_TRANSLATE_NOOP("viewer", "Overlay"),
                "side": QT_TRANSLATE_NOOP("viewer", "Side by side"),
-               "review": QT_TRANSLATE_NOOP("viewer", "Review")}
+               "review": QT_TRANSLATE_NOOP("viewer", "Review"),
+               "unpainted": QT_TRANSLATE_NOOP("viewer", "Unpainted")}
 REVIEW_THRESHOLD = 0.5       # regions whose confidence is below this are highlighted
 REVIEW_TINT = np.array([255, 0, 170], np.float32)
 SIDE_GAP = 12
@@ -79,6 +82,15 @@ def compose(doc, frame: int, mode: str) -> tuple[np.ndarray, str, int]:
         share = float(low.mean()) * 100
         return out.astype(np.uint8), translate("viewer", "{share}% of the frame below confidence {threshold}").format(
             share=f"{share:.1f}", threshold=REVIEW_THRESHOLD), 0
+    if mode == "unpainted":     # 塗り残し: paper white or ink left inside paint, hatched in cyan
+        if color is None:
+            return _pad_label(line), translate("viewer", "not coloured yet: nothing to check"), 0
+        found = unpainted_in(doc.project, frame, color)
+        if found.clean:
+            return doc.composite(frame), translate("viewer", "no unpainted pixels"), 0
+        return hatch(doc.composite(frame), found.mask), translate(
+            "viewer", "{px} unpainted pixel(s) in {spots} spot(s), hatched").format(px=found.pixels,
+                                                                                   spots=found.spots), 0
     if mode == "side":
         prev, nxt = doc.neighbours(frame)
         mid = doc.composite(frame) if color is not None else _pad_label(line)
@@ -92,7 +104,7 @@ def compose(doc, frame: int, mode: str) -> tuple[np.ndarray, str, int]:
 
 
 #: Views where the fill tool paints (the picture is the frame itself, at offset 0).
-FILL_MODES = ("color", "overlay", "review")
+FILL_MODES = ("color", "overlay", "review", "unpainted")
 
 
 class Viewer(QGraphicsView):

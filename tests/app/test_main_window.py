@@ -400,7 +400,7 @@ def test_finetune_wizard_menu_entry(qtbot, window, dialogs, monkeypatch):
     assert window.acts.wizard in tools.actions()
 
 
-def test_export_from_dialog_runs_and_closes(qtbot, window, cut_dir, tmp_path):
+def test_export_from_dialog_runs_and_closes(qtbot, window, cut_dir, tmp_path, dialogs):
     assert window.open_cut(cut_dir)
     colorize_all(qtbot, window)
     window.acts.export.trigger()
@@ -410,6 +410,9 @@ def test_export_from_dialog_runs_and_closes(qtbot, window, cut_dir, tmp_path):
     dlg.range_custom.setChecked(True)
     dlg.first_spin.setValue(2)
     dlg.last_spin.setValue(3)
+    dlg.check_panel.wait()
+    if not dlg.check_panel.check.clean:        # the check before export asks: go on
+        dialogs.answers.append(QMessageBox.StandardButton.Yes)
     dlg.export_button.click()
     qtbot.waitUntil(lambda: not window.busy and not dlg.isVisible(), timeout=30000)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["ball_cut_0002.png", "ball_cut_0003.png"]
