@@ -59,3 +59,24 @@ def test_the_run_keeps_hints_when_frames_are_coloured_again(cut_noholds, tmp_pat
     # Promotion takes the fix into the new keyframe's truth.
     project.promote_result(4, fixer_for(project).fixed(4, project.stored_color(4)))
     assert (project.key_color(4)[region] == (1, 2, 3)).all()
+
+
+def test_a_brush_stroke_is_saved_and_exported(cut_noholds, tmp_path):
+    from opdm_studio.engine.strokes import BRUSH, Shape
+    out = tmp_path / "out"
+    assert main(["colorize", str(cut_noholds), "--keys", "0,9", "--out", str(out), "--method",
+                 "flow", "--layers", "composite,color", "-q"]) == 0
+    project = Project.load(out)
+    fixer = fixer_for(project)
+    fixer.palette.sync([(1, 2, 3)])
+    sw = fixer.palette.by_source((1, 2, 3))
+    lab = fixer.regions.labels(4)
+    ys, xs = np.nonzero(lab > 0)
+    x, y = int(xs[len(xs) // 2]), int(ys[len(ys) // 2])
+    stroke = fixer.paint(4, Shape.make(BRUSH, [(x, y)], radius=2), sw.id, carry=False).fix
+    project.save()
+    again = Project.load(out)
+    assert again.hints.fixes[stroke.id] == stroke
+    assert main(["export", str(out), "--out", str(tmp_path / "exp"), "--layers", "color", "-q"]) == 0
+    color = read_png(tmp_path / "exp" / "cut_0004_color.png")
+    assert (color[y, x] == (1, 2, 3)).all() and not (color == (1, 2, 3)).all(axis=2).all()
