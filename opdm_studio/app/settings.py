@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from opdm_studio import paths
 from opdm_studio.app.i18n import LANGUAGES
+from opdm_studio.errors import OPDMError
 
 METHODS = ("opdm", "flow")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -124,6 +125,22 @@ def _key(name: str) -> str:
     return "ui/language" if name == "language" else f"colorize/{name}"
 
 
+def model_steps(choice: str) -> int | None:
+    """The sampling steps the chosen model's own spec decides (a refine model, or a spec that
+    names its steps): what will run whatever the Steps setting says. None where the setting
+    decides (or the model cannot be read: colouring then says why)."""
+    from opdm_studio.engine.models import inference_spec_of_file, resolve_model
+    try:
+        spec = inference_spec_of_file(resolve_model(None if choice == "default" else choice))
+    except OPDMError:
+        return None
+    if spec is None:
+        return None
+    if spec.pipeline == "refine":
+        return spec.steps or 1
+    return spec.steps or None
+
+
 def _combo(values: tuple[str, ...] | list[tuple[str, str]], current: str) -> QComboBox:
     box = QComboBox()
     for v in values:
@@ -174,6 +191,15 @@ class SettingsDialog(QDialog):
         self.steps_spin = QSpinBox(minimum=1, maximum=200, value=settings.steps)
         self.steps_spin.setToolTip(self.tr("DDIM sampling steps: fewer is faster, more is finer"))
         form.addRow(self.tr("Steps"), self.steps_spin)
+        # What will run: a model whose spec sets its steps ignores the setting (shown, not edited).
+        self._steps = settings.steps
+        self.steps_spin.valueChanged.connect(lambda v: self.steps_spin.isEnabled() and setattr(self, "_steps", v))
+        self.steps_note = QLabel()
+        self.steps_note.setObjectName("stepsNote")
+        self.steps_note.setWordWrap(True)
+        form.addRow("", self.steps_note)
+        self.model_box.currentIndexChanged.connect(self._show_steps)
+        self._show_steps()
         self.size_spin = QSpinBox(minimum=64, maximum=1024, singleStep=16, value=settings.working_size)
         self.size_spin.setSuffix(" px")
         self.size_spin.setToolTip(self.tr("Size the network works at; results are mapped back to full size"))
@@ -217,13 +243,23 @@ class SettingsDialog(QDialog):
                 self.model_box.addItem(Path(path).name, path)
             self.model_box.setCurrentIndex(self.model_box.findData(path))
 
+    def _show_steps(self) -> None:
+        n = model_steps(str(self.model_box.currentData()))
+        self.steps_spin.setEnabled(n is None)
+        self.steps_spin.blockSignals(True)
+        self.steps_spin.setValue(self._steps if n is None else n)
+        self.steps_spin.blockSignals(False)
+        self.steps_note.setVisible(n is not None)
+        self.steps_note.setText("" if n is None else self.tr(
+            "The chosen model runs {n} step(s) whatever this setting says: its own settings decide.").format(n=n))
+
     def result_settings(self) -> AppSettings:
         """The settings as edited in the dialog (recent cuts are carried over unchanged)."""
         s = AppSettings(**{f.name: getattr(self._settings, f.name) for f in fields(AppSettings)})
         s.model = str(self.model_box.currentData())
         s.method = str(self.method_box.currentData())
         s.device = str(self.device_box.currentData())
-        s.steps = self.steps_spin.value()
+        s.steps = self._steps          # the user's setting, kept while a model decides its own
         s.working_size = self.size_spin.value()
         s.snapping = str(self.snap_box.currentData())
         s.gap = self.gap_spin.value()

@@ -960,6 +960,10 @@ Log file: {log}</source>
         <source>OPDM checkpoints (*.safetensors)</source>
         <translation>OPDM チェックポイント (*.safetensors)</translation>
     </message>
+    <message>
+        <source>The chosen model runs {n} step(s) whatever this setting says: its own settings decide.</source>
+        <translation>選んだモデルは、この設定にかかわらず {n} ステップで彩色します（モデル自身の設定で決まります）。</translation>
+    </message>
 </context>
 <context>
     <name>SettingsPage</name>
@@ -1343,43 +1347,43 @@ The app keeps running. Details were written to:
     <name>export_check</name>
     <message>
         <source>Check before export</source>
-        <translation type="unfinished"></translation>
+        <translation>書き出し前チェック</translation>
     </message>
     <message>
         <source>Not coloured, left out: frames {frames} ({n}).</source>
-        <translation type="unfinished"></translation>
+        <translation>未彩色のため書き出さないフレーム: {frames}（{n}）。</translation>
     </message>
     <message>
         <source>Out of date, written as they are: frames {frames} ({n}). Colour them again first to bring them up to date.</source>
-        <translation type="unfinished"></translation>
+        <translation>要再彩色のまま書き出すフレーム: {frames}（{n}）。最新にするには先に再彩色してください。</translation>
     </message>
     <message>
         <source>{frame} ({px} px)</source>
-        <translation type="unfinished"></translation>
+        <translation>{frame}（{px} px）</translation>
     </message>
     <message>
         <source> and {n} more</source>
-        <translation type="unfinished"></translation>
+        <translation> ほか {n} フレーム</translation>
     </message>
     <message>
         <source>Unpainted pixels (paper white or line ink inside paint) on {n} frame(s): {frames}. The Unpainted view shows them hatched.</source>
-        <translation type="unfinished"></translation>
+        <translation>塗り残し（塗りの中に残った紙の白や線の黒）のあるフレーム {n}: {frames}。塗り残し表示で斜線で示します。</translation>
     </message>
     <message>
         <source>The unpainted check stopped: {error}</source>
-        <translation type="unfinished"></translation>
+        <translation>塗り残しチェックが止まりました: {error}</translation>
     </message>
     <message>
         <source>Checking for unpainted pixels: {done} of {total} frame(s)...</source>
-        <translation type="unfinished"></translation>
+        <translation>塗り残しをチェック中: {total} フレーム中 {done}...</translation>
     </message>
     <message>
         <source>Every frame is coloured, up to date and fully painted.</source>
-        <translation type="unfinished"></translation>
+        <translation>すべてのフレームが彩色済み・最新で、塗り残しもありません。</translation>
     </message>
     <message>
         <source>Export anyway?</source>
-        <translation type="unfinished"></translation>
+        <translation>このまま書き出しますか？</translation>
     </message>
 </context>
 <context>
@@ -1590,44 +1594,46 @@ Overwrite them?</source>
     <name>recolour</name>
     <message>
         <source>Colour &amp;again</source>
-        <translation type="unfinished"></translation>
+        <translation>再彩色(&amp;A)</translation>
     </message>
     <message>
         <source>Colour the selected frames again even where they are finished (all frames if none) — Ctrl+Shift+Enter; fixes are kept</source>
-        <translation type="unfinished"></translation>
+        <translation>選択したフレームを、彩色済みでももう一度彩色します（選択がなければ全フレーム）— Ctrl+Shift+Enter。修正は残ります</translation>
     </message>
     <message>
         <source>{n} frame(s)</source>
-        <translation type="unfinished">{n} フレーム</translation>
+        <translation>{n} フレーム</translation>
     </message>
     <message>
         <source>Colour again?</source>
-        <translation type="unfinished"></translation>
+        <translation>再彩色しますか？</translation>
     </message>
     <message>
         <source>{what}: every frame is already coloured and up to date.
 Colour them again (their fixes are kept)?</source>
-        <translation type="unfinished"></translation>
+        <translation>{what}: すべて彩色済みで最新です。
+もう一度彩色しますか（修正は残ります）？</translation>
     </message>
     <message>
         <source>Nothing coloured: {what} already coloured and up to date (Colour again: Ctrl+Shift+Enter).</source>
-        <translation type="unfinished"></translation>
+        <translation>彩色していません: {what} は彩色済みで最新です（再彩色: Ctrl+Shift+Enter）。</translation>
     </message>
 </context>
 <context>
     <name>session</name>
     <message>
         <source>The last cut, {folder}, is no longer there: open a cut (Ctrl+O) or drop its folder here.</source>
-        <translation type="unfinished"></translation>
+        <translation>前回のカット {folder} が見つかりません: カットを開く（Ctrl+O）か、フォルダーをここにドロップしてください。</translation>
     </message>
     <message>
         <source>Folder not opened</source>
-        <translation type="unfinished"></translation>
+        <translation>フォルダーを開けませんでした</translation>
     </message>
     <message>
         <source>The files were written, but the folder could not be opened in the file manager:
 {folder}</source>
-        <translation type="unfinished"></translation>
+        <translation>ファイルは書き出しましたが、フォルダーをファイルマネージャーで開けませんでした:
+{folder}</translation>
     </message>
 </context>
 <context>
@@ -1764,7 +1770,7 @@ Colour them again (their fixes are kept)?</source>
     </message>
     <message>
         <source>Unpainted</source>
-        <translation type="unfinished"></translation>
+        <translation>塗り残し</translation>
     </message>
     <message>
         <source>not coloured yet: showing the line art</source>
@@ -1788,15 +1794,15 @@ Colour them again (their fixes are kept)?</source>
     </message>
     <message>
         <source>not coloured yet: nothing to check</source>
-        <translation type="unfinished"></translation>
+        <translation>未彩色: チェックするものがありません</translation>
     </message>
     <message>
         <source>no unpainted pixels</source>
-        <translation type="unfinished"></translation>
+        <translation>塗り残しなし</translation>
     </message>
     <message>
         <source>{px} unpainted pixel(s) in {spots} spot(s), hatched</source>
-        <translation type="unfinished"></translation>
+        <translation>塗り残し {px} px（{spots} か所）を斜線で表示</translation>
     </message>
     <message>
         <source>none</source>

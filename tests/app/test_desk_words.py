@@ -143,3 +143,27 @@ def test_no_english_left_in_the_japanese_desk(ja, qtbot, monkeypatch):
     dlg = SettingsDialog(AppSettings(), "", [])
     qtbot.addWidget(dlg)
     assert JAPANESE.search(dlg.device_box.itemText(0)) and dlg.device_box.itemData(0) == "auto"
+
+
+def test_settings_show_the_steps_that_will_run(qtbot, tmp_path):
+    import torch
+
+    from opdm_studio.app.settings import AppSettings, SettingsDialog
+    from opdm_studio.core.checkpoint import save_checkpoint
+    from opdm_studio.core.config import InferenceSpec
+    from opdm_studio.core.model import OPDM
+    from training.refine import refine_config
+    torch.manual_seed(0)
+    path = tmp_path / "refine.safetensors"
+    save_checkpoint(path, OPDM(refine_config(base=8).replace(image_size=32)),
+                    inference=InferenceSpec.refine(t_start=30, steps=1))
+    dlg = SettingsDialog(AppSettings(model=str(path), steps=10), "", [])
+    qtbot.addWidget(dlg)
+    # The refine model runs its own single step: shown as what will run, not editable.
+    assert dlg.steps_spin.value() == 1 and not dlg.steps_spin.isEnabled()
+    assert "runs 1 step(s)" in dlg.steps_note.text() and not dlg.steps_note.isHidden()
+    assert dlg.result_settings().steps == 10               # the user's setting is kept
+    dlg.model_box.setCurrentIndex(dlg.model_box.findData("default"))   # (none installed here)
+    assert dlg.steps_spin.isEnabled() and dlg.steps_spin.value() == 10 and dlg.steps_note.isHidden()
+    dlg.steps_spin.setValue(20)
+    assert dlg.result_settings().steps == 20
