@@ -23,6 +23,7 @@ import numpy as np
 from opdm_studio.evaluation import metrics
 from opdm_studio.evaluation.protocol import to224
 from opdm_studio.fileio import write_text_atomic
+from opdm_studio.imaging.flow import FLOW_SIZE
 from opdm_studio.pipelines.base import Interval
 from training.data import CutSource
 
@@ -84,16 +85,12 @@ class ModelColorizer:
     """A model file colouring frames through the pipeline of its inference spec (no snapping)."""
 
     def __init__(self, path: str | Path, device: str = "auto", working_size: int = 224,
-                 flow_size: int = 540) -> None:
-        from opdm_studio.core.checkpoint import load_checkpoint
-        from opdm_studio.core.device import pick_device, pick_dtype, prepare_for_inference
+                 flow_size: int = FLOW_SIZE) -> None:
+        from opdm_studio.engine.models import load_model
         from opdm_studio.pipelines import make_pipeline
-        dev = pick_device(device)
-        dt = pick_dtype(dev, "auto")
-        ckpt = load_checkpoint(path, device="cpu")
-        model = prepare_for_inference(ckpt.model, dev, dt, inplace=True)
-        self.pipeline = make_pipeline("opdm", ckpt.inference, model, dev, dt, working_size=working_size,
-                                      flow_size=flow_size)
+        lm = load_model(path, device)              # the app's loading: checks, device, dtype, cache
+        self.pipeline = make_pipeline("model", lm.inference, lm.model, lm.device, lm.dtype,
+                                      working_size=working_size, flow_size=flow_size)
         self._paint: tuple[Any, np.ndarray | None] = (None, None)   # (key pair, its paint)
 
     def __call__(self, line: np.ndarray, prev_rgb: np.ndarray, prev_line: np.ndarray, next_rgb: np.ndarray,
@@ -118,7 +115,7 @@ class ModelColorizer:
 
 
 def score_model(path: str | Path, cuts: Sequence[CutSource], gap: int = 8, device: str = "auto",
-                working_size: int = 224, flow_size: int = 540, keep: set[tuple[int, int]] | None = None,
+                working_size: int = 224, flow_size: int = FLOW_SIZE, keep: set[tuple[int, int]] | None = None,
                 shown: dict[tuple[int, int], np.ndarray] | None = None,
                 should_stop: Callable[[], bool] | None = None) -> ModelScore:
     """PSNR / SSIM @224 of model ``path`` on the in-betweens of ``cuts``; frames whose
@@ -182,7 +179,7 @@ def contact_sheet(cuts: Sequence[CutSource], start: dict[tuple[int, int], np.nda
 
 
 def compare_models(start: str | Path, tuned: str | Path, cuts: Sequence[CutSource], out_dir: Path,
-                   gap: int = 8, device: str = "auto", working_size: int = 224, flow_size: int = 540,
+                   gap: int = 8, device: str = "auto", working_size: int = 224, flow_size: int = FLOW_SIZE,
                    should_stop: Callable[[], bool] | None = None) -> Comparison:
     """Score both models on the held-back ``cuts``; write comparison.json and comparison.png."""
     from training.plots import save_png_atomic

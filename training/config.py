@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from opdm_studio.core.config import REFINE_T_MAX, REFINE_T_MIN, REFINE_W_OCCLUSION, REFINE_W_RAW
+from opdm_studio.imaging.flow import FLOW_SIZE
 
 #: Objectives a run can train (training/objectives.py); "auto" follows the --init model's spec.
 OBJECTIVE_NAMES = ("align", "paper", "refine")
@@ -16,9 +17,6 @@ OBJECTIVE_NAMES = ("align", "paper", "refine")
 SYNTH_REFINE = "synth-refine"
 #: Key gap of the paper's protocol: keys up to 16 frames apart.
 MAX_GAP = 16
-#: The short side the engine's flow runs at for big frames (``ColorizeSettings.flow_size``; a test
-#: keeps the two equal): training computes the flow where the engine does.
-ENGINE_FLOW_SIZE = 540
 # Runs written before objectives existed named the stage instead.
 _LEGACY_STAGES = {"align": "align", "train": "paper", "refine": "refine"}
 
@@ -42,7 +40,7 @@ class TrainConfig:
     lr: float = 0.0                   # 0 = the objective's (paper: 1e-5 stage 2, 1e-4 stage 1)
     l2sp: float = -1.0                # L2-SP pull to the --init weights (0 = off; < 0 = objective's)
     synth_ratio: float = 0.0          # share of synthetic items mixed into a cuts folder's
-    flow_size: int = ENGINE_FLOW_SIZE # short side of the flow of big frames (the engine's)
+    flow_size: int = FLOW_SIZE        # short side of the flow of big frames (the engine's)
     ema: float = 0.999
     max_grad_norm: float = 1.0
     gap_min: int = 2

@@ -20,8 +20,8 @@ import torch
 from torch.utils.data import Dataset, DistributedSampler
 
 from opdm_studio.errors import TrainingDataError
-from opdm_studio.imaging.flow import Propagation
-from training.config import ENGINE_FLOW_SIZE, MAX_GAP
+from opdm_studio.imaging.flow import FLOW_SIZE, Propagation
+from training.config import MAX_GAP
 from training.data import MIN_FRAMES, CutSource, DataReport
 from training.plots import tensor_to_rgb
 
@@ -115,7 +115,7 @@ class TripletDataset(Dataset):
 
     def __init__(self, cuts: Sequence[CutSource], size: int = 224, gap: tuple[int, int] = (2, MAX_GAP),
                  augment: AugmentConfig | None = None, seed: int = 0, refs: str = "raw",
-                 flow_size: int = ENGINE_FLOW_SIZE, crop: int = 0) -> None:
+                 flow_size: int = FLOW_SIZE, crop: int = 0) -> None:
         if size % 16:
             raise ValueError(f"working size must be a multiple of 16, got {size}")
         if crop % 16 or crop > size:

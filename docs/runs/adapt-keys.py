@@ -18,6 +18,7 @@ from protocol_windows import window_inputs  # docs/runs/protocol_windows.py
 
 from opdm_studio.engine.models import load_model
 from opdm_studio.evaluation.protocol import load_clip, protocol_lines, to224
+from opdm_studio.imaging.flow import FLOW_SIZE
 from opdm_studio.pipelines import make_pipeline
 from opdm_studio.pipelines.base import resize
 from opdm_studio.pipelines.opdm import NetworkInputs, to_full_size
@@ -31,7 +32,7 @@ out_json = sys.argv[2]
 CHECK = [int(x) for x in os.environ.get("CHECK", "0,15,40").split(",")]
 LR = float(os.environ.get("LR", "1e-4"))
 CROP = int(os.environ.get("CROP", "128"))
-pipe = make_pipeline("opdm", lm.inference, lm.model, lm.device, lm.dtype, flow_size=540)
+pipe = make_pipeline("model", lm.inference, lm.model, lm.device, lm.dtype, flow_size=FLOW_SIZE)
 model, diff, spec = lm.model, pipe.diffusion, pipe.spec
 for p_ in model.parameters(): p_.requires_grad_(True)
 torch.set_grad_enabled(True)

@@ -21,7 +21,7 @@ from opdm_studio.pipelines.base import Interval
 
 torch.set_num_threads(2)
 model = load_model(sys.argv[1], "auto")
-fc = FrameColorizer("opdm", model=model, settings=ColorizeSettings(method="opdm", snap="off", seed=0))
+fc = FrameColorizer("model", model=model, settings=ColorizeSettings(method="model", snap="off", seed=0))
 out_dir = Path(sys.argv[3])
 out_dir.mkdir(parents=True, exist_ok=True)
 gaps = [int(g) for g in (sys.argv[4] if len(sys.argv) > 4 else "8,16").split(",")]

@@ -29,7 +29,7 @@ def spy(corr, w, h):
     out = orig(corr, w, h); cap["c"] = out; return out
 R.to_full_size = spy
 lm = load_model(sys.argv[1])
-fc = FrameColorizer("opdm", model=lm, settings=ColorizeSettings(method="opdm", snap="off"))
+fc = FrameColorizer("model", model=lm, settings=ColorizeSettings(method="model", snap="off"))
 TAUS = [0, 16, 32, 48]
 CMIN = [2, 8]
 res = {}

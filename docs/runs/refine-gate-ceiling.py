@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from opdm_studio.evaluation.protocol import load_clip, protocol_lines, to224, windows
+from opdm_studio.imaging.flow import FLOW_SIZE
 from opdm_studio.pipelines.base import FrameInputs, Interval, resize, working_geometry
 from opdm_studio.pipelines.flow import FlowPipeline
 from opdm_studio.pipelines.opdm import to_full_size
@@ -23,7 +24,7 @@ direct = "--direct" in sys.argv
 for path in [a for a in sys.argv[1:] if a != "--direct"]:
     clip = load_clip(Path(path), [])
     ex = [protocol_lines(f)[0] for f in clip.frames]
-    fp = FlowPipeline(540, chain=not direct, agreement=direct)
+    fp = FlowPipeline(FLOW_SIZE, chain=not direct, agreement=direct)
     for gap in (8, 16):
         pr, orc, n = [], [], 0
         for a, b in windows(len(clip.frames), gap):

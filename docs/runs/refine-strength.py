@@ -16,6 +16,7 @@ from protocol_windows import window_inputs  # docs/runs/protocol_windows.py
 from opdm_studio.engine.models import load_model
 from opdm_studio.evaluation.protocol import load_clip, protocol_lines, to224
 from opdm_studio.imaging.chain import warp_agreement
+from opdm_studio.imaging.flow import FLOW_SIZE
 from opdm_studio.pipelines import make_pipeline
 from opdm_studio.pipelines.base import resize
 from opdm_studio.pipelines.opdm import to_full_size
@@ -23,7 +24,7 @@ from training.compare import psnr
 
 torch.set_num_threads(2)
 lm = load_model(sys.argv[1], "cpu")
-pipe = make_pipeline("opdm", lm.inference, lm.model, lm.device, lm.dtype, flow_size=540)
+pipe = make_pipeline("model", lm.inference, lm.model, lm.device, lm.dtype, flow_size=FLOW_SIZE)
 import opdm_studio.pipelines.refine as R
 
 cap = {}

@@ -20,6 +20,7 @@ from protocol_windows import window_inputs  # docs/runs/protocol_windows.py
 from opdm_studio.core.device import inference
 from opdm_studio.engine.models import load_model
 from opdm_studio.evaluation.protocol import load_clip, protocol_lines, to224
+from opdm_studio.imaging.flow import FLOW_SIZE
 from opdm_studio.pipelines import make_pipeline
 from opdm_studio.pipelines.base import resize
 from opdm_studio.pipelines.opdm import NetworkInputs, to_full_size
@@ -29,7 +30,7 @@ torch.set_num_threads(2)
 WS = [int(x) for x in os.environ['WS'].split(',')] if os.environ.get('WS') else []
 lm = load_model(sys.argv[1], "cpu")
 out_json = sys.argv[2]
-pipe = make_pipeline("opdm", lm.inference, lm.model, lm.device, lm.dtype, flow_size=540)
+pipe = make_pipeline("model", lm.inference, lm.model, lm.device, lm.dtype, flow_size=FLOW_SIZE)
 model, diff, spec = lm.model, pipe.diffusion, pipe.spec
 T0 = spec.t_start
 

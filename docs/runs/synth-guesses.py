@@ -27,7 +27,7 @@ for seed in [int(s) for s in sys.argv[1].split(",")]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         write_cut(folder / "cut", keyframes=keys, cut=cut)
-        settings = ColorizeSettings(method="opdm", device="cpu", snap="off", layers=["color"])
+        settings = ColorizeSettings(method="model", device="cpu", snap="off", layers=["color"])
         project = Project.create(folder / "cut", folder / "out", keys=keys, settings=settings)
         raws = {}
         for ev in Colorizer(project, model=model).run():

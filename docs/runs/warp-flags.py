@@ -18,6 +18,7 @@ _real = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_real)
 clip, RegionCache = _real.clip, _real.RegionCache
 from opdm_studio.engine.paint import region_means
+from opdm_studio.imaging.flow import FLOW_SIZE
 from opdm_studio.pipelines.base import FrameInputs, Interval
 from opdm_studio.pipelines.flow import FlowPipeline
 
@@ -28,7 +29,7 @@ for path in sorted(glob.glob(f"/tmp/guesses/{pat}.npz")):
     d = np.load(path); raws = list(d["raw"]); a, b = int(d["a"]), int(d["b"])
     c, ex = clip(name); draws = [x for x, _ in ex] if lname == "extracted" else list(c.lineart)
     lines = draws[a:b + 1]
-    fp = FlowPipeline(540, True, agreement=False)
+    fp = FlowPipeline(FLOW_SIZE, True, agreement=False)
     rc = RegionCache(lambda j, lines=lines: lines[j], gap=3)
     for j in range(1, b - a):
         inp = FrameInputs(lines[j], c.frames[a], c.frames[b], lines[0], lines[-1], t=j / (b - a), pair=("w", path),

@@ -87,7 +87,7 @@ def measure_latency(method: str, n: int, size: int, steps: int, workdir: Path) -
     from opdm_studio.app.settings import AppSettings
 
     cut = _make_cut(workdir / f"cut_{method}", n, size)
-    if method == "opdm":
+    if method == "model":
         # A random-weight tiny model (no download), written by a child process so that torch is
         # first imported by the window's worker, as in a real session's first colouring.
         code = ("import sys, torch; from opdm_studio.core.checkpoint import save_checkpoint; "
@@ -149,7 +149,7 @@ def measure_latency(method: str, n: int, size: int, steps: int, workdir: Path) -
     stalls = [g - TICK_MS for g in gaps]
     stalls.sort()
     p99 = stalls[int(0.99 * (len(stalls) - 1))] if stalls else 0.0
-    return {"method": method, "frames": n, "size": size, "steps": steps if method == "opdm" else None,
+    return {"method": method, "frames": n, "size": size, "steps": steps if method == "model" else None,
             "colour_seconds": round(seconds, 2), "ticks": len(gaps),
             "max_stall_ms": round(max(stalls, default=0.0), 1), "p99_stall_ms": round(p99, 1),
             "stalls_over_100ms": sum(1 for s in stalls if s > STALL_MS),
@@ -163,9 +163,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.add_argument("--frames", type=int_in(3, 10000, "--frames"), default=24, help="frames of the synthetic cut (24)")
     parser.add_argument("--size", type=int_in(64, 4096, "--size"), default=512, help="frame size in pixels (512)")
-    parser.add_argument("--steps", type=int_in(1, 1000, "--steps"), default=4, help="DDIM steps for the opdm run (4)")
-    parser.add_argument("--methods", type=choice_list(("flow", "opdm"), "--methods"),
-                        default=["flow", "opdm"], help="which colouring runs (flow,opdm)")
+    parser.add_argument("--steps", type=int_in(1, 1000, "--steps"), default=4, help="DDIM steps for the model run (4)")
+    parser.add_argument("--methods", type=choice_list(("flow", "model"), "--methods"),
+                        default=["flow", "model"], help="which colouring runs (flow,model)")
     parser.add_argument("--repeat", type=int_in(1, 100, "--repeat"), default=3, help="launch repetitions (3)")
     args = parser.parse_args(argv)
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):

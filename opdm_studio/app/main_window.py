@@ -71,7 +71,7 @@ class MainWindow(QMainWindow):
         self.jobs = JobRunner(self)                  # colouring and export, one at a time
         self._connect()
         self._check_model()
-        self.preloader = ModelPreloader(wanted=self.method == "opdm")
+        self.preloader = ModelPreloader(wanted=self.method == "model")
         if self.preloader.pending:   # once the window is up, while the user looks at the cut
             QTimer.singleShot(0, self, lambda: self.preloader.start(self.settings.model))
         restore_window_layout(self)
@@ -160,7 +160,7 @@ class MainWindow(QMainWindow):
 
     def _check_model(self) -> None:
         self.network = network_status(self.settings.model, self.settings.steps)
-        if not self.network.usable and self.settings.method == "opdm":
+        if not self.network.usable and self.settings.method == "model":
             # Without a model the app still works end to end with the flow preview.
             self.status(network_text(self.network))
         self.status_bar.show_method(self.method, self.network)
@@ -326,7 +326,7 @@ class MainWindow(QMainWindow):
         self.doc.apply_settings(self.settings, self.method)
         job = colorize_job(self.doc.project, frames, what, force)
         self.jobs.start(job)
-        text = (self.tr("Colouring {what} with OPDM... (Esc cancels)") if self.method == "opdm" else
+        text = (self.tr("Colouring {what} with OPDM... (Esc cancels)") if self.method == "model" else
                 self.tr("Colouring {what} with the flow preview... (Esc cancels)"))
         self.status(text.format(what=job.meta["what"]))
 
@@ -443,7 +443,7 @@ class MainWindow(QMainWindow):
         self.settings = new
         self.settings.save()
         self.network = network_status(new.model, new.steps)
-        if new.method == "opdm" and not self.network.usable:
+        if new.method == "model" and not self.network.usable:
             show_user_error(self, network_text(self.network))
         self.status_bar.show_method(self.method, self.network)
         if self.doc is not None and not self.busy:

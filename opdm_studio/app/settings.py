@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
 
 from opdm_studio import paths
 from opdm_studio.app.i18n import LANGUAGES
+from opdm_studio.engine.settings import METHODS, method_name
 from opdm_studio.errors import OPDMError
 
-METHODS = ("opdm", "flow")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 SNAPPING = ("auto", "off", "all")
 MAX_RECENT = 10
@@ -65,7 +65,7 @@ class AppSettings:
     """Colouring and UI preferences the user chooses in the settings dialog."""
 
     model: str = "default"          # "default" or a path to a .safetensors checkpoint
-    method: str = "opdm"            # "opdm" or "flow" (fast preview, needs no model)
+    method: str = "model"           # "model" or "flow" (fast preview, needs no model)
     device: str = "auto"
     steps: int = 10
     working_size: int = 224
@@ -94,8 +94,9 @@ class AppSettings:
         if isinstance(recent, str):  # QSettings returns a bare string for one-element lists
             recent = [recent]
         out.recent = [str(r) for r in (recent or [])][:MAX_RECENT]
+        out.method = method_name(out.method)   # "opdm", the old name of "model", in older settings
         if out.method not in METHODS:
-            out.method = "opdm"
+            out.method = "model"
         if out.device not in DEVICES:
             out.device = "auto"
         if out.snapping not in SNAPPING:
@@ -182,7 +183,7 @@ class SettingsDialog(QDialog):
         self.model_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form.addRow("", self.model_status)
 
-        self.method_box = _combo([("opdm", self.tr("OPDM (diffusion, best quality)")),
+        self.method_box = _combo([("model", self.tr("OPDM (diffusion, best quality)")),
                                   ("flow", self.tr("Flow preview (fast, no model)"))], settings.method)
         form.addRow(self.tr("Method"), self.method_box)
         self.device_box = _combo([(d, self.tr("Auto (the fastest here)") if d == "auto" else d) for d in DEVICES],

@@ -39,6 +39,7 @@ from opdm_studio.bench import cpu_name
 from opdm_studio.cli_args import Parser, int_in, size
 from opdm_studio.core.config import ModelConfig
 from opdm_studio.guard import check_new_folder
+from opdm_studio.pipelines import METHODS, method_name
 
 TARGET_S = 60.0
 #: The default pipeline (shipped model) on a 1080p cut: seconds per frame, end to end, at most.
@@ -142,7 +143,7 @@ def _colour(folder: Path, settings_kw: dict[str, Any], keys: list[int],
     t_open = time.perf_counter() - t0
     fc_device = fc_dtype = None
     t_model = 0.0
-    if settings.method == "opdm":
+    if settings.method == "model":
         tm = time.perf_counter()
         fc = colorizer.frame_colorizer()
         t_model = time.perf_counter() - tm
@@ -180,13 +181,13 @@ def _colour(folder: Path, settings_kw: dict[str, Any], keys: list[int],
             "rss_max_sampled_mb": round(rss_max, 1), "done_at": done_at, "cpu_at": cpu_at}
 
 
-def bench_cut(frames: int = 24, size: tuple[int, int] = (1920, 1080), method: str = "opdm",
+def bench_cut(frames: int = 24, size: tuple[int, int] = (1920, 1080), method: str = "model",
               preset: str | None = None, steps: int = 10, holds: bool = False, seed: int = 7,
               keep: Path | None = None, model: str | None = None) -> dict[str, Any]:
     """The default benchmark (see the module doc): ``model`` (default: the shipped one) as its
     spec runs it, or with ``preset`` a randomly initialised preset sampled for ``steps`` steps."""
     tmp = Path(tempfile.mkdtemp(prefix="opdm-cut-bench-"))
-    opdm = method == "opdm"
+    opdm = method == "model"
     if opdm and preset is None:
         from opdm_studio.engine.models import default_model_path
         model = str(model or default_model_path())
@@ -239,9 +240,9 @@ def bench_long(frames: int = 600, size: tuple[int, int] = (2048, 1080), method: 
     try:
         keys = sorted(set(list(range(0, frames, unique)) + [frames - 1]))
         _setup(tmp / "cut", n_frames=frames, size=size, unique=unique, keys=keys, seed=seed,
-               holds=False, preset=preset if method == "opdm" else None)
+               holds=False, preset=preset if method == "model" else None)
         kw: dict[str, Any] = {"method": method, "steps": steps}
-        if method == "opdm":
+        if method == "model":
             kw["model"] = str(tmp / "cut" / f"{preset}-random.safetensors")
         marks = {m for m in (1, 50, 100, 200, 300, frames) if m <= frames}
         r = _colour(tmp / "cut", kw, keys, sample_at=marks)
@@ -273,9 +274,10 @@ def main(argv: list[str]) -> int:
                     help="the 600-frame 2K run instead: cost per frame along the cut, memory")
     ap.add_argument("--frames", type=int_in(3, 100000, "--frames"), help="frames (default 24; 600 with --long)")
     ap.add_argument("--size", type=size(64, 4096 * 4096), help="WxH (default 1920x1080; 2048x1080 with --long)")
-    ap.add_argument("--method", choices=("opdm", "flow"),
-                    help="colouring method (default opdm; flow with --long)")
-    ap.add_argument("--model", help="model file for opdm (default: the shipped default model, run as "
+    ap.add_argument("--method", type=method_name, choices=METHODS,
+                    help="colouring method (default model; flow with --long; opdm, the old name "
+                         "of model, still works)")
+    ap.add_argument("--model", help="model file for the model method (default: the shipped default model, run as "
                                     "its inference spec says: the default pipeline)")
     ap.add_argument("--preset", choices=ModelConfig.preset_names(), help="time a model preset with random weights instead of a model "
                                      "(e.g. small; --long uses small)")
@@ -291,7 +293,7 @@ def main(argv: list[str]) -> int:
                        method=args.method or "flow", preset=args.preset or "small", steps=args.steps)
     else:
         r = bench_cut(frames=args.frames or 24, size=args.size or (1920, 1080),
-                      method=args.method or "opdm", preset=args.preset, steps=args.steps,
+                      method=args.method or "model", preset=args.preset, steps=args.steps,
                       holds=args.holds, keep=args.keep, model=args.model)
     r["machine"] = _machine()
     if load_before is not None:
@@ -303,7 +305,7 @@ def main(argv: list[str]) -> int:
         return 0
     w, h = r["size"]
     what = ""
-    if r["method"] == "opdm":
+    if r["method"] == "model":
         what = (f", preset {r['preset']} ({r.get('weights')}), {r.get('steps')} steps" if r.get("preset")
                 else f", model {r.get('model')}") + f", {r['device']} {r['dtype']}"
     print(f"cut benchmark ({r['bench']}): {r['frames']} frames {w}x{h}, method {r['method']}{what}")

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from opdm_studio.bench import cpu_name
+from opdm_studio.pipelines import METHODS, method_name
 
 #: Regions of a frame that must be right before the colourist moves on.
 TARGET_SHARE = 0.99
@@ -106,7 +107,7 @@ def wrong_kinds(frames: list[_Frame], key_colours: set[int]) -> dict[str, int]:
     return out
 
 
-def colour_cut(cut: Any, keys: list[int], method: str = "opdm", model: Any = None,
+def colour_cut(cut: Any, keys: list[int], method: str = "model", model: Any = None,
                folder: Path | None = None, snap: str = "auto",
                confidence: dict[int, np.ndarray] | None = None
                ) -> tuple[dict[int, np.ndarray], Callable[[int], np.ndarray]]:
@@ -227,7 +228,7 @@ def _flags(fixer: Any, frames: dict[int, _Frame], confidence: dict[int, np.ndarr
 
 
 def bench_cut(seed: int, frames: int = 24, size: tuple[int, int] = (960, 540),
-              method: str = "opdm", keys: list[int] | None = None, model: Any = None,
+              method: str = "model", keys: list[int] | None = None, model: Any = None,
               snap: str = "auto") -> dict[str, Any]:
     """Colour one synthetic cut and simulate the colourist without and with carrying."""
     from training.synth import generate_cut
@@ -317,9 +318,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--size", type=size(64, 4096 * 4096), default=(960, 540), help="WxH (960x540)")
     ap.add_argument("--keys", type=int_list(0, 9999, increasing=True), default=None,
                     help="keyframe indices (default: first and last)")
-    ap.add_argument("--method", choices=("flow", "opdm"), default=ColorizeSettings().method,
-                    help="colouring method (the app's default: %(default)s; opdm: the default "
-                         "model, flow: no model)")
+    ap.add_argument("--method", type=method_name, choices=METHODS, default=ColorizeSettings().method,
+                    help="colouring method (the app's default: %(default)s; model: the default "
+                         "model, flow: no model; opdm, the old name of model, still works)")
     ap.add_argument("--snap", choices=SNAP_MODES, default="auto",
                     help="palette snapping of the run (the project setting; default auto)")
     ap.add_argument("--json", action="store_true", help="print JSON")
@@ -328,7 +329,7 @@ def main(argv: list[str]) -> int:
     if keys is not None and (len(keys) < 2 or keys[-1] >= args.frames):
         raise UsageError(f"--keys needs two or more frame indices below --frames {args.frames}")
     model = None
-    if args.method == "opdm":
+    if args.method == "model":
         from opdm_studio.engine.models import load_model, resolve_model
         model = load_model(resolve_model(None), "cpu", "auto")
     rows = [bench_cut(s, args.frames, args.size, args.method, keys, model, args.snap) for s in seeds]

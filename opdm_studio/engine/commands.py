@@ -31,6 +31,7 @@ from opdm_studio.engine.project_file import stored_cut_folder
 from opdm_studio.engine.run import CancelToken, Colorizer
 from opdm_studio.errors import OPDMError, ProjectError
 from opdm_studio.imaging.export import same_folder
+from opdm_studio.pipelines import method_name
 
 EXIT_CANCELLED = 130
 
@@ -72,8 +73,10 @@ def _colorize_parser() -> Parser:
                                      "or inside the cut)")
     p.add_argument("--out", required=True, help="output folder for the coloured frames and the "
                                                 "project file (created if missing)")
-    p.add_argument("--method", choices=METHODS, help="opdm = the diffusion model (default); "
-                   "flow = fast optical-flow propagation, needs no model")
+    p.add_argument("--method", type=method_name, choices=METHODS,
+                   help="model = colour with the model (default; --model picks it); flow = fast "
+                        "optical-flow propagation, needs no model. The old name opdm still "
+                        "means model, so existing scripts keep working")
     p.add_argument("--model", help="model checkpoint (.safetensors) or the name of an installed "
                                    "model (default: the shipped model)")
     p.add_argument("--steps", type=int_in(1, 500, "--steps"),

@@ -42,9 +42,9 @@ def opdm_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = 
     from opdm_studio.pipelines.base import Guess, Interval
 
     model = load_model(model_path, device)
-    settings = ColorizeSettings(method="opdm", steps=steps, seed=seed, device=device, snap="off",
+    settings = ColorizeSettings(method="model", steps=steps, seed=seed, device=device, snap="off",
                                 working_size=working_size)
-    fc = FrameColorizer("opdm", model=model, settings=settings)
+    fc = FrameColorizer("model", model=model, settings=settings)
     # The protocol runs each method over a whole window before the next method, so the guesses
     # of the current window are kept (keyed by the target drawing) and dropped when the key pair
     # changes. The arrays named by the ids are held too, so an id cannot be reused meanwhile.

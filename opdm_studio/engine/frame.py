@@ -82,22 +82,22 @@ class _KeyPair:
 class FrameColorizer:
     """Colours one drawing from two keyframes; reusable across frames (caches per key pair).
 
-    ``method`` "opdm" needs ``model``: a :class:`~opdm_studio.engine.models.LoadedModel` (from
+    ``method`` "model" needs ``model``: a :class:`~opdm_studio.engine.models.LoadedModel` (from
     ``load_model``: prepared, with its inference spec) or a bare OPDM network in eval mode (a
     prepared copy is made; ``spec`` says how it samples, the paper's way by default). "flow"
     needs none.
     """
 
-    def __init__(self, method: str = "opdm", model: Any = None,
+    def __init__(self, method: str = "model", model: Any = None,
                  settings: ColorizeSettings | None = None, spec: Any = None) -> None:
         self.settings = (settings or ColorizeSettings(method=method)).validate()
         if method not in METHODS:
-            raise ProjectError(f"unknown colouring method {method!r}: use opdm or flow")
-        if method == "opdm" and model is None:
-            raise ValueError("method 'opdm' needs a model")
+            raise ProjectError(f"unknown colouring method {method!r}: use {' or '.join(METHODS)}")
+        if method == "model" and model is None:
+            raise ValueError("method 'model' needs a model")
         self.method = method
         self.loaded: LoadedModel | None = None
-        if method == "opdm":
+        if method == "model":
             if isinstance(model, LoadedModel) and model.matches(self.settings.device, self.settings.dtype):
                 self.loaded = model
             else:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from opdm_studio.pipelines import method_name
+
 __all__ = ["STATUSES", "FrameResult", "KeyFrame"]
 
 # Result statuses: "done" = coloured by a method, "keyframe" = copied through from a keyframe,
@@ -62,6 +64,12 @@ class FrameResult:
         kw["index"] = index
         if kw.get("keys") is not None:
             kw["keys"] = (int(kw["keys"][0]), int(kw["keys"][1]))
+        # Results written before the method was named "model" say "opdm", in the recipe too:
+        # read as today's name they stay current.
+        if isinstance(kw.get("method"), str):
+            kw["method"] = method_name(kw["method"])
+        if isinstance(kw.get("recipe"), dict) and isinstance(kw["recipe"].get("method"), str):
+            kw["recipe"] = {**kw["recipe"], "method": method_name(kw["recipe"]["method"])}
         if kw.get("status") not in STATUSES:
             raise ValueError(f"unknown status {kw.get('status')!r}")
         return cls(**kw)

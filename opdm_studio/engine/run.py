@@ -136,13 +136,13 @@ class Colorizer:
         return settings
 
     def frame_colorizer(self) -> FrameColorizer:
-        """The per-frame colouriser for the project's settings (loads the model for ``opdm``)."""
+        """The per-frame colouriser for the project's settings (loads the model for ``model``)."""
         # A copy: later edits of the project's settings must not change a running colouriser.
         settings = self.effective_settings()
         if self._fc is not None and self._fc.settings == settings:
             return self._fc
         model = None
-        if settings.method == "opdm":
+        if settings.method == "model":
             model = self._model
             if model is None:
                 model = load_model(resolve_model(settings.model), settings.device, settings.dtype)

@@ -10,8 +10,9 @@ from typing import Any
 
 from opdm_studio.errors import ExportError, ProjectError
 from opdm_studio.imaging.export import DEFAULT_TEMPLATE, check_template
+from opdm_studio.imaging.flow import FLOW_SIZE
+from opdm_studio.pipelines import METHODS, method_name
 
-METHODS = ("opdm", "flow")
 SNAP_MODES = ("auto", "off", "all")
 LAYERS = ("composite", "color", "lines")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -44,14 +45,14 @@ def check_template_text(template: str) -> str:
 class ColorizeSettings:
     """How a cut is coloured and exported (one per project; the CLI and the GUI edit it)."""
 
-    method: str = "opdm"                 # "opdm" (the network) or "flow" (optical flow, no model)
+    method: str = "model"                # "model" (the network; its spec names the pipeline) or "flow"
     model: str | None = None             # None = shipped default; a checkpoint path; or an installed name
     steps: int = 10                      # DDIM steps (paper: 10)
     seed: int = 0                        # base seed; each frame derives its own so resumes are identical
     device: str = "auto"
     dtype: str = "auto"
     working_size: int = 224              # short side of the network's input (paper: 224)
-    flow_size: int = 540                 # short side the `flow` method works at (0 = full resolution)
+    flow_size: int = FLOW_SIZE           # short side the `flow` method works at (0 = full resolution)
     snap: str = "auto"                   # region snapping to the keyframes' palette: auto | off | all
     gap: int = 3                         # gap closing (px) when finding closed regions
     layers: list[str] = field(default_factory=lambda: ["composite"])
@@ -60,7 +61,9 @@ class ColorizeSettings:
     psd: bool = False                    # also write one layered PSD per frame
 
     def validate(self) -> ColorizeSettings:
-        """Raise :class:`ProjectError` naming the first setting that is out of range."""
+        """Raise :class:`ProjectError` naming the first setting that is out of range (a method's
+        old name, ``OLD_METHOD_NAMES``, becomes today's)."""
+        self.method = method_name(self.method)
         def bad(name: str, value: Any, allowed: str) -> ProjectError:
             return ProjectError(f"setting {name}={value!r} is not valid: {allowed}")
         if self.method not in METHODS:
@@ -103,7 +106,7 @@ class ColorizeSettings:
         side, above which the network never works (a larger setting gives the same colours).
         """
         r: dict[str, Any] = {"method": self.method, "snap": self.snap, "gap": self.gap}
-        if self.method == "opdm":
+        if self.method == "model":
             size = self.working_size
             if max_working_size is not None:
                 size = min(size, int(max_working_size))
@@ -116,9 +119,12 @@ class ColorizeSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ColorizeSettings:
-        """Build from a dict, ignoring unknown keys (written by a newer version)."""
+        """Build from a dict, ignoring unknown keys (written by a newer version) and reading a
+        method's old name (``OLD_METHOD_NAMES``)."""
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
+        if isinstance(kwargs.get("method"), str):
+            kwargs["method"] = method_name(kwargs["method"])
         if "layers" in kwargs:
             kwargs["layers"] = list(kwargs["layers"])
         return cls(**kwargs)

@@ -21,6 +21,9 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+#: The short side in pixels at which flow runs for big frames (the `flow_size` setting's default;
+#: the pipelines, the region tracking and training's flow all use it; see docs/model.md).
+FLOW_SIZE = 540
 FLOW_SIGMA = 3.0
 DIS_PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,

@@ -19,11 +19,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from opdm_studio.imaging.flow import line_flow
+from opdm_studio.imaging.flow import FLOW_SIZE, line_flow
 
-#: Short side at which the flow between two drawings is computed (the overlap test is coarse;
-#: 1080p drawings would spend ~4x the time for the same matches).
-FLOW_SHORT_SIDE = 540
 #: A match is sure when at least this share of the region's warped pixels lands in it ...
 MIN_COVER = 0.6
 #: ... at least this share of the matched region comes from the region ...
@@ -57,7 +54,7 @@ class Match:
 NO_MATCH = Match(0, 0.0, 0.0, False)
 
 
-def pair_flow(line_b: np.ndarray, line_a: np.ndarray, short_side: int = FLOW_SHORT_SIDE) -> np.ndarray:
+def pair_flow(line_b: np.ndarray, line_a: np.ndarray, short_side: int = FLOW_SIZE) -> np.ndarray:
     """Flow (H, W, 2) float32 at full size from drawing ``b`` to drawing ``a`` (``b(x, y)`` sits
     at ``a(x + fx, y + fy)``), computed at a short side of at most ``short_side`` px."""
     h, w = line_b.shape[:2]

@@ -32,10 +32,10 @@ def test_apply_settings_maps_the_app_choices_onto_the_project(doc):
     before = doc.project.settings
     before.seed, before.layers, before.template = 7, ["composite", "lines"], "{cut}_{frame:03d}.png"
     s = doc.apply_settings(Choices(model="/models/mine.safetensors", steps=4, device="cpu",
-                                   working_size=128, snapping="all", gap=5), method="opdm")
+                                   working_size=128, snapping="all", gap=5), method="model")
     assert s is doc.project.settings
     assert (s.method, s.model, s.steps, s.device, s.working_size, s.snap, s.gap) == \
-        ("opdm", "/models/mine.safetensors", 4, "cpu", 128, "all", 5)
+        ("model", "/models/mine.safetensors", 4, "cpu", 128, "all", 5)
     # What the app does not edit is kept.
     assert (s.seed, s.layers, s.template) == (7, ["composite", "lines"], "{cut}_{frame:03d}.png")
 

@@ -64,7 +64,7 @@ def save_tiny_default_model() -> Path:
 
 def test_drop_mark_two_keys_and_colorize_with_flow(qtbot, window, cut_dir, dialogs):
     # No model installed: the app falls back to the flow preview and says so.
-    assert window.method == "flow" and window.settings.method == "opdm"  # preference kept
+    assert window.method == "flow" and window.settings.method == "model"  # preference kept
     assert "No OPDM model" in network_text(window.network) and "no OPDM model" in window.status_bar.method_label.text()
     drop_folder(window, cut_dir)
     qtbot.waitUntil(lambda: window.doc is not None, timeout=5000)
@@ -102,17 +102,17 @@ def test_colorize_with_tiny_model(qtbot, dialogs, tmp_path, one_torch_thread):
     from opdm_studio.app.main_window import MainWindow
     save_tiny_default_model()
     make_app()
-    s = AppSettings(method="opdm", steps=2, working_size=64)
+    s = AppSettings(method="model", steps=2, working_size=64)
     win = MainWindow(settings=s, open_sample=False, open_dialogs_on_finish=False)
     qtbot.addWidget(win)
-    assert win.network.usable and win.method == "opdm"
+    assert win.network.usable and win.method == "model"
     assert win.status_bar.method_label.text() == "OPDM · 2 steps"      # a plain model runs the steps setting
     assert win.open_cut(write_cut(tmp_path / "short", n=4, size=64))
     outcome = colorize_all(qtbot, win, timeout=120000)
     assert outcome.error is None, outcome.details or outcome.error
     assert outcome.done == 4
     results = win.doc.project.results
-    assert all(results[i].method == "opdm" for i in (1, 2))
+    assert all(results[i].method == "model" for i in (1, 2))
     assert win.doc.result_color(2).shape == (64, 64, 3)
     win.close()
 
@@ -147,7 +147,7 @@ def test_cancel_midway_keeps_finished_frames(qtbot, dialogs, tmp_path, one_torch
     monkeypatch.setattr(main_window, "colorize_job", held_colorize_job)
     folder = write_cut(tmp_path / "long", n=6, size=64)
     make_app()
-    win = MainWindow(settings=AppSettings(method="opdm", steps=2, working_size=64),
+    win = MainWindow(settings=AppSettings(method="model", steps=2, working_size=64),
                      open_sample=False, open_dialogs_on_finish=False)
     qtbot.addWidget(win)
     assert win.open_cut(folder)
@@ -429,7 +429,7 @@ def test_first_start_selects_the_shipped_model(qtbot, dialogs):
     w = MainWindow()
     qtbot.addWidget(w)
     assert w.doc is not None and w.doc.n_frames == 24
-    assert w.network.usable and w.method == "opdm"
+    assert w.network.usable and w.method == "model"
     assert "no OPDM model" not in w.status_bar.method_label.text()
     # The shipped model refines the flow preview in one step (it does not run the steps setting),
     # with a copy adapted to each key interval's keys.

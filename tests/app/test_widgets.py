@@ -105,7 +105,10 @@ def test_settings_store_is_isolated_and_robust(tmp_path):
     q.setValue("colorize/method", "magic")
     q.sync()
     broken = AppSettings.load()
-    assert broken.steps == 10 and broken.method == "opdm"
+    assert broken.steps == 10 and broken.method == "model"
+    q.setValue("colorize/method", "opdm")       # the model method's old name, in older settings
+    q.sync()
+    assert AppSettings.load().method == "model"
 
 
 def test_compose_review_highlights_low_confidence():

@@ -63,7 +63,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 @pytest.fixture
 def fast_settings(tiny_checkpoint: Path) -> ColorizeSettings:
     """Settings that run the tiny model in a blink: 2 steps, 32 px working size, fp32 CPU."""
-    return ColorizeSettings(method="opdm", model=str(tiny_checkpoint), steps=2, working_size=32,
+    return ColorizeSettings(method="model", model=str(tiny_checkpoint), steps=2, working_size=32,
                             device="cpu", dtype="fp32", layers=["composite", "color", "lines"])
 
 

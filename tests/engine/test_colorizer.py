@@ -202,7 +202,7 @@ def test_frame_colorizer_directly(cut_noholds, fast_settings):
     cut = open_cut(cut_noholds)
     loaded = load_model(fast_settings.model, fast_settings.device, fast_settings.dtype)
     assert loaded.config.name == "tiny"
-    fc = FrameColorizer("opdm", loaded, fast_settings)
+    fc = FrameColorizer("model", loaded, fast_settings)
     assert fc.model is loaded.model                                  # the cached, prepared network
     steps = []
     out = fc.colorize(cut.line(4), cut.color(0), cut.color(9), cut.line(0), cut.line(9), t=4 / 9,
@@ -289,16 +289,16 @@ def test_recipe_leaves_out_what_does_not_change_colours():
     b = ColorizeSettings(method="flow", steps=30, working_size=512, device="cpu", layers=["color"])
     assert a.recipe() == b.recipe()                      # flow ignores the network's settings
     assert a.recipe() != ColorizeSettings(method="flow", flow_size=0).recipe()
-    c = ColorizeSettings(method="opdm", model="/no/such/model.safetensors", steps=10)
-    assert c.recipe() != ColorizeSettings(method="opdm", model="/no/such/model.safetensors",
+    c = ColorizeSettings(method="model", model="/no/such/model.safetensors", steps=10)
+    assert c.recipe() != ColorizeSettings(method="model", model="/no/such/model.safetensors",
                                           steps=20).recipe()
-    assert c.recipe() != ColorizeSettings(method="opdm", model="/no/such/other.safetensors",
+    assert c.recipe() != ColorizeSettings(method="model", model="/no/such/other.safetensors",
                                           steps=10).recipe()
 
 
 @pytest.mark.shipped_model
 def test_steps_do_not_outdate_results_of_a_refine_model():
     """The shipped model runs the step count stored in it: the steps setting is not its recipe."""
-    a, b = ColorizeSettings(method="opdm", steps=10), ColorizeSettings(method="opdm", steps=25)
+    a, b = ColorizeSettings(method="model", steps=10), ColorizeSettings(method="model", steps=25)
     assert a.recipe() == b.recipe() and "steps" not in a.recipe()
-    assert a.recipe() != ColorizeSettings(method="opdm", seed=1).recipe()
+    assert a.recipe() != ColorizeSettings(method="model", seed=1).recipe()

@@ -60,15 +60,15 @@ def test_propagation_carries_both_single_key_warps(triplet):
 def test_the_spec_picks_the_pipeline():
     model = _tiny()
     assert isinstance(make_pipeline("flow"), FlowPipeline)
-    assert isinstance(make_pipeline("opdm", None, model, "cpu", torch.float32), OPDMPipeline)
-    assert isinstance(make_pipeline("opdm", InferenceSpec.paper(), model, "cpu", torch.float32), OPDMPipeline)
-    assert isinstance(make_pipeline("opdm", REFINE, model, "cpu", torch.float32), RefinePipeline)
+    assert isinstance(make_pipeline("model", None, model, "cpu", torch.float32), OPDMPipeline)
+    assert isinstance(make_pipeline("model", InferenceSpec.paper(), model, "cpu", torch.float32), OPDMPipeline)
+    assert isinstance(make_pipeline("model", REFINE, model, "cpu", torch.float32), RefinePipeline)
     with pytest.raises(ValueError, match="needs a model"):
-        make_pipeline("opdm")
+        make_pipeline("model")
     with pytest.raises(ValueError, match="unknown colouring method"):
         make_pipeline("paint")
     with pytest.raises(ValueError, match="t_start"):    # beyond the model's 500 timesteps
-        make_pipeline("opdm", InferenceSpec.refine(t_start=900), model, "cpu", torch.float32)
+        make_pipeline("model", InferenceSpec.refine(t_start=900), model, "cpu", torch.float32)
 
 
 def test_flow_pipeline_is_propagate_two(triplet):
@@ -84,7 +84,7 @@ def test_flow_pipeline_is_propagate_two(triplet):
 
 def test_opdm_pipeline_runs_the_users_steps_and_is_seeded(triplet):
     (pc, _, nc), (pl, tl, nl) = triplet
-    pipe = make_pipeline("opdm", None, _tiny(), torch.device("cpu"), torch.float32, working_size=64, steps=3)
+    pipe = make_pipeline("model", None, _tiny(), torch.device("cpu"), torch.float32, working_size=64, steps=3)
     a, steps = _run(pipe, FrameInputs(tl, pc, nc, pl, nl, seed=5, pair="p"))
     b, _ = _run(pipe, FrameInputs(tl, pc, nc, pl, nl, seed=5, pair="p"))
     c, _ = _run(pipe, FrameInputs(tl, pc, nc, pl, nl, seed=6, pair="p"))
@@ -107,7 +107,7 @@ def test_refine_with_identity_network_returns_the_propagation(triplet, gate, mon
         return real(model_, diff, line, prev, next_, **kw)
 
     monkeypatch.setattr(R, "ddim_sample", spy)
-    fc = FrameColorizer("opdm", model=_tiny(), settings=ColorizeSettings(snap="off", dtype="fp32"),
+    fc = FrameColorizer("model", model=_tiny(), settings=ColorizeSettings(snap="off", dtype="fp32"),
                         spec=InferenceSpec.refine(t_start=20, gate=gate))
     monkeypatch.setattr(fc.model, "denoise", lambda x_t, t, line, cond: captured["x_init"].to(x_t.dtype))
     guess = fc.colorize(tl, pc, nc, pl, nl, t=0.5).raw
@@ -118,7 +118,7 @@ def test_refine_with_identity_network_returns_the_propagation(triplet, gate, mon
 
 def test_refine_colours_at_native_size_in_its_own_steps(triplet):
     (pc, tc, nc), (pl, tl, nl) = triplet
-    fc = FrameColorizer("opdm", model=_tiny(), spec=REFINE,
+    fc = FrameColorizer("model", model=_tiny(), spec=REFINE,
                         settings=ColorizeSettings(snap="auto", working_size=64, steps=7))
     steps = []
     out = fc.colorize(tl, pc, nc, pl, nl, t=0.5, on_step=lambda j, k: steps.append((j, k)))
@@ -130,7 +130,7 @@ def test_prepared_model_is_a_copy():
     """Colouring never changes the caller's network (the cache hands out prepared copies)."""
     model = _tiny()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    fc = FrameColorizer("opdm", model=model, settings=ColorizeSettings(dtype="fp32"))
+    fc = FrameColorizer("model", model=model, settings=ColorizeSettings(dtype="fp32"))
     assert fc.model is not model
     assert all(type(m).__module__.startswith(("torch.", "opdm_studio.core.unet", "opdm_studio.core.model",
                                               "opdm_studio.core.reference", "opdm_studio.core.offsets"))
@@ -187,8 +187,8 @@ def test_flow_is_chained_through_the_interval_when_it_is_known():
 def test_refine_references_follow_the_spec():
     """A model trained on directly matched warps keeps getting them; chain-warped specs chain."""
     model = _tiny()
-    direct = make_pipeline("opdm", REFINE, model, torch.device("cpu"), torch.float32)
-    chained = make_pipeline("opdm", InferenceSpec.refine(t_start=20, refs="chain-warped"), model,
+    direct = make_pipeline("model", REFINE, model, torch.device("cpu"), torch.float32)
+    chained = make_pipeline("model", InferenceSpec.refine(t_start=20, refs="chain-warped"), model,
                             torch.device("cpu"), torch.float32)
     assert not direct.flow.chain and chained.flow.chain
     with pytest.raises(ValueError):
@@ -210,7 +210,7 @@ def test_the_specs_strength_scales_the_networks_correction(triplet):
     outs = {}
     for strength in (1.0, 0.5):
         spec = InferenceSpec.refine(t_start=20, gate="none", strength=strength)
-        pipe = make_pipeline("opdm", spec, model, torch.device("cpu"), torch.float32, working_size=64)
+        pipe = make_pipeline("model", spec, model, torch.device("cpu"), torch.float32, working_size=64)
         outs[strength], _ = _run(pipe, FrameInputs(tl, pc, nc, pl, nl, t=0.5, seed=1, pair="s"))
     prop = propagate_two(tl, pc, pl, nc, nl, t=0.5).rgb.astype(np.float32)
     full = outs[1.0].rgb.astype(np.float32) - prop

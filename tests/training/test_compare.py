@@ -31,8 +31,8 @@ def test_the_comparison_scores_what_the_app_colours(tmp_path):
                         shown=shown)
     assert score.frames == 5 and set(shown) == {(0, 2), (0, 4)}
 
-    fc = FrameColorizer("opdm", model=load_model(path, "cpu"),
-                        settings=ColorizeSettings(method="opdm", device="cpu", snap="off", working_size=32))
+    fc = FrameColorizer("model", model=load_model(path, "cpu"),
+                        settings=ColorizeSettings(method="model", device="cpu", snap="off", working_size=32))
     lines = [cut.line(k) for k in range(7)]
     for i in (2, 4):
         interval = Interval(key="app", load=lambda: lines, position=i, length=7)

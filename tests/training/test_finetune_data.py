@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from opdm_studio.core.config import InferenceSpec
-from training.config import ENGINE_FLOW_SIZE, TrainConfig
+from opdm_studio.imaging.flow import FLOW_SIZE
+from training.config import TrainConfig
 from training.triplets import AugmentConfig, MixedDataset, TripletDataset, flow_warped_views
 
 
@@ -35,12 +36,12 @@ def test_flow_warped_views_are_what_the_refine_pipeline_feeds_the_network(native
     from opdm_studio.engine.settings import ColorizeSettings
     from opdm_studio.pipelines.base import FrameInputs, resize
     from opdm_studio.pipelines.flow import FlowPipeline
-    assert ENGINE_FLOW_SIZE == ColorizeSettings().flow_size
+    assert ColorizeSettings().flow_size == FLOW_SIZE == TrainConfig().flow_size   # training's flow is the engine's
     (pr, pl), (tr, tl), (nr, nl) = _frames(native)
-    views = flow_warped_views(tl, pr, pl, nr, nl, 0.5, 64, ENGINE_FLOW_SIZE, AugmentConfig.off(),
+    views = flow_warped_views(tl, pr, pl, nr, nl, 0.5, 64, FLOW_SIZE, AugmentConfig.off(),
                               np.random.default_rng(0), target=tr)
-    prop, small = FlowPipeline(ENGINE_FLOW_SIZE).propagate(FrameInputs(tl, pr, nr, pl, nl, t=0.5))
-    assert (small is None) == (native <= ENGINE_FLOW_SIZE)
+    prop, small = FlowPipeline(FLOW_SIZE).propagate(FrameInputs(tl, pr, nr, pl, nl, t=0.5))
+    assert (small is None) == (native <= FLOW_SIZE)
     assert np.array_equal(views["line"], resize(tl, (64, 64)))
     assert np.array_equal(views["target"], resize(tr, (64, 64)))
     assert np.array_equal(views["prop"], resize(prop.rgb, (64, 64)))
@@ -57,15 +58,15 @@ def test_chain_warped_views_are_what_a_chained_refine_pipeline_feeds_the_network
     frames = _frames(native, n=5)
     lines = [f[1] for f in frames]
     (pr, pl), (tr, tl), (nr, nl) = frames[0], frames[2], frames[4]
-    views = flow_warped_views(tl, pr, pl, nr, nl, 0.5, 64, ENGINE_FLOW_SIZE, AugmentConfig.off(),
+    views = flow_warped_views(tl, pr, pl, nr, nl, 0.5, 64, FLOW_SIZE, AugmentConfig.off(),
                               np.random.default_rng(0), target=tr, between=lines[1:4], position=2)
     interval = Interval(key="k", load=lambda: lines, position=2, length=5)
-    pipe = FlowPipeline(ENGINE_FLOW_SIZE, chain=True, agreement=False)
+    pipe = FlowPipeline(FLOW_SIZE, chain=True, agreement=False)
     prop, _ = pipe.propagate(FrameInputs(tl, pr, nr, pl, nl, t=0.5, interval=interval))
     assert np.array_equal(views["prop"], resize(prop.rgb, (64, 64)))
     assert np.array_equal(views["next"], resize(prop.warp_next, (64, 64)))
     assert np.allclose(views["confidence"], resize(prop.confidence.astype(np.float32), (64, 64)))
-    direct = flow_warped_views(tl, pr, pl, nr, nl, 0.5, 64, ENGINE_FLOW_SIZE, AugmentConfig.off(),
+    direct = flow_warped_views(tl, pr, pl, nr, nl, 0.5, 64, FLOW_SIZE, AugmentConfig.off(),
                                np.random.default_rng(0), target=tr)
     assert not np.allclose(direct["confidence"], views["confidence"])   # a different warp
 
