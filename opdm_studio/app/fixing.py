@@ -17,6 +17,7 @@ from PySide6.QtGui import QUndoCommand
 
 from opdm_studio.app.i18n import translate
 from opdm_studio.app.palette_panel import PalettePanel
+from opdm_studio.app.swatch_tree import swatch_label
 from opdm_studio.app.viewer import FILL_MODES, mode_label
 from opdm_studio.engine.fixes import frame_ranges
 from opdm_studio.engine.swatches import hex_of
@@ -98,6 +99,8 @@ class FixTool:
         win.timeline.currentFrameChanged.connect(self._frame_shown)
         self._reader = _PaletteReader(self.panel)     # goes with the window
         self._reader.read.connect(self._palette_read)
+        self.chip: str | None = None                # the swatch the status bar's chip shows
+        self.panel.swatchChosen.connect(self.show_chip)
 
     @property
     def doc(self):
@@ -112,6 +115,8 @@ class FixTool:
         self.reach, self.flag = [], None
         self.win.frames.set_reach([])
         self.win.viewer.show_box(None)
+        self.chip = None
+        self.win.status_bar.clear_swatch()          # the last cut's colour is not this cut's
         self.panel.set_document(doc)
         self.sync_palette()
 
@@ -134,8 +139,26 @@ class FixTool:
 
     def _palette_read(self, doc, keys, colours) -> None:
         if doc is self.doc and shiboken6.isValid(self.panel):
+            try:        # the names of the cut's colour model (its palette.json, ...), once
+                doc.palette.attach_model(doc.cut.folder)
+            except ProjectError as exc:
+                self.win.status(translate("FixTool", "The cut's colour model was not read: {error}").format(
+                    error=exc))
             doc.apply_key_paint(keys, colours)
             self.panel.refresh()
+
+    def show_chip(self, swatch_id: str | None = None) -> None:
+        """The status bar's chip shows swatch ``swatch_id`` (None: the one it shows) as its
+        colour is now; cleared when the swatch is gone."""
+        doc = self.doc
+        self.chip = swatch_id or self.chip
+        s = doc.palette.find(self.chip) if doc is not None and self.chip else None
+        if s is None:
+            self.chip = None
+            self.win.status_bar.clear_swatch()
+            return
+        s = doc.palette.resolve(s.id)
+        self.win.status_bar.show_swatch(doc.palette.shown_rgb(s), swatch_label(s))
 
     # ------------------------------------------------------------------ undoable changes
 
@@ -169,6 +192,7 @@ class FixTool:
                 doc.forget(f)
                 self.win.frames.frame_changed(f)
         self.panel.refresh()
+        self.show_chip()                # a recolour, an undo: the chip shows the colour now
         self.win.refresh_view()
 
     # ------------------------------------------------------------------ the fill tool
@@ -192,19 +216,20 @@ class FixTool:
         before = doc.fixes_state()
         out = doc.fill(frame, x, y, sid, carry=self.panel.carry.isChecked())
         label = doc.frame_label(frame)
-        text = translate("FixTool", "Fill a region of frame {frame} with {swatch}").format(frame=label, swatch=sw.name)
+        text = translate("FixTool", "Fill a region of frame {frame} with {swatch}").format(
+            frame=label, swatch=swatch_label(sw))
         self.win.undo.push(FixesCommand(doc, text, before, doc.fixes_state(), out.frames, self.changed,
                                         reach=out.frames, on_reach=self.show_reach, kind="fill"))
         if self.flag is not None and self.flag[0] == frame:
             self.win.viewer.show_box(None)
             self.flag = None
         self.win.status(translate("FixTool", "Filled with {swatch}: {where}").format(
-            swatch=sw.name, where=fill_text(out, doc.frame_label)))
+            swatch=swatch_label(sw), where=fill_text(out, doc.frame_label)))
 
     def hand_tools(self):
         """The brush and the enclose-and-fill lasso, installed beside the fill tool (once the
         window's actions exist)."""
-        from opdm_studio.app.hand_tool import HandTool  # (it builds on this module)
+        from opdm_studio.app.hand_tool import HandTool     # (it builds on this module)
         return HandTool(self.win)
 
     def show_reach(self, frames: list[int]) -> None:
@@ -225,15 +250,17 @@ class FixTool:
         conf = doc.confidence(frame)
         c = " · " + translate("FixTool", "confidence {value}").format(value=f"{conf[y, x]:.2f}") \
             if conf is not None else ""
-        self.win.status_bar.show_swatch(rgb)
         self.win.last_pick = (x, y, rgb)
         if sw is None:
+            self.chip = None             # a colour, not a swatch: shown until the next change
+            self.win.status_bar.show_swatch(rgb)
             self.win.status(translate("FixTool", "Region colour at ({x}, {y}): {hex}, not a swatch of the "
                                                  "palette (Add makes it one)").format(x=x, y=y, hex=hex_of(rgb)) + c)
             return
         self.panel.set_current(sw.id)
+        self.show_chip(sw.id)
         self.win.status(translate("FixTool", "Region colour at ({x}, {y}): {swatch} {hex} = RGB{rgb}; now the "
-                                             "current swatch").format(x=x, y=y, swatch=sw.name, hex=hex_of(rgb),
+                                             "current swatch").format(x=x, y=y, swatch=swatch_label(sw), hex=hex_of(rgb),
                                                                       rgb=rgb) + c)
 
     # ------------------------------------------------------------------ review

@@ -1,5 +1,8 @@
-"""The palette panel: the cut's swatches (taken from the keyframes' paint), the current swatch of
-the fill tool, and the palette edits (add, rename, recolour, delete, import / export).
+"""The palette panel: the cut's colour model (its swatches, taken from the keyframes' paint and
+named by the cut's colour model, grouped per character or part with each paint's shadow and
+highlight: :mod:`~opdm_studio.app.swatch_tree`), the current swatch of the fill tool, the
+tolerance that merges near-identical key colours, and the palette edits (add, rename, recolour,
+delete, import / export).
 
 Every edit goes through ``edit(text, change)`` (the window's undoable edit of the fixes and the
 palette, :class:`~opdm_studio.app.fixing.FixTool`), so it can be undone; the panel itself only
@@ -9,43 +12,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QColorDialog,
+    QDoubleSpinBox,
     QFileDialog,
     QGridLayout,
+    QHBoxLayout,
     QInputDialog,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-from opdm_studio.app.i18n import translate
+from opdm_studio.app.swatch_tree import IdRole, SwatchTree, swatch_label, swatch_name
 from opdm_studio.app.theme import icon
-from opdm_studio.engine.swatches import DELETED_RGB, RGB, Swatch, hex_of
+from opdm_studio.engine.swatches import RGB, hex_of
 
-IdRole = Qt.ItemDataRole.UserRole + 1
 ANYWAY = QT_TRANSLATE_NOOP("PalettePanel", "Delete anyway (its regions show red)")
-
-
-def swatch_icon(rgb: RGB, deleted: bool = False, size: int = 22) -> QIcon:
-    """A square of the swatch's colour (red with a cross when deleted)."""
-    pm = QPixmap(size, size)
-    pm.fill(QColor(*(DELETED_RGB if deleted else rgb)))
-    p = QPainter(pm)
-    p.setPen(QPen(QColor(20, 20, 20), 1))
-    p.drawRect(0, 0, size - 1, size - 1)
-    if deleted:
-        p.setPen(QPen(QColor(255, 255, 255), 2))
-        p.drawLine(4, 4, size - 5, size - 5)
-        p.drawLine(size - 5, 4, 4, size - 5)
-    p.end()
-    return QIcon(pm)
 
 
 class PalettePanel(QWidget):
@@ -59,12 +46,25 @@ class PalettePanel(QWidget):
         self.setObjectName("palettePanel")
         self._edit = edit
         self.doc = None
-        self.list = QListWidget()
-        self.list.setObjectName("swatchList")
-        self.list.setIconSize(QSize(22, 22))
+        self.list = SwatchTree()
         self.list.currentItemChanged.connect(self._on_current)
-        self.list.itemDoubleClicked.connect(lambda _item: self.recolour_dialog())
+        self.list.itemDoubleClicked.connect(lambda item, _col: item.data(0, IdRole) and self.recolour_dialog())
         self.current_label = QLabel(self.tr("No swatch"))
+        self.model_label = QLabel("")
+        self.model_label.setWordWrap(True)
+        self.model_label.setStyleSheet("color: #9aa0a6;")
+        self.tolerance = QDoubleSpinBox()
+        self.tolerance.setObjectName("mergeTolerance")
+        self.tolerance.setRange(0.0, 30.0)
+        self.tolerance.setDecimals(1)
+        self.tolerance.setSingleStep(1.0)
+        self.tolerance.setKeyboardTracking(False)        # one merge when the number is typed
+        self.tolerance.setPrefix("ΔE ≤ ")
+        self.tolerance.setToolTip(self.tr("Key colours closer than this are one swatch (the colours "
+                                          "compressed or scanned keys show for one paint); 0 keeps "
+                                          "every key colour apart. About 2 is just seen side by side."))
+        self.tolerance.valueChanged.connect(self._tolerance_changed)
+        self.merge_label = QLabel("")
         self.carry = QCheckBox(self.tr("Carry fixes to the neighbouring frames"))
         self.carry.setChecked(True)
         self.carry.setToolTip(self.tr("A fill also paints the same region in the frames before and after, "
@@ -82,8 +82,11 @@ class PalettePanel(QWidget):
                 (self.rename_button, self.rename_dialog, self.tr("Rename the swatch")),
                 (self.delete_button, self.delete_dialog, self.tr("Delete the swatch (refused while it is "
                                                                  "used, unless another one replaces it)")),
-                (self.import_button, self.import_dialog, self.tr("Read a GIMP .gpl or JSON palette")),
-                (self.export_button, self.export_dialog, self.tr("Write the palette as .gpl or .json"))):
+                (self.import_button, self.import_dialog,
+                 self.tr("Read a colour model: a GIMP .gpl, a JSON palette or a CSV (names, "
+                         "characters, normal / shadow / highlight)")),
+                (self.export_button, self.export_dialog,
+                 self.tr("Write the colour model as .gpl, .json or .csv (names, groups and tones kept)"))):
             b.setToolTip(tip)
             b.clicked.connect(slot)
         grid = QGridLayout()
@@ -94,9 +97,15 @@ class PalettePanel(QWidget):
                               "picks a swatch from the frame. N jumps to the next flagged region."))
         hint.setWordWrap(True)
         hint.setStyleSheet("color: #9aa0a6;")
+        merge = QHBoxLayout()
+        merge.addWidget(QLabel(self.tr("Merge near-identical key colours:")))
+        merge.addWidget(self.tolerance)
         lay = QVBoxLayout(self)
         lay.addWidget(self.current_label)
+        lay.addWidget(self.model_label)
         lay.addWidget(self.list, 1)
+        lay.addLayout(merge)
+        lay.addWidget(self.merge_label)
         lay.addLayout(grid)
         lay.addWidget(self.carry)
         lay.addWidget(hint)
@@ -111,59 +120,30 @@ class PalettePanel(QWidget):
     def refresh(self) -> None:
         """Rebuild the list from the document's palette, keeping the current swatch."""
         keep = self.current_swatch()
-        self.list.blockSignals(True)
-        self.list.clear()
-        if self.doc is not None:
-            pal = self.doc.palette
-            for s in pal.swatches:
-                if s.deleted and s.replaced_by is not None:
-                    continue            # its regions show its replacement: nothing to see here
-                item = QListWidgetItem(swatch_icon(s.rgb, s.deleted), self._text(s))
-                item.setData(IdRole, s.id)
-                item.setToolTip(self._tooltip(s))
-                if s.deleted:
-                    item.setForeground(QColor(150, 150, 150))
-                self.list.addItem(item)
-        self.list.blockSignals(False)
-        live = [self.list.item(n).data(IdRole) for n in range(self.list.count())
-                if not self.doc.palette.get(self.list.item(n).data(IdRole)).deleted] if self.doc else []
+        pal = self.doc.palette if self.doc is not None else None
+        self.list.show_palette(pal)
+        live = [it.data(0, IdRole) for it in self.list.swatch_items()
+                if pal is not None and not pal.get(it.data(0, IdRole)).deleted]
         self.set_current(keep if keep in live else (live[0] if live else None), emit=keep not in live)
-        has = self.doc is not None
-        for b in (self.add_button, self.import_button, self.export_button):
+        has = pal is not None
+        for b in (self.add_button, self.import_button, self.export_button, self.tolerance):
             b.setEnabled(has)
-
-    @staticmethod
-    def _text(s: Swatch) -> str:
-        return f"{s.name}  {hex_of(s.rgb)}" + ("  " + translate("PalettePanel", "(deleted)") if s.deleted else "")
-
-    @staticmethod
-    def _tooltip(s: Swatch) -> str:
-        where = (translate("PalettePanel", "painted in the keyframes") if s.in_keys else
-                 translate("PalettePanel", "added"))
-        text = translate("PalettePanel", "{name}: {hex} ({where}; id {id})").format(
-            name=s.name, hex=hex_of(s.rgb), where=where, id=s.id)
-        if s.rgb != s.source:
-            text += translate("PalettePanel", "; the regions painted {hex} show this colour").format(
-                hex=hex_of(s.source))
-        if s.deleted:
-            text += translate("PalettePanel", "; deleted: its regions show red until they are painted again")
-        return text
+        self.tolerance.blockSignals(True)
+        self.tolerance.setValue(pal.tolerance if pal is not None else 0.0)
+        self.tolerance.blockSignals(False)
+        keys = [s for s in pal.swatches if s.in_keys] if pal is not None else []
+        shown = sum(1 for s in keys if not s.merged)
+        self.merge_label.setText(self.tr("{keys} key colours in {swatches} swatches").format(
+            keys=len(keys), swatches=shown) if keys else "")
+        self.model_label.setText(self.tr("Colour model: {file}").format(file=pal.model) if pal and pal.model else "")
 
     def current_swatch(self) -> str | None:
         """Id of the current swatch (None without one)."""
-        item = self.list.currentItem()
-        return None if item is None else item.data(IdRole)
+        return self.list.current_swatch()
 
     def set_current(self, swatch_id: str | None, emit: bool = True) -> None:
         """Make ``swatch_id`` the current swatch (the fill tool paints with it)."""
-        for n in range(self.list.count()):
-            if self.list.item(n).data(IdRole) == swatch_id:
-                self.list.blockSignals(True)
-                self.list.setCurrentRow(n)
-                self.list.blockSignals(False)
-                break
-        else:
-            self.list.setCurrentRow(-1)
+        self.list.select(swatch_id)
         self._show_current(emit)
 
     def _on_current(self, *_args) -> None:
@@ -176,7 +156,7 @@ class PalettePanel(QWidget):
             self.current_label.setText(self.tr("No swatch: colour a keyframe, or add one"))
         else:
             self.current_label.setText(self.tr("Current swatch: <b>{name}</b> {hex}").format(
-                name=s.name, hex=hex_of(s.rgb)))
+                name=swatch_label(s), hex=hex_of(s.rgb)))
         for b in (self.recolour_button, self.rename_button, self.delete_button):
             b.setEnabled(s is not None and not s.deleted)
         if emit and sid is not None:
@@ -195,13 +175,13 @@ class PalettePanel(QWidget):
     def recolour(self, swatch_id: str, rgb: RGB) -> None:
         """Change a swatch's colour (every region painted with it follows)."""
         s = self.doc.palette.get(swatch_id)
-        self._edit(self.tr("Recolour {name} to {hex}").format(name=s.name, hex=hex_of(rgb)),
+        self._edit(self.tr("Recolour {name} to {hex}").format(name=swatch_label(s), hex=hex_of(rgb)),
                    lambda: self.doc.palette.recolour(swatch_id, rgb))
 
     def rename(self, swatch_id: str, name: str) -> None:
         """Rename a swatch."""
         s = self.doc.palette.get(swatch_id)
-        self._edit(self.tr("Rename {name} to {new}").format(name=s.name, new=name),
+        self._edit(self.tr("Rename {name} to {new}").format(name=swatch_label(s), new=name),
                    lambda: self.doc.palette.rename(swatch_id, name))
 
     def delete(self, swatch_id: str, replacement: str | None = None, force: bool = False) -> None:
@@ -214,8 +194,8 @@ class PalettePanel(QWidget):
             if replacement is not None:
                 doc.hints.replace_swatch(swatch_id, replacement)
         text = (self.tr("Delete swatch {name}, replaced by {other}").format(
-            name=s.name, other=doc.palette.get(replacement).name) if replacement else
-            self.tr("Delete swatch {name}").format(name=s.name))
+            name=swatch_label(s), other=swatch_label(doc.palette.get(replacement))) if replacement else
+            self.tr("Delete swatch {name}").format(name=swatch_label(s)))
         self._edit(text, change)
 
     # ------------------------------------------------------------------ dialogs
@@ -236,7 +216,7 @@ class PalettePanel(QWidget):
         if self.doc is None or sid is None:
             return
         s = self.doc.palette.get(sid)
-        c = QColorDialog.getColor(QColor(*s.rgb), self, self.tr("Colour of {name}").format(name=s.name))
+        c = QColorDialog.getColor(QColor(*s.rgb), self, self.tr("Colour of {name}").format(name=swatch_label(s)))
         if c.isValid():
             self.recolour(sid, (c.red(), c.green(), c.blue()))
 
@@ -246,7 +226,7 @@ class PalettePanel(QWidget):
         if self.doc is None or sid is None:
             return
         s = self.doc.palette.get(sid)
-        name, ok = QInputDialog.getText(self, self.tr("Rename swatch"), self.tr("Name:"), text=s.name)
+        name, ok = QInputDialog.getText(self, self.tr("Rename swatch"), self.tr("Name:"), text=swatch_name(s))
         if ok and name.strip() and name.strip() != s.name:
             self.rename(sid, name.strip())
 
@@ -261,11 +241,11 @@ class PalettePanel(QWidget):
             return
         others = [x for x in self.doc.palette.live() if x.id != sid]
         anyway = self.tr(ANYWAY)
-        choices = [self.tr("Replace with {name} {hex}").format(name=x.name, hex=hex_of(x.rgb))
+        choices = [self.tr("Replace with {name} {hex}").format(name=swatch_label(x), hex=hex_of(x.rgb))
                    for x in others] + [anyway]
         answer, ok = QInputDialog.getItem(
             self, self.tr("Delete swatch"), self.tr("{name} is used by the keyframes' paint or by fixes. "
-                                                    "Its regions:").format(name=s.name), choices, 0, False)
+                                                    "Its regions:").format(name=swatch_label(s)), choices, 0, False)
         if not ok:
             return
         if answer == anyway:
@@ -274,19 +254,28 @@ class PalettePanel(QWidget):
             self.delete(sid, replacement=others[choices.index(answer)].id)
 
     def import_dialog(self) -> None:
-        """Read a palette file: swatches of the same name take its colours, others are added."""
+        """Read a colour model: swatches of the same name take its colours, swatches the palette
+        named itself take the names of the model's colours nearest theirs, others are added."""
         if self.doc is None:
             return
-        path, _ = QFileDialog.getOpenFileName(self, self.tr("Import a palette"), "",
-                                              self.tr("Palettes (*.gpl *.json)"))
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Import a colour model"), "",
+                                              self.tr("Colour models (*.gpl *.json *.csv)"))
         if path:
-            self._edit(self.tr("Import palette"), lambda: self.doc.palette.import_file(path))
+            self._edit(self.tr("Import colour model"), lambda: self.doc.palette.import_file(path))
 
     def export_dialog(self) -> None:
         """Write the palette as a GIMP .gpl or a JSON palette."""
         if self.doc is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, self.tr("Export the palette"), f"{self.doc.name}.gpl",
-                                              self.tr("GIMP palette (*.gpl);;JSON palette (*.json)"))
+        path, _ = QFileDialog.getSaveFileName(self, self.tr("Export the colour model"), f"{self.doc.name}.gpl",
+                                              self.tr("GIMP palette (*.gpl);;JSON palette (*.json);;CSV colour "
+                                                      "model (*.csv)"))
         if path:
             self.doc.palette.export_file(path)
+
+    def _tolerance_changed(self, value: float) -> None:
+        pal = self.doc.palette if self.doc is not None else None
+        if pal is None or abs(value - pal.tolerance) < 1e-9:
+            return
+        self._edit(self.tr("Merge near-identical key colours (ΔE ≤ {value})").format(value=f"{value:g}"),
+                   lambda: pal.merge(value))

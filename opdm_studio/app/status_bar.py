@@ -102,18 +102,24 @@ class StatusBar:
             QTimer.singleShot(timeout_ms, self.message,
                               lambda t=text: self.message.text() == t and self.message.setText(""))
 
-    def show_swatch(self, rgb: tuple[int, int, int]) -> str:
-        """Show a picked colour as a swatch; returns its hex code."""
+    def show_swatch(self, rgb: tuple[int, int, int], name: str = "") -> str:
+        """Show a colour as a chip (the current swatch, or a picked colour), with the swatch's
+        name when it is one; returns its hex code."""
         r, g, b = rgb
         hexc = f"#{r:02x}{g:02x}{b:02x}"
-        self.swatch.setText(f"  {hexc}  ")
+        self.swatch.setText(f"  {name}  {hexc}  " if name else f"  {hexc}  ")
         fg = "#000" if (r * 299 + g * 587 + b * 114) / 1000 > 128 else "#fff"
         self.swatch.setStyleSheet(f"background: {hexc}; color: {fg}; border: 1px solid #555;")
         return hexc
 
+    def clear_swatch(self) -> None:
+        """No chip (no cut open, or its palette has no swatch)."""
+        self.swatch.setText("")
+        self.swatch.setStyleSheet("")
+
     def show_method(self, method: str, network: NetworkStatus) -> None:
         """Say which method colouring uses now (and why not OPDM, if so)."""
-        if method == "model":
+        if method == "opdm":
             text = f"OPDM · {sampling_text(network)}"
         elif not network.usable:
             # Say it where the user looks while colouring, not only once at start-up.
