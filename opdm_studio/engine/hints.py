@@ -193,9 +193,11 @@ def paint_regions(color_only: np.ndarray, labels: np.ndarray, palette: SwatchPal
                   fill_lines: bool = True) -> np.ndarray:
     """The colours a frame shows: regions painted with a swatch whose colour changed (or that
     was deleted) take its current colour (or red). A region counts as painted with a swatch when
-    most of its pixels have the swatch's pixel colour; only those pixels change, so the model's
-    colours elsewhere (gradients, effects) are never touched. ``fill_lines``: line pixels take
-    their neighbours' new colours (a colour-only layer); off for a painting with its lines."""
+    most of its pixels show the swatch's colour (its pixel colours, the near-identical key
+    colours merged into it, and its colour now, counted together); only those pixels change, so
+    the model's colours elsewhere (gradients, effects) are never touched. ``fill_lines``: line
+    pixels take their neighbours' new colours (a colour-only layer); off for a painting with
+    its lines."""
     cmap = palette.colour_map()
     if not cmap:
         return color_only
@@ -204,11 +206,15 @@ def paint_regions(color_only: np.ndarray, labels: np.ndarray, palette: SwatchPal
     areas = np.maximum(np.bincount(labels.ravel(), minlength=n), 1)
     out = color_only
     changed = False
+    shows: dict[RGB, list[int]] = {}
     for src, rgb in cmap.items():
-        hit = codes == src
+        shows.setdefault(rgb, []).append(src)
+    for rgb, srcs in shows.items():
+        hit = codes == srcs[0] if len(srcs) == 1 else np.isin(codes, srcs)
         if not hit.any():
             continue
-        share = np.bincount(labels[hit], minlength=n) / areas
+        already = codes == pack(rgb)
+        share = np.bincount(labels[hit | already], minlength=n) / areas
         owner = share >= 0.5
         owner[0] = False
         sel = hit & owner[labels]

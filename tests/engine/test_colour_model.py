@@ -126,3 +126,24 @@ def test_exports_keep_names_groups_tones_and_merges(tmp_path):
         fresh.import_file(path)
         assert fresh.by_source((73, 65, 115)).full_name == "char0 / body / shadow"
         assert len(fresh.live()) == 42
+
+
+def test_a_region_painted_in_merged_colours_shows_the_swatchs_one_colour():
+    """What the viewer shows and the export writes: a region whose pixels are near-identical key
+    colours (none of them the most of it) takes the one colour of the swatch they merged into."""
+    import numpy as np
+
+    from opdm_studio.engine.hints import paint_regions
+    p = SwatchPalette()
+    p.sync(browns())
+    labels = np.ones((4, 6), np.int32)
+    labels[:, 3:] = 2
+    img = np.zeros((4, 6, 3), np.uint8)
+    img[:, :3] = [(202, 144, 71), (200, 145, 73), (204, 143, 70)]   # region 1: a third of each
+    img[:, 3:] = (120, 20, 50)                                       # region 2: one paint
+    img[0, 3] = (121, 18, 49)
+    out = paint_regions(img, labels, p, fill_lines=False)
+    assert {tuple(c) for c in out[:, :3].reshape(-1, 3)} == {(202, 144, 71)}
+    assert {tuple(c) for c in out[:, 3:].reshape(-1, 3)} == {(120, 20, 50)}
+    p.merge(0)                                   # kept apart: the pixels are left as they are
+    assert np.array_equal(paint_regions(img, labels, p, fill_lines=False), img)
