@@ -232,6 +232,17 @@ class FixTool:
         from opdm_studio.app.hand_tool import HandTool     # (it builds on this module)
         return HandTool(self.win)
 
+    def record(self, text: str, before, out, kind: str) -> str:
+        """Put a fill or stroke already made (``out``: its FillOutcome; ``before``: the fixes
+        before it) on the undo stack with its reach; returns where it went, for the status line."""
+        doc = self.doc
+        self.win.undo.push(FixesCommand(doc, text, before, doc.fixes_state(), out.frames, self.changed,
+                                        reach=out.frames, on_reach=self.show_reach, kind=kind))
+        if self.flag is not None and self.flag[0] == out.fix.frame:
+            self.win.viewer.show_box(None)
+            self.flag = None
+        return fill_text(out, doc.frame_label)
+
     def show_reach(self, frames: list[int]) -> None:
         """The frames the last fill or stroke painted, marked under the timeline ([]: none)."""
         self.reach = list(frames)
