@@ -1,7 +1,8 @@
 """The hand tools for when a fill leaks: a brush and an enclose-and-fill lasso (囲って塗る).
 
 Both paint with the palette's current swatch, in the views where the fill tool paints; each
-stroke is one undoable change (a :class:`~opdm_studio.app.fixing.FixesCommand`) and is carried to
+stroke is one undoable change (``FixTool.record``: a :class:`~opdm_studio.app.fixing.FixesCommand`;
+the fixing module installs this one, so it is not imported here) and is carried to
 the neighbouring frames like a fill for the regions it covers whole (the logic:
 :mod:`opdm_studio.engine.strokes`, :meth:`~opdm_studio.engine.fixes.Fixer.paint`). The tool
 installs its actions beside the fill tool's (menu, toolbar, the one-tool-at-a-time group) and
@@ -13,7 +14,6 @@ from PySide6.QtCore import QEvent, QObject, QPointF, Qt
 from PySide6.QtGui import QAction, QColor, QKeySequence, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QMenu, QToolButton
 
-from opdm_studio.app.fixing import FixesCommand, fill_text
 from opdm_studio.app.i18n import translate
 from opdm_studio.app.swatch_tree import swatch_label
 from opdm_studio.app.theme import icon
@@ -155,10 +155,8 @@ class HandTool(QObject):
         else:
             text = translate("HandTool", "Enclose and fill on frame {frame} with {swatch}").format(
                 frame=label, swatch=swatch_label(sw))
-        win.undo.push(FixesCommand(doc, text, before, doc.fixes_state(), out.frames, fixes.changed,
-                                   reach=out.frames, on_reach=fixes.show_reach, kind="stroke"))
-        win.status(translate("HandTool", "Painted with {swatch}: {where}").format(
-            swatch=swatch_label(sw), where=fill_text(out, doc.frame_label)))
+        where = fixes.record(text, before, out, "stroke")
+        win.status(translate("HandTool", "Painted with {swatch}: {where}").format(swatch=swatch_label(sw), where=where))
 
     # ------------------------------------------------------------------ the viewer's mouse
 
