@@ -229,7 +229,7 @@ class FixTool:
     def hand_tools(self):
         """The brush and the enclose-and-fill lasso, installed beside the fill tool (once the
         window's actions exist)."""
-        from opdm_studio.app.hand_tool import HandTool     # (it builds on this module)
+        from opdm_studio.app.hand_tool import HandTool  # (it builds on this module)
         return HandTool(self.win)
 
     def record(self, text: str, before, out, kind: str) -> str:

@@ -119,7 +119,7 @@ class StatusBar:
 
     def show_method(self, method: str, network: NetworkStatus) -> None:
         """Say which method colouring uses now (and why not OPDM, if so)."""
-        if method == "opdm":
+        if method == "model":
             text = f"OPDM · {sampling_text(network)}"
         elif not network.usable:
             # Say it where the user looks while colouring, not only once at start-up.
