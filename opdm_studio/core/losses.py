@@ -5,14 +5,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from opdm_studio.core.ssim import SIGMA, WINDOW, ssim_map
 
-def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+
+def _gaussian_window(size: int = WINDOW, sigma: float = SIGMA) -> torch.Tensor:
     x = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
     g = torch.exp(-x * x / (2 * sigma * sigma))
     return g / g.sum()
 
 
-def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 2.0, window: int = 11,
+def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 2.0, window: int = WINDOW,
          reduce: bool = True) -> torch.Tensor:
     """Differentiable SSIM (Wang et al. 2004, Gaussian 11x11, sigma 1.5) per channel, averaged.
 
@@ -37,12 +39,11 @@ def _ssim(a: torch.Tensor, b: torch.Tensor, data_range: float, window: int, redu
     def blur(x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(F.conv2d(x, kx, groups=c), ky, groups=c)
 
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     mu_a, mu_b = blur(a), blur(b)
     saa = blur(a * a) - mu_a * mu_a
     sbb = blur(b * b) - mu_b * mu_b
     sab = blur(a * b) - mu_a * mu_b
-    s = ((2 * mu_a * mu_b + c1) * (2 * sab + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (saa + sbb + c2))
+    s = ssim_map(mu_a, mu_b, saa, sbb, sab, data_range)
     per_image = s.flatten(1).mean(1)
     return per_image.mean() if reduce else per_image
 

@@ -4,8 +4,9 @@ only; FID (which needs torch) lives in :mod:`.fid`.
 
 All image metrics take ``uint8`` RGB ``(H, W, 3)`` (or gray ``(H, W)``) arrays of equal shape.
 SSIM follows Wang et al. 2004 exactly as scikit-image computes it with
-``gaussian_weights=True, sigma=1.5, use_sample_covariance=False`` (tests check the agreement); it is
-re-implemented with ``cv2.GaussianBlur`` because that is ~10x faster at native resolution.
+``gaussian_weights=True, sigma=1.5, use_sample_covariance=False`` (tests check the agreement): its
+constants and formula are ``core.ssim``'s (the training loss's too), the blur is ``cv2.GaussianBlur``
+because that is ~10x faster at native resolution.
 """
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-_K1, _K2 = 0.01, 0.03
-_SIGMA = 1.5
-_RADIUS = 5          # scikit-image: int(truncate 3.5 * sigma 1.5 + 0.5) = 5 -> an 11x11 window
+from opdm_studio.core.ssim import K1, K2, SIGMA, WINDOW, contrast_structure, ssim_map
+
+_RADIUS = WINDOW // 2   # scikit-image: int(truncate 3.5 * sigma 1.5 + 0.5) = 5 -> an 11x11 window
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)   # Wang, Simoncelli, Bovik 2003
 
 
@@ -39,20 +40,16 @@ def _blur(x: np.ndarray) -> np.ndarray:
     # BORDER_REFLECT == scipy.ndimage mode "reflect" (what scikit-image uses); borders are
     # cropped before averaging anyway.
     k = 2 * _RADIUS + 1
-    return cv2.GaussianBlur(x, (k, k), sigmaX=_SIGMA, sigmaY=_SIGMA, borderType=cv2.BORDER_REFLECT)
+    return cv2.GaussianBlur(x, (k, k), sigmaX=SIGMA, sigmaY=SIGMA, borderType=cv2.BORDER_REFLECT)
 
 
 def _ssim_maps(x: np.ndarray, y: np.ndarray, data_range: float) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel SSIM and contrast-structure (cs) maps of one float64 channel."""
-    c1 = (_K1 * data_range) ** 2
-    c2 = (_K2 * data_range) ** 2
     mx, my = _blur(x), _blur(y)
     sxx = _blur(x * x) - mx * mx
     syy = _blur(y * y) - my * my
     sxy = _blur(x * y) - mx * my
-    cs = (2 * sxy + c2) / (sxx + syy + c2)
-    lum = (2 * mx * my + c1) / (mx * mx + my * my + c1)
-    return lum * cs, cs
+    return ssim_map(mx, my, sxx, syy, sxy, data_range), contrast_structure(sxx, syy, sxy, data_range)
 
 
 def _crop(m: np.ndarray) -> np.ndarray:
@@ -130,8 +127,8 @@ def qssim(a: np.ndarray, b: np.ndarray, data_range: float = 255.0) -> float:
         raise ValueError("qssim needs RGB images (H, W, 3)")
     x = a.astype(np.float64)
     y = b.astype(np.float64)
-    c1 = (_K1 * data_range) ** 2
-    c2 = (_K2 * data_range) ** 2
+    c1 = (K1 * data_range) ** 2
+    c2 = (K2 * data_range) ** 2
     mx = np.stack([_blur(x[..., c]) for c in range(3)], -1)
     my = np.stack([_blur(y[..., c]) for c in range(3)], -1)
     # mu_x * conj(mu_y) for pure quaternions: (mx . my, -(mx x my))
