@@ -46,10 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-    from opdm_studio.app.document import sample_cut_path
     from opdm_studio.app.launch import make_app
     from opdm_studio.app.main_window import MainWindow
     from opdm_studio.app.settings import AppSettings
+    from opdm_studio.engine.project_home import sample_cut_path
 
     sample = sample_cut_path()
     if sample is None:

@@ -27,9 +27,9 @@ out.mkdir(parents=True, exist_ok=True)
 
 from PySide6.QtCore import Qt  # noqa: E402
 
-from opdm_studio.app.document import sample_cut_path  # noqa: E402
 from opdm_studio.app.launch import make_app  # noqa: E402
 from opdm_studio.app.main_window import MainWindow  # noqa: E402
+from opdm_studio.engine.project_home import sample_cut_path  # noqa: E402
 from opdm_studio.evaluation.protocol import read_rgb  # noqa: E402
 
 

@@ -182,15 +182,14 @@ class FixTool:
         if doc is None:
             return
         doc.mark_stale(frames)
+        # The timeline hears the workspace's forgetting (frames_changed) and repaints.
         if frames is None:
-            doc.forget()
             if self.win.frames.thumbs is not None:
                 self.win.frames.thumbs.invalidate()
-            self.win.frames.layoutChanged.emit()
+            doc.forget()
         else:
             for f in frames:
                 doc.forget(f)
-                self.win.frames.frame_changed(f)
         self.panel.refresh()
         self.show_chip()                # a recolour, an undo: the chip shows the colour now
         self.win.refresh_view()

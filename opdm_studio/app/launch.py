@@ -42,9 +42,9 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     from PySide6.QtCore import QTimer
 
-    from opdm_studio.app.document import sample_cut_path
     from opdm_studio.app.errors_ui import install_excepthook, setup_logging
     from opdm_studio.app.main_window import MainWindow
+    from opdm_studio.engine.project_home import sample_cut_path
     setup_logging()
     app = make_app()
     win = MainWindow(open_sample=args.cut is None and not args.sample)

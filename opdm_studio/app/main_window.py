@@ -1,8 +1,9 @@
 """The main window: timeline, viewer, keyframe panel, colouring in the background, export.
 
 The window wires parts that live in their own modules: the actions, menus and toolbar
-(:mod:`.actions`), the status bar (:mod:`.status_bar`), the network's status (:mod:`.network`),
-the open cut (:class:`.document.Document`, Qt-free) and the background jobs (:mod:`.jobs`).
+(:mod:`.actions`), the status bar (:mod:`.status_bar`), the network's status
+(:mod:`opdm_studio.engine.network`), the open cut (:class:`.document.Document`: the engine's
+Qt-free workspace with a signal) and the background jobs (:mod:`.jobs`).
 """
 from __future__ import annotations
 
@@ -17,13 +18,12 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QMainWindo
 from opdm_studio import paths
 from opdm_studio.app import recolour, session
 from opdm_studio.app.actions import WindowActions
-from opdm_studio.app.document import Document, sample_cut_path
+from opdm_studio.app.document import Document
 from opdm_studio.app.errors_ui import show_exception, show_user_error
 from opdm_studio.app.export_dialog import ExportDialog, ExportRequest, confirm_export
 from opdm_studio.app.fixing import FixTool
 from opdm_studio.app.jobs import JobRunner, colorize_job, frames_to_colour, outcome_text
 from opdm_studio.app.keyframes import KeyframeEditor, KeyframePanel
-from opdm_studio.app.network import ModelPreloader, NetworkStatus, network_status
 from opdm_studio.app.relink import open_document
 from opdm_studio.app.settings import AppSettings, SettingsDialog, qsettings, restore_window_layout, save_window_layout
 from opdm_studio.app.status_bar import StatusBar, cut_summary, network_text, result_summary
@@ -31,6 +31,8 @@ from opdm_studio.app.timeline import FrameListModel, TimelineView
 from opdm_studio.app.unsaved import unsaved_question
 from opdm_studio.app.viewer import Viewer, compose, mode_label
 from opdm_studio.app.worker import Outcome, Progress
+from opdm_studio.engine.network import ModelPreloader, NetworkStatus, network_status
+from opdm_studio.engine.project_home import sample_cut_path
 
 log = logging.getLogger("opdm_studio.app")
 
@@ -343,8 +345,7 @@ class MainWindow(QMainWindow):
         self.status_bar.job_progress(p)
         if self.doc is not None and self.jobs.kind == "colorize":
             for f in p.frames:
-                self.doc.forget(f)
-                self.frames.frame_changed(f)
+                self.doc.forget(f)       # the timeline hears it (frames_changed)
             if self.current_frame() in p.frames:
                 self.refresh_view()
 
@@ -352,9 +353,8 @@ class MainWindow(QMainWindow):
         self.status_bar.job_ended()
         self._update_actions()
         if self.doc is not None:
-            self.doc.forget()
+            self.doc.forget()            # the timeline hears it (frames_changed) and repaints
         if outcome.kind == "colorize" and self.doc is not None:
-            self.frames.layoutChanged.emit()
             self.refresh_view()
         if outcome.error is not None:
             show_exception(self, outcome.error)

@@ -6,8 +6,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
 
 from opdm_studio.app.i18n import translate
-from opdm_studio.app.network import NetworkStatus
 from opdm_studio.app.worker import Progress
+from opdm_studio.engine.network import NetworkStatus
 
 
 def format_eta(seconds: float | None) -> str:

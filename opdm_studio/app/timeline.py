@@ -179,13 +179,25 @@ class FrameListModel(QAbstractListModel):
         if self.thumbs is not None:
             self.thumbs.shutdown()
             self.thumbs.deleteLater()
+        if self._doc is not None:
+            self._doc.signals.frames_changed.disconnect(self._doc_changed)
         self._doc = doc
         self._thumb_size = thumb_size
         self.thumbs = None
         if doc is not None:
             self.thumbs = ThumbnailCache(doc.thumbnail_source, thumb_size, parent=self)
             self.thumbs.ready.connect(self._thumb_ready)
+            doc.signals.frames_changed.connect(self._doc_changed)
         self.endResetModel()
+
+    def _doc_changed(self, frames: list[int] | None) -> None:
+        """The workspace's pictures of ``frames`` (None: all) changed: repaint them (and remake
+        their thumbnails; all of them are remade only where the caller drops them)."""
+        if frames is None:
+            self.layoutChanged.emit()
+            return
+        for f in frames:
+            self.frame_changed(f)
 
     def set_reach(self, frames) -> None:
         """Underline the frames the last fill painted (its frame and where it was carried)."""

@@ -1,7 +1,7 @@
 """What the colouring network can do now: the chosen model's status, and its preloading.
 
-No Qt here: the window says a :class:`NetworkStatus` in words (``status_bar.network_text``, in
-the interface language) in its status bar and settings dialog.
+No Qt here: the app's window says a :class:`NetworkStatus` in words (``status_bar.network_text``,
+in the interface language) in its status bar and settings dialog.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from opdm_studio.errors import ModelNotInstalledError, OPDMError
 
-log = logging.getLogger("opdm_studio.app")
+log = logging.getLogger("opdm_studio.engine.network")
 
 
 def model_path_choice(choice: str) -> str | None:
