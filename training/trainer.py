@@ -248,12 +248,102 @@ def run(cfg: TrainConfig, callback: Callable[[TrainEvent], None] | None = None,
     """Train until ``cfg.steps`` or the ``cfg.minutes`` budget (status "finished" / "budget"), or
     until ``stop`` is set (then checkpoint and return "paused"); a resumed run goes on from its
     last checkpoint."""
-    from opdm_studio.core.device import autocast, pick_device, pick_dtype
-    started = time.monotonic()
+    clock = _Clock(time.monotonic())
+    _check_length(cfg)
+    s = _start(cfg)
+    cfg = s.cfg                                   # with the objective's defaults filled in
+    clock.deadline = clock.started + cfg.minutes * 60 if cfg.minutes > 0 else None
+    bar = _progress_bar(s)
+    clock.last_ckpt = clock.t_last = time.monotonic()
+    skipped_in_a_row = 0
+    event = TrainEvent(s.step, cfg.steps)
+    it = iter(s.loader)
+    s.model.train()
+    try:
+        while cfg.steps <= 0 or s.step < cfg.steps:
+            sums, bad = _optimizer_step(s, it)
+            skipped_in_a_row = skipped_in_a_row + 1 if bad else 0
+            if skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW:
+                raise FloatingPointError(f"loss or gradient not finite for {skipped_in_a_row} steps in a "
+                                         f"row at step {s.step}: {sums}")
+            if not bad:
+                s.ema.update(s.model, s.step)
+            clock.steps_since += 1
+            time_up, ckpt_due = _due(s, clock)
+            stopping = stop is not None and stop.is_set()
+            last = s.step == cfg.steps or time_up
+            event = TrainEvent(s.step, cfg.steps, {} if bad else sums)
+            if s.dd.main:
+                _report(s, event, sums, bad, bar, clock, log_now=last or stopping,
+                        validate_now=last or ckpt_due)
+            if s.step % cfg.ckpt_every == 0 or last or stopping or ckpt_due:
+                _checkpoint(s, event)
+                clock.last_ckpt = time.monotonic()
+            if callback is not None:
+                callback(event)
+            if time_up and s.step != cfg.steps:
+                event.status = "budget"
+                return event
+            if stopping and not last:
+                event.status = "paused"
+                return event
+    finally:
+        if bar is not None:
+            bar.close()
+        del it
+    event.status = "finished"
+    if callback is not None:
+        callback(event)
+    return event
+
+
+@dataclass
+class _Session:
+    """What one training run works with, set up by :func:`_start`; ``step`` counts optimizer steps."""
+
+    cfg: TrainConfig
+    name: str                     # the objective
+    run_dir: Path
+    dd: Dist
+    device: torch.device
+    dtype: torch.dtype
+    model: nn.Module
+    mcfg: ModelConfig
+    objective: Any
+    wrapped: nn.Module            # the objective, in DistributedDataParallel with several ranks
+    params: list[nn.Parameter]
+    l2sp: L2SP | None
+    opt: torch.optim.Optimizer
+    ema: EMA
+    loader: DataLoader
+    val_batch: dict[str, torch.Tensor] | None
+    step: int
+
+
+@dataclass
+class _Clock:
+    """The loop's times: the budget's deadline, the last timed checkpoint, the steps/s window,
+    and ``now``: when this step's decisions were taken (its log record says the same time)."""
+
+    started: float
+    deadline: float | None = None
+    last_ckpt: float = 0.0
+    t_last: float = 0.0
+    steps_since: int = 0
+    now: float = 0.0
+
+
+def _check_length(cfg: TrainConfig) -> None:
     if not cfg.out:
         raise TrainingDataError("no run folder given (--out)")
     if cfg.steps <= 0 and cfg.minutes <= 0:
         raise TrainingDataError("give the run a length: --steps N, --minutes N or both")
+
+
+def _start(cfg: TrainConfig) -> _Session:
+    """Process group and device; what is trained, from where; data, optimizer, EMA and the state
+    of a resumed run; run.json written."""
+    from opdm_studio.core.device import pick_device, pick_dtype
     run_dir = Path(cfg.out)
     device = torch.device(pick_device(cfg.device))
     dd = init_distributed(device.type)
@@ -304,107 +394,95 @@ def run(cfg: TrainConfig, callback: Callable[[TrainEvent], None] | None = None,
     val_batch = None
     if val_ds is not None and cfg.val_frames > 0 and dd.main:
         val_batch = to_device(triplets.fixed_batch(val_ds, min(cfg.val_frames, len(val_ds))), device)
+    return _Session(cfg, name, run_dir, dd, device, dtype, model, mcfg, objective, wrapped, params, l2sp,
+                    opt, ema, loader, val_batch, step)
 
-    bar = None
-    if cfg.progress and dd.main:
-        from tqdm import tqdm
-        bar = tqdm(total=cfg.steps or None, initial=step, desc=name, dynamic_ncols=True)
-    deadline = started + cfg.minutes * 60 if cfg.minutes > 0 else None
-    last_ckpt_time = t_last = time.monotonic()
-    steps_since = skipped_in_a_row = 0
-    event = TrainEvent(step, cfg.steps)
-    it = iter(loader)
-    model.train()
-    try:
-        while cfg.steps <= 0 or step < cfg.steps:
-            # One optimizer step: accumulate micro-batches, clip, skip if anything is not finite.
-            sums: dict[str, float] = {}
-            for micro in range(cfg.accum):
-                batch = to_device(next(it), device)
-                gen = step_generator(cfg.seed, step, dd.rank, micro, device)
-                sync = contextlib.nullcontext()
-                if dd.world > 1 and micro < cfg.accum - 1:
-                    sync = wrapped.no_sync()  # type: ignore[operator]
-                with sync:
-                    with autocast(device, dtype):
-                        losses = wrapped(batch, gen)
-                    if l2sp is not None:
-                        losses["l2sp"] = l2sp()
-                        losses["loss"] = losses["loss"] + losses["l2sp"]
-                    (losses["loss"] / cfg.accum).backward()
-                for k, v in losses.items():
-                    sums[k] = sums.get(k, 0.0) + float(v.detach()) / cfg.accum
-            if l2sp is not None:
-                sums["l2sp_rms"] = l2sp.distance()
-            sums["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(
-                params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf")))
-            # A rare non-finite step (bf16 overflow) must not poison the weights and the EMA.
-            (bad,) = dd.any([not all(math.isfinite(v) for v in sums.values())], device)
-            if not bad:
-                opt.step()
-            opt.zero_grad(set_to_none=True)
-            step += 1
-            skipped_in_a_row = skipped_in_a_row + 1 if bad else 0
-            if skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW:
-                raise FloatingPointError(f"loss or gradient not finite for {skipped_in_a_row} steps in a "
-                                         f"row at step {step}: {sums}")
-            if not bad:
-                ema.update(model, step)
-            steps_since += 1
 
-            # Decisions every rank takes together: budget spent, a timed checkpoint due.
-            now = time.monotonic()
-            time_up, ckpt_due = dd.any([deadline is not None and now >= deadline,
-                                        cfg.ckpt_minutes > 0 and now - last_ckpt_time >= cfg.ckpt_minutes * 60],
-                                       device)
-            stopping = stop is not None and stop.is_set()
-            last = step == cfg.steps or time_up
-            event = TrainEvent(step, cfg.steps, {} if bad else sums)
-            if dd.main:
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{sums['loss']:.4f}")
-                if bad:
-                    append_log(run_dir, {"step": step, "skipped": "non-finite loss or gradient",
-                                         "time": time.time()})
-                elif step % cfg.log_every == 0 or step == 1 or last or stopping:
-                    rec = {"step": step, **{k: round(v, 6) for k, v in sums.items()},
-                           "lr": opt.param_groups[0]["lr"], "steps_per_s": round(steps_since / (now - t_last), 4),
-                           "elapsed": round(now - started, 1), "time": time.time()}
-                    t_last, steps_since = now, 0
-                    append_log(run_dir, rec)
-                if val_batch is not None and cfg.val_every > 0 and (step % cfg.val_every == 0 or last or ckpt_due):
-                    model.eval()
-                    with ema.applied(model), autocast(device, dtype):
-                        metrics, grid = objective.validate(val_batch, cfg.seed)
-                    model.train()
-                    save_png_atomic(grid, run_dir / "samples" / f"step_{step:06d}.png")
-                    event.sample = save_png_atomic(grid, run_dir / "samples" / "latest.png")
-                    event.val = metrics
-                    append_log(run_dir, {"step": step, **{k: round(v, 4) for k, v in metrics.items()}})
-                    plot_loss_curve(read_log(run_dir / "log.jsonl"), run_dir / "loss.png")
-            if step % cfg.ckpt_every == 0 or last or stopping or ckpt_due:
-                if dd.main:
-                    event.checkpoint = save_training_state(
-                        run_dir / "checkpoints" / f"step_{step:06d}.safetensors", model, ema, opt, step,
-                        mcfg, cfg, {"stage": name})
-                    prune_checkpoints(run_dir)
-                    plot_loss_curve(read_log(run_dir / "log.jsonl"), run_dir / "loss.png")
-                last_ckpt_time = time.monotonic()
-                dd.barrier()
-            if callback is not None:
-                callback(event)
-            if time_up and step != cfg.steps:
-                event.status = "budget"
-                return event
-            if stopping and not last:
-                event.status = "paused"
-                return event
-    finally:
-        if bar is not None:
-            bar.close()
-        del it
-    event.status = "finished"
-    if callback is not None:
-        callback(event)
-    return event
+def _progress_bar(s: _Session) -> Any:
+    if not (s.cfg.progress and s.dd.main):
+        return None
+    from tqdm import tqdm
+    return tqdm(total=s.cfg.steps or None, initial=s.step, desc=s.name, dynamic_ncols=True)
+
+
+def _optimizer_step(s: _Session, it: Any) -> tuple[dict[str, float], bool]:
+    """One optimizer step: accumulate micro-batches, clip, skip if anything is not finite.
+    Returns the step's mean losses and whether it was skipped; ``s.step`` counts it either way."""
+    from opdm_studio.core.device import autocast
+    cfg = s.cfg
+    sums: dict[str, float] = {}
+    for micro in range(cfg.accum):
+        batch = to_device(next(it), s.device)
+        gen = step_generator(cfg.seed, s.step, s.dd.rank, micro, s.device)
+        sync = contextlib.nullcontext()
+        if s.dd.world > 1 and micro < cfg.accum - 1:
+            sync = s.wrapped.no_sync()  # type: ignore[operator]
+        with sync:
+            with autocast(s.device, s.dtype):
+                losses = s.wrapped(batch, gen)
+            if s.l2sp is not None:
+                losses["l2sp"] = s.l2sp()
+                losses["loss"] = losses["loss"] + losses["l2sp"]
+            (losses["loss"] / cfg.accum).backward()
+        for k, v in losses.items():
+            sums[k] = sums.get(k, 0.0) + float(v.detach()) / cfg.accum
+    if s.l2sp is not None:
+        sums["l2sp_rms"] = s.l2sp.distance()
+    sums["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(
+        s.params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf")))
+    # A rare non-finite step (bf16 overflow) must not poison the weights and the EMA.
+    (bad,) = s.dd.any([not all(math.isfinite(v) for v in sums.values())], s.device)
+    if not bad:
+        s.opt.step()
+    s.opt.zero_grad(set_to_none=True)
+    s.step += 1
+    return sums, bad
+
+
+def _due(s: _Session, clock: _Clock) -> tuple[bool, bool]:
+    """Decisions every rank takes together: (budget spent, a timed checkpoint due)."""
+    now = clock.now = time.monotonic()
+    time_up, ckpt_due = s.dd.any([clock.deadline is not None and now >= clock.deadline,
+                                  s.cfg.ckpt_minutes > 0 and now - clock.last_ckpt >= s.cfg.ckpt_minutes * 60],
+                                 s.device)
+    return time_up, ckpt_due
+
+
+def _report(s: _Session, event: TrainEvent, sums: dict[str, float], bad: bool, bar: Any, clock: _Clock,
+            log_now: bool, validate_now: bool) -> None:
+    """Rank 0: the progress bar, log.jsonl (every ``log_every`` steps), validation with the EMA
+    weights (every ``val_every`` steps) and its sample grid and loss curve."""
+    from opdm_studio.core.device import autocast
+    cfg, step, run_dir, now = s.cfg, s.step, s.run_dir, clock.now
+    if bar is not None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{sums['loss']:.4f}")
+    if bad:
+        append_log(run_dir, {"step": step, "skipped": "non-finite loss or gradient", "time": time.time()})
+    elif step % cfg.log_every == 0 or step == 1 or log_now:
+        rec = {"step": step, **{k: round(v, 6) for k, v in sums.items()},
+               "lr": s.opt.param_groups[0]["lr"], "steps_per_s": round(clock.steps_since / (now - clock.t_last), 4),
+               "elapsed": round(now - clock.started, 1), "time": time.time()}
+        clock.t_last, clock.steps_since = now, 0
+        append_log(run_dir, rec)
+    if s.val_batch is not None and cfg.val_every > 0 and (step % cfg.val_every == 0 or validate_now):
+        s.model.eval()
+        with s.ema.applied(s.model), autocast(s.device, s.dtype):
+            metrics, grid = s.objective.validate(s.val_batch, cfg.seed)
+        s.model.train()
+        save_png_atomic(grid, run_dir / "samples" / f"step_{step:06d}.png")
+        event.sample = save_png_atomic(grid, run_dir / "samples" / "latest.png")
+        event.val = metrics
+        append_log(run_dir, {"step": step, **{k: round(v, 4) for k, v in metrics.items()}})
+        plot_loss_curve(read_log(run_dir / "log.jsonl"), run_dir / "loss.png")
+
+
+def _checkpoint(s: _Session, event: TrainEvent) -> None:
+    """Rank 0 writes the training state (and prunes old ones, redraws the loss curve); all wait."""
+    if s.dd.main:
+        event.checkpoint = save_training_state(
+            s.run_dir / "checkpoints" / f"step_{s.step:06d}.safetensors", s.model, s.ema, s.opt, s.step,
+            s.mcfg, s.cfg, {"stage": s.name})
+        prune_checkpoints(s.run_dir)
+        plot_loss_curve(read_log(s.run_dir / "log.jsonl"), s.run_dir / "loss.png")
+    s.dd.barrier()
