@@ -139,12 +139,11 @@ class FixTool:
 
     def _palette_read(self, doc, keys, colours) -> None:
         if doc is self.doc and shiboken6.isValid(self.panel):
-            try:        # the names of the cut's colour model (its palette.json, ...), once
-                doc.palette.attach_model(doc.cut.folder)
-            except ProjectError as exc:
+            doc.apply_key_paint(keys, colours)      # (names them from the cut's colour model)
+            if doc.model_problem:
                 self.win.status(translate("FixTool", "The cut's colour model was not read: {error}").format(
-                    error=exc))
-            doc.apply_key_paint(keys, colours)
+                    error=doc.model_problem))
+                doc.model_problem = None
             self.panel.refresh()
 
     def show_chip(self, swatch_id: str | None = None) -> None:

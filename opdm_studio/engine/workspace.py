@@ -63,6 +63,7 @@ class Workspace:
         # The fill tool's logic over the project's hints and palette (regions cached per frame).
         self.fixer = fixer_for(project)
         self._palette_keys: tuple | None = None
+        self.model_problem: str | None = None    # why the cut's colour model was not read
         self._warm_stop = threading.Event()
         self.stale_layers: set[int] = set()      # frames whose layer files must be written again
 
@@ -310,6 +311,10 @@ class Workspace:
         if colours is None or keys != self.palette_keys():
             return []
         self._palette_keys = keys
+        try:        # the names of the cut's colour model (its palette.json, ...), once per project
+            self.palette.attach_model(self.cut.folder)
+        except ProjectError as exc:
+            self.model_problem = str(exc)
         return self.palette.sync(colours)
 
     def sync_palette(self) -> list[Swatch]:
@@ -390,7 +395,7 @@ class Workspace:
         """Put back a snapshot taken by :meth:`fixes_state` (the same objects stay in use)."""
         hints, palette = state
         self.hints.fixes, self.hints.next_id = dict(hints.fixes), hints.next_id
-        self.palette.swatches, self.palette.next_id = palette.copy().swatches, palette.next_id
+        self.palette.restore(palette)        # swatches, merging tolerance, colour model
         self.forget()
 
     def coloured_frames(self) -> list[int]:

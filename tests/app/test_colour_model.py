@@ -74,7 +74,7 @@ def test_the_merging_tolerance_is_shown_changed_and_undone(qtbot, window, tmp_pa
     assert not pal.find(near.id).merged
     assert "Merge near-identical key colours" in window.undo.undoText()
     window.undo.undo()
-    assert pal.find(near.id).merged
+    assert pal.find(near.id).merged and panel.tolerance.value() == 6.0
     assert panel.merge_label.text() == "4 key colours in 3 swatches"
 
 
@@ -122,3 +122,12 @@ def test_swatch_names_in_the_japanese_interface(qtbot, dialogs, tmp_path):
         win.close()
     finally:
         i18n.install(app, "en")
+
+
+def test_a_colour_model_that_cannot_be_read_is_named_in_the_status_line(qtbot, window, tmp_path):
+    cut = model_cut(tmp_path / "ball", model=False)
+    (cut / "palette.csv").write_text("name,hex\nsky,#a1fe8e\nsea,blue\n")
+    open_synced(qtbot, window, cut)
+    assert "colour model was not read" in window.status_bar.message.text()
+    assert "palette.csv, line 3" in window.status_bar.message.text()
+    assert window.doc.palette.model == "palette.csv" and len(window.doc.palette.live()) == 3   # the keys' paint
