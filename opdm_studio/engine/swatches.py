@@ -303,6 +303,12 @@ class SwatchPalette:
         """An independent copy (undo snapshots)."""
         return copy.deepcopy(self)
 
+    def restore(self, other: SwatchPalette) -> None:
+        """Become a copy of ``other`` (undo), staying the same object."""
+        other = other.copy()
+        self.swatches, self.next_id = other.swatches, other.next_id
+        self.tolerance, self.model = other.tolerance, other.model
+
     def to_dict(self) -> dict[str, Any]:
         """JSON form (saved in the project file)."""
         return {"next_id": self.next_id, "tolerance": self.tolerance, "model": self.model,
