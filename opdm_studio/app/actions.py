@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt, QUrl
@@ -34,8 +35,20 @@ class WindowActions:
 
     def __init__(self, win: QMainWindow, undo: QUndoStack, mode: str) -> None:
         self._win = win
+        self._file_actions(win)
+        self._undo_actions(win, undo)
+        self._frame_actions(win)
+        self._colour_actions(win)
+        self._view_actions(win.viewer)
+        self._tool_actions(win, win.viewer)
+        self._help_actions(win)
+        self._mode_actions(win, mode)
+        self.recent_menu = QMenu(translate("WindowActions", "Open &recent"), win)
+        self._build_menus()
+        self.toolbar = self._build_toolbar()
+
+    def _file_actions(self, win: QMainWindow) -> None:
         K = QKeySequence.StandardKey
-        viewer = win.viewer
         self.open = self._act(translate("WindowActions", "&Open cut..."), win.open_dialog, K.Open,
                               "mdi6.folder-open")
         self.save = self._act(translate("WindowActions", "&Save project"), win.save, "Ctrl+S",
@@ -43,6 +56,9 @@ class WindowActions:
         self.export = self._act(translate("WindowActions", "&Export..."), win.export_dialog, "Ctrl+E",
                                 "mdi6.export")
         self.quit = self._act(translate("WindowActions", "&Quit"), win.close, K.Quit)
+
+    def _undo_actions(self, win: QMainWindow, undo: QUndoStack) -> None:
+        K = QKeySequence.StandardKey
         self.undo = undo.createUndoAction(win, translate("WindowActions", "&Undo"))
         self.undo.setShortcut(K.Undo)
         self.undo.setIcon(icon("mdi6.undo"))
@@ -54,6 +70,8 @@ class WindowActions:
             # Their text follows the stack ("Undo Mark keyframe 3"); the tooltip without "(&U)" too.
             act.setIconText(plain(act.text()))
             changed.connect(lambda _text, act=act: shiboken6.isValid(act) and act.setIconText(plain(act.text())))
+
+    def _frame_actions(self, win: QMainWindow) -> None:
         self.key = self._act(translate("WindowActions", "Mark / unmark &keyframe"), win.toggle_key, "K",
                              "mdi6.key")
         self.promote = self._act(translate("WindowActions", "&Promote and re-colour neighbours"),
@@ -66,6 +84,9 @@ class WindowActions:
                                "mdi6.page-first")
         self.last = self._act(translate("WindowActions", "&Last frame"), lambda: win.go_to(10 ** 9), "End",
                               "mdi6.page-last")
+
+    def _colour_actions(self, win: QMainWindow) -> None:
+        K = QKeySequence.StandardKey
         self.colorize = self._act(translate("WindowActions", "&Colorize selection"), win.colorize_selection,
                                   ["Ctrl+Return", "Ctrl+Enter"], "mdi6.palette",
                                   translate("WindowActions", "Colour the selected frames (all frames if none) "
@@ -78,12 +99,17 @@ class WindowActions:
                                   K.Preferences, "mdi6.cog")
         self.wizard = self._act(translate("WindowActions", "&Fine-tune wizard..."), win.open_finetune_wizard,
                                 None, "mdi6.school")
+
+    def _view_actions(self, viewer: Any) -> None:
+        K = QKeySequence.StandardKey
         self.fit = self._act(translate("WindowActions", "&Fit"), viewer.fit, "F", "mdi6.fit-to-screen-outline")
         self.actual_size = self._act(translate("WindowActions", "&Actual size"), viewer.actual_size, "1",
                                      "mdi6.magnify")
         self.zoom_in = self._act(translate("WindowActions", "Zoom &in"), lambda: viewer.zoom_by(1.25), K.ZoomIn)
         self.zoom_out = self._act(translate("WindowActions", "Zoom &out"), lambda: viewer.zoom_by(0.8),
                                   K.ZoomOut)
+
+    def _tool_actions(self, win: QMainWindow, viewer: Any) -> None:
         self.pick = self._act(translate("WindowActions", "Colour &picker"), viewer.set_pick_mode, "I",
                               checkable=True)
         self.pick.setIcon(icon("mdi6.eyedropper"))
@@ -101,10 +127,13 @@ class WindowActions:
                                    "N", "mdi6.skip-next-circle-outline",
                                    translate("WindowActions", "Jump to the next region flagged for review, "
                                                               "through the whole cut (N)"))
+
+    def _help_actions(self, win: QMainWindow) -> None:
         self.logs = self._act(translate("WindowActions", "Open &log folder"), lambda: QDesktopServices.openUrl(
             QUrl.fromLocalFile(str(paths.log_dir()))))
         self.about = self._act(translate("WindowActions", "&About OPDM Studio"), win.about)
 
+    def _mode_actions(self, win: QMainWindow, mode: str) -> None:
         self.mode_group = QActionGroup(win)
         self.modes: dict[str, QAction] = {}
         for n, m in enumerate(MODES, start=1):
@@ -117,10 +146,6 @@ class WindowActions:
             self.modes[m] = a
             win.addAction(a)
         self.modes[mode].setChecked(True)
-
-        self.recent_menu = QMenu(translate("WindowActions", "Open &recent"), win)
-        self._build_menus()
-        self.toolbar = self._build_toolbar()
 
     def _act(self, text: str, slot: Callable, shortcut=None, icon_name: str | None = None,
              tip: str | None = None, checkable: bool = False) -> QAction:
