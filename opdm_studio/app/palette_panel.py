@@ -136,6 +136,7 @@ class PalettePanel(QWidget):
         self.merge_label.setText(self.tr("{keys} key colours in {swatches} swatches").format(
             keys=len(keys), swatches=shown) if keys else "")
         self.model_label.setText(self.tr("Colour model: {file}").format(file=pal.model) if pal and pal.model else "")
+        self.model_label.setVisible(bool(pal and pal.model))
 
     def current_swatch(self) -> str | None:
         """Id of the current swatch (None without one)."""
