@@ -124,6 +124,25 @@ def find_regions(line_mask: np.ndarray, gap: int = 3, min_area: int | None = Non
     """
     line_mask = np.ascontiguousarray(line_mask.astype(bool))
     h, w = line_mask.shape
+    labels = _label_closed(line_mask, gap)
+    count = int(labels.max())
+    if min_area is None:
+        min_area = max(4, int(round(h * w * 6e-6)))
+    reach = max(5, 2 * gap + 3)
+    areas = np.bincount(labels.ravel(), minlength=count + 1)
+    pairs, border = _adjacent_pairs(labels, reach)
+    labels, count, areas, pairs, border = _merge_specks(labels, count, areas, pairs, border, min_area)
+    touches = np.zeros(count + 1, bool)
+    for edge in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        touches[edge] = True
+    touches[0] = False
+    return Regions(labels=labels, count=count, areas=areas.astype(np.int64), adjacency=pairs,
+                   border=border, touches_edge=touches, line_mask=line_mask, gap=gap)
+
+
+def _label_closed(line_mask: np.ndarray, gap: int) -> np.ndarray:
+    """Region labels (int32, 0 = line): gaps up to ``gap`` px closed, the free pixels split into
+    4-connected components, the pixels under the closing given back to the regions around them."""
     ink = line_mask.astype(np.uint8)
     free = ~line_mask
     if gap > 0:
@@ -134,7 +153,6 @@ def find_regions(line_mask: np.ndarray, gap: int = 3, min_area: int | None = Non
         kernel = _kernel(size, cv2.MORPH_RECT)
         closed = cast(np.ndarray, cv2.morphologyEx(ink, cv2.MORPH_CLOSE, kernel)) | ink
     else:
-        size = 1
         closed = ink
     n1, lab = cv2.connectedComponents((closed == 0).astype(np.uint8), connectivity=4,
                                       ltype=cv2.CV_32S)
@@ -146,58 +164,57 @@ def find_regions(line_mask: np.ndarray, gap: int = 3, min_area: int | None = Non
         # Areas the closing swallowed whole (tiny enclosed spaces): their own regions.
         n2, lab2 = cv2.connectedComponents(rest.astype(np.uint8), connectivity=4, ltype=cv2.CV_32S)
         labels[rest] = lab2[rest] + (n1 - 1)
-    count = int(labels.max())
-    if min_area is None:
-        min_area = max(4, int(round(h * w * 6e-6)))
-    reach = max(5, 2 * gap + 3)
-    areas = np.bincount(labels.ravel(), minlength=count + 1)
-    pairs, border = _adjacent_pairs(labels, reach)
+    return labels
+
+
+def _merge_specks(labels: np.ndarray, count: int, areas: np.ndarray, pairs: np.ndarray,
+                  border: np.ndarray, min_area: int
+                  ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
+    """Regions under ``min_area`` merged into the neighbour sharing the longest border (chains of
+    specks followed), labels renumbered; the labels, count, areas, adjacency and border after."""
     speck = areas < min_area
     speck[0] = False
-    if speck[1:].any() and len(pairs):
-        a, b = pairs[:, 0], pairs[:, 1]
-        # Directed candidates speck -> larger neighbour; the longest shared border wins.
-        src = np.concatenate([a, b])
-        dst = np.concatenate([b, a])
-        cnt = np.concatenate([border, border])
-        ok = speck[src] & (areas[dst] > areas[src])
-        src, dst, cnt = src[ok], dst[ok], cnt[ok]
-        if len(src):
-            order = np.lexsort((-cnt, src))
-            src, dst = src[order], dst[order]
-            first = np.unique(src, return_index=True)[1]
-            mapping = np.arange(count + 1, dtype=np.int64)
-            mapping[src[first]] = dst[first]
-            for _ in range(8):  # follow chains speck -> speck -> region
-                nxt = mapping[mapping]
-                if np.array_equal(nxt, mapping):
-                    break
-                mapping = nxt
-            used = np.zeros(count + 1, bool)
-            used[mapping[1:]] = True
-            used[0] = False
-            lut = np.zeros(count + 1, np.int64)
-            lut[used] = np.arange(1, int(used.sum()) + 1)
-            final = lut[mapping].astype(np.int32)
-            labels = final[labels]
-            count = int(used.sum())
-            areas = np.bincount(labels.ravel(), minlength=count + 1)
-            p = final[pairs]
-            keep = p[:, 0] != p[:, 1]
-            p, bc = np.sort(p[keep], axis=1), border[keep]
-            if len(p):
-                keys = p[:, 0].astype(np.int64) * (count + 1) + p[:, 1]
-                uniq, inv = np.unique(keys, return_inverse=True)
-                border = np.bincount(inv, weights=bc).astype(np.int64)
-                pairs = np.stack([uniq // (count + 1), uniq % (count + 1)], axis=1).astype(np.int32)
-            else:
-                pairs, border = np.zeros((0, 2), np.int32), np.zeros(0, np.int64)
-    touches = np.zeros(count + 1, bool)
-    for edge in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
-        touches[edge] = True
-    touches[0] = False
-    return Regions(labels=labels, count=count, areas=areas.astype(np.int64), adjacency=pairs,
-                   border=border, touches_edge=touches, line_mask=line_mask, gap=gap)
+    if not (speck[1:].any() and len(pairs)):
+        return labels, count, areas, pairs, border
+    a, b = pairs[:, 0], pairs[:, 1]
+    # Directed candidates speck -> larger neighbour; the longest shared border wins.
+    src = np.concatenate([a, b])
+    dst = np.concatenate([b, a])
+    cnt = np.concatenate([border, border])
+    ok = speck[src] & (areas[dst] > areas[src])
+    src, dst, cnt = src[ok], dst[ok], cnt[ok]
+    if not len(src):
+        return labels, count, areas, pairs, border
+    order = np.lexsort((-cnt, src))
+    src, dst = src[order], dst[order]
+    first = np.unique(src, return_index=True)[1]
+    mapping = np.arange(count + 1, dtype=np.int64)
+    mapping[src[first]] = dst[first]
+    for _ in range(8):  # follow chains speck -> speck -> region
+        nxt = mapping[mapping]
+        if np.array_equal(nxt, mapping):
+            break
+        mapping = nxt
+    used = np.zeros(count + 1, bool)
+    used[mapping[1:]] = True
+    used[0] = False
+    lut = np.zeros(count + 1, np.int64)
+    lut[used] = np.arange(1, int(used.sum()) + 1)
+    final = lut[mapping].astype(np.int32)
+    labels = final[labels]
+    count = int(used.sum())
+    areas = np.bincount(labels.ravel(), minlength=count + 1)
+    p = final[pairs]
+    keep = p[:, 0] != p[:, 1]
+    p, bc = np.sort(p[keep], axis=1), border[keep]
+    if len(p):
+        keys = p[:, 0].astype(np.int64) * (count + 1) + p[:, 1]
+        uniq, inv = np.unique(keys, return_inverse=True)
+        border = np.bincount(inv, weights=bc).astype(np.int64)
+        pairs = np.stack([uniq // (count + 1), uniq % (count + 1)], axis=1).astype(np.int32)
+    else:
+        pairs, border = np.zeros((0, 2), np.int32), np.zeros(0, np.int64)
+    return labels, count, areas, pairs, border
 
 
 def fill_line_pixels(color: np.ndarray, mask: np.ndarray) -> np.ndarray:
