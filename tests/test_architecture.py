@@ -92,6 +92,56 @@ def test_no_import_cycles():
     assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
 
 
+def _unit(module: str) -> str:
+    """The package a module belongs to, as the diagram names it: ``app``, ``core``, ...,
+    ``training``; ``opdm_studio`` for the top-level modules (errors, paths, fileio, cli, ...)."""
+    parts = module.split(".")
+    if parts[0] != "opdm_studio":
+        return parts[0]
+    return parts[1] if len(parts) > 1 and (ROOT / "opdm_studio" / parts[1]).is_dir() else "opdm_studio"
+
+
+def _diagram() -> dict[str, set[str]]:
+    """The arrows drawn in docs/architecture.md: the first code block under "Dependency rules",
+    one ``package -> imported, imported`` line per package."""
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    block = doc.split("## Dependency rules", 1)[1].split("```", 2)[1]
+    drawn: dict[str, set[str]] = {}
+    for line in block.splitlines():
+        if "->" in line:
+            src, _, dst = line.partition("->")
+            drawn[src.strip()] = {d.strip() for d in dst.split(",") if d.strip()}
+    return drawn
+
+
+def test_the_dependency_diagram_is_the_import_graph():
+    """Every import between packages has its arrow in the diagram, every arrow an import, and
+    every package its line (the top-level modules serve them all and are not drawn as targets)."""
+    drawn = _diagram()
+    actual: dict[str, set[str]] = {}
+    example: dict[tuple[str, str], str] = {}
+    for module, path in MODULES.items():
+        for name, _names, line in _imports(module, path):
+            target = _resolve(name)
+            if target is None:
+                continue
+            a, b = _unit(module), _unit(target)
+            if a != b and b != "opdm_studio":
+                actual.setdefault(a, set()).add(b)
+                example.setdefault((a, b), f"{path.relative_to(ROOT)}:{line}")
+    packages = {_unit(m) for m in MODULES} - {"opdm_studio"}
+    assert {"app", "engine", "core", "training"} <= set(drawn), f"no diagram read: {drawn}"
+    undrawn = sorted(packages - set(drawn))
+    missing = [f"{a} -> {b} (e.g. {example[a, b]})" for a in sorted(actual) for b in sorted(actual[a])
+               if b not in drawn.get(a, set())]
+    unused = [f"{a} -> {b}" for a in sorted(drawn) for b in sorted(drawn[a]) if b not in actual.get(a, set())]
+    assert not (undrawn or missing or unused), (
+        "docs/architecture.md's diagram is not the import graph:"
+        + "".join(f"\n  package without its line: {p}" for p in undrawn)
+        + "".join(f"\n  import without an arrow: {m}" for m in missing)
+        + "".join(f"\n  arrow without an import: {u}" for u in unused))
+
+
 def _violations(rule) -> list[str]:
     bad = []
     for module, path in MODULES.items():

@@ -182,7 +182,7 @@ class ArrayCut(CutSource):
 
 
 class SynthCut(CutSource):
-    """A synthetic cut generated on first use by training.synth.generate_cut (cached per process)."""
+    """A synthetic cut generated on first use by opdm_studio.synth.cut.generate_cut (cached per process)."""
 
     CACHE_CUTS = 16  # per process: regenerating is cheap, holding hundreds of cuts is not
     _cache: OrderedDict[tuple, ArrayCut] = OrderedDict()
@@ -197,7 +197,7 @@ class SynthCut(CutSource):
         key = (self.n_frames, self.size, self.seed)
         cut = cache.get(key)
         if cut is None:
-            from training.synth import generate_cut
+            from opdm_studio.synth.cut import generate_cut
             sc = generate_cut(self.n_frames, self.size, seed=self.seed)  # size is (W, H)
             # Copies: keep colours and lines only, not the cut's region maps.
             cut = ArrayCut(self.name, list(sc.colors.copy()), list(sc.lines.copy()))

@@ -23,7 +23,7 @@ from training.trainer import finish_distributed
 
 __all__ = ["DATA_NOTE", "export_refiner", "main", "refine_config"]
 
-DATA_NOTE = ("synthetic cuts generated on the fly by training/synth.py (procedural characters, "
+DATA_NOTE = ("synthetic cuts generated on the fly by opdm_studio/synth/cut.py (procedural characters, "
              "houses, shading with trace lines, holds, pans, occlusion; code of this project, no "
              "third-party images); line art extracted from the synthetic colour frames with "
              "imaging.lineart.extract_lines + line_mask_from_darkness (the evaluation protocol's)")

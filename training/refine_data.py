@@ -61,7 +61,7 @@ class SynthRefineDataset(Dataset):
         if hit is not None:
             self._cache.move_to_end(cut_key)
             return hit
-        from training.synth import generate_cut
+        from opdm_studio.synth.cut import generate_cut
         rng = np.random.default_rng([self.seed, cut_key, 7])
         lo, hi = self.cut_size
         w, h = (int(rng.integers(lo, hi + 1)) for _ in range(2))

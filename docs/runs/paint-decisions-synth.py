@@ -16,7 +16,7 @@ from opdm_studio.imaging.palette import key_pair_palette
 from opdm_studio.imaging.regions import find_regions
 from opdm_studio.imaging.snapping import region_stats, render, snap_to_palette
 from opdm_studio.imaging.tracking import Correspondence
-from training.synth import generate_cut
+from opdm_studio.synth.cut import generate_cut
 
 
 def load(seed):

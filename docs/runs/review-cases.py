@@ -59,7 +59,7 @@ def truth_of(case: str, frame: int) -> np.ndarray | None:
         return read_rgb(data / "Anita_readme_demo_sketch_color" / f"{frame:04d}.png")
     if case == "konobi":
         return read_rgb(data / "EISAI_konobi_s01e007_000282" / f"{frame:04d}.png")
-    from training.synth import SAMPLE, generate_cut
+    from opdm_studio.synth.cut import SAMPLE, generate_cut
     return generate_cut(**SAMPLE).colors[frame]   # type: ignore[arg-type]
 
 

@@ -15,7 +15,7 @@ torch.set_num_threads(2)
 from opdm_studio.engine.models import load_model, resolve_model
 from opdm_studio.engine.project import ColorizeSettings, Project
 from opdm_studio.engine.run import Colorizer
-from training.synth import generate_cut, write_cut
+from opdm_studio.synth.cut import generate_cut, write_cut
 
 model = load_model(resolve_model(None), "cpu", "auto")
 for seed in [int(s) for s in sys.argv[1].split(",")]:

@@ -84,7 +84,7 @@ def spawn(item: str, argv: list[str], limit_mb: int | None = None) -> int:
 
 def cut(name: str, n: int = 10, keys: tuple[int, ...] = (0, 9)) -> Path:
     """A synthetic cut ``name/lineart`` + ``name/color`` (72x40)."""
-    from training.synth import write_cut
+    from opdm_studio.synth.cut import write_cut
     folder = TMP / name
     write_cut(folder, n_frames=n, size=(72, 40), seed=3, keyframes=list(keys), holds=False)
     (folder / "palette.json").unlink(missing_ok=True)
@@ -164,7 +164,7 @@ def item_5() -> None:
 
 
 def _toy_cuts(root: Path) -> None:
-    from training.synth import write_cut
+    from opdm_studio.synth.cut import write_cut
     for i in range(3):
         write_cut(root / f"cut{i}", n_frames=8, size=(64, 64), seed=i, keyframes=None, holds=False)
 

@@ -54,7 +54,7 @@ def measure_launch(args: list[str], home: Path) -> float:
 def _make_cut(folder: Path, n: int, size: int) -> Path:
     """A synthetic cut with painted first and last frames."""
     try:
-        from training.synth import write_cut
+        from opdm_studio.synth.cut import write_cut
         write_cut(folder, n_frames=n, size=(size, size), seed=3, keyframes=[0, n - 1])
         return folder
     except Exception:

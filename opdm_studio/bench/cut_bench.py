@@ -1,6 +1,6 @@
 """`opdm-studio bench --cut`: colour a synthetic 1080p cut end to end and time it.
 
-Default run: a 24-frame 1920x1080 synthetic cut (``training.synth``, every frame a new drawing:
+Default run: a 24-frame 1920x1080 synthetic cut (``opdm_studio.synth``, every frame a new drawing:
 the worst case, no held drawings to reuse) with keyframes on the first and last frame, coloured
 by the **default pipeline**: the shipped model (or ``--model FILE``) run as its inference spec
 says (the refine pipeline, flow chained through the interval), snapping ``auto``, composite layer
@@ -80,7 +80,7 @@ def _write_synthetic_cut(folder: str, n_frames: int, size: tuple[int, int], uniq
     engine reads every file as a separate frame), which keeps set-up time and disk small.
     """
     from opdm_studio.imaging.export import write_png_atomic
-    from training.synth import generate_cut
+    from opdm_studio.synth.cut import generate_cut
     root = Path(folder)
     (root / "lineart").mkdir(parents=True)
     (root / "color").mkdir()

@@ -1,7 +1,7 @@
 """`opdm-studio bench --fixes`: how many clicks a colourist needs to fix a coloured cut, with and
 without carrying fixes to the neighbouring frames.
 
-Synthetic cuts with ground truth (``training.synth``: several seeds, 24 frames of 960x540 like the
+Synthetic cuts with ground truth (``opdm_studio.synth``: several seeds, 24 frames of 960x540 like the
 bundled sample cut, keyframes at both ends) are written to a temporary folder and coloured by
 the app's own cut run (:class:`~opdm_studio.engine.run.Colorizer` on a project of the cut: its
 plan, held drawings, the flow chained through each key interval, the app's default method and
@@ -47,7 +47,7 @@ ALL_CLICKS_PER_FRAME_TARGET = 2.5
 FLAG_RECALL_TARGET = 0.8
 #: ... with at least this share of the flagged regions wrong.
 FLAG_PRECISION_TARGET = 0.5
-SAMPLE_SEED = 2024      # the bundled sample cut (training.synth.SAMPLE)
+SAMPLE_SEED = 2024      # the bundled sample cut (opdm_studio.synth.cut.SAMPLE)
 
 
 def _codes(rgb: np.ndarray) -> np.ndarray:
@@ -119,7 +119,7 @@ def colour_cut(cut: Any, keys: list[int], method: str = "model", model: Any = No
     the Review view flags)."""
     from opdm_studio.engine.project import ColorizeSettings, Project
     from opdm_studio.engine.run import Colorizer
-    from training.synth import write_cut
+    from opdm_studio.synth.cut import write_cut
     tmp = None
     if folder is None:
         tmp = tempfile.TemporaryDirectory(prefix="opdm-fixes-bench-")
@@ -231,7 +231,7 @@ def bench_cut(seed: int, frames: int = 24, size: tuple[int, int] = (960, 540),
               method: str = "model", keys: list[int] | None = None, model: Any = None,
               snap: str = "auto") -> dict[str, Any]:
     """Colour one synthetic cut and simulate the colourist without and with carrying."""
-    from training.synth import generate_cut
+    from opdm_studio.synth.cut import generate_cut
     cut = generate_cut(frames, size, seed)
     keys = sorted(set(keys)) if keys else [0, frames - 1]
     t0 = time.perf_counter()

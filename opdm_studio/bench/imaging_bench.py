@@ -1,6 +1,6 @@
 """`opdm-studio bench --imaging`: speed of region finding + palette snapping on a 1080p frame.
 
-The frame is a synthetic cut frame (training.synth) with closed line art; the colour guess is
+The frame is a synthetic cut frame (opdm_studio.synth) with closed line art; the colour guess is
 that frame at the network's working size (224 px high) with noise, as a model would give it.
 Reported: best-of-N wall seconds (median and CPU time too) of ``find_regions``, ``snap_to_palette`` (mode auto) and their sum
 (the per-frame cost the colorizer pays; target <= 0.5 s on the reference CPU), plus
@@ -43,7 +43,7 @@ def _timed(fn, repeat: int) -> tuple[float, object]:
 
 def run(size: tuple[int, int] = (1920, 1080), repeat: int = 5, seed: int = 0) -> dict:
     """Measure and return the figures as a dict."""
-    from training.synth import generate_cut  # the bench's data source, not a runtime dependency
+    from opdm_studio.synth.cut import generate_cut  # the bench's data source, not a runtime dependency
 
     w, h = size
     cut = generate_cut(2, (w, h), seed=seed)

@@ -42,7 +42,7 @@ def test_colour_cut_runs_the_engine_with_the_key_interval(monkeypatch):
     """The bench colours a cut as the app's cut run does: every in-between is coloured with its
     key interval (the flow chained through the drawings between the keys), held drawings reuse
     their source's colours, and the keys are not coloured."""
-    from training.synth import generate_cut
+    from opdm_studio.synth.cut import generate_cut
     seen: list = []
     orig = FrameColorizer.iter_guess
 

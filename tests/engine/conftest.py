@@ -27,7 +27,7 @@ def _without_shipped_model(request, monkeypatch, tmp_path_factory):
 def make_cut(folder: Path, n_frames: int = 10, seed: int = 3, holds: bool = True,
              colors_for: list[int] | None = None):
     """Write a synthetic cut (``folder/lineart`` + ``folder/color``) and return the SynthCut."""
-    from training.synth import write_cut
+    from opdm_studio.synth.cut import write_cut
     return write_cut(folder, n_frames=n_frames, size=(W, H), seed=seed, keyframes=colors_for,
                      holds=holds)
 

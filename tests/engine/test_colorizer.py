@@ -90,7 +90,7 @@ def test_flow_runs_without_any_model(cut_noholds, tmp_path, monkeypatch):
     assert events[-1].kind == "finished"
     assert all((tmp_path / "out" / f"cut_{i:04d}.png").is_file() for i in range(10))
     # Flow on a smoothly moving synthetic cut gets most paint right.
-    from training.synth import generate_cut
+    from opdm_studio.synth.cut import generate_cut
     truth = generate_cut(10, (W, H), seed=3, holds=False).colors
     got = read_png(tmp_path / "out" / "cut_0001.png")
     assert np.mean(np.all(got == truth[1], axis=2)) > 0.6

@@ -13,7 +13,7 @@ from opdm_studio.errors import ProjectError
 
 @pytest.fixture(scope="module")
 def cut():
-    from training.synth import generate_cut
+    from opdm_studio.synth.cut import generate_cut
     return generate_cut(10, (256, 144), seed=1, holds=False)
 
 

@@ -97,7 +97,7 @@ def test_shapes_rasterise_and_find_covered_regions():
 
 @pytest.fixture(scope="module")
 def cut():
-    from training.synth import generate_cut
+    from opdm_studio.synth.cut import generate_cut
     return generate_cut(10, (256, 144), seed=1, holds=False)
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from opdm_studio.imaging.chain import ChainPropagator, propagate_chain
 from opdm_studio.imaging.flow import compose_flows, forward_backward_error, propagate_two
-from training.synth import generate_cut
+from opdm_studio.synth.cut import generate_cut
 
 STRIPES = [(220, 60, 60), (60, 160, 60), (60, 80, 220), (230, 200, 40)]
 

@@ -10,7 +10,7 @@ from PIL import Image
 from opdm_studio.errors import ExportError
 from opdm_studio.imaging.export import frame_filename, make_layers, write_png_atomic, write_psd
 from opdm_studio.imaging.lineart import composite_over
-from training.synth import generate_cut
+from opdm_studio.synth.cut import generate_cut
 
 
 def _frame():

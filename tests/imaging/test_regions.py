@@ -8,7 +8,7 @@ import pytest
 from opdm_studio.imaging.palette import Palette, extract_palette, merge_palettes
 from opdm_studio.imaging.regions import fill_line_pixels, find_regions
 from opdm_studio.imaging.snapping import snap_to_palette
-from training.synth import generate_cut
+from opdm_studio.synth.cut import generate_cut
 
 
 def _box_with_divider(gap: int, divider_width: int = 1) -> np.ndarray:

@@ -28,7 +28,7 @@ def _spec(per_frame: int = 1, gate: str = "confidence") -> InferenceSpec:
 
 @pytest.fixture(scope="module")
 def cut():
-    from training.synth import generate_cut
+    from opdm_studio.synth.cut import generate_cut
     return generate_cut(6, (96, 64), seed=3)
 
 

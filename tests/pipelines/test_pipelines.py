@@ -31,7 +31,7 @@ def _drawing(rgb: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def triplet():
     """Keys 0 and 6 and target 3 of a small synthetic cut, with extracted line art."""
-    from training.synth import generate_cut
+    from opdm_studio.synth.cut import generate_cut
     cut = generate_cut(7, (96, 80), seed=3)
     colors = [cut.colors[i] for i in (0, 3, 6)]
     return colors, [_drawing(c) for c in colors]
@@ -162,7 +162,7 @@ def test_flow_is_chained_through_the_interval_when_it_is_known():
     once per interval); without, it matches the keys directly (propagate_two)."""
     from opdm_studio.imaging.chain import ChainPropagator
     from opdm_studio.pipelines.base import Interval
-    from training.synth import generate_cut
+    from opdm_studio.synth.cut import generate_cut
     cut = generate_cut(7, (96, 80), seed=5)
     lines = [_drawing(c) for c in cut.colors]
     loads = []

@@ -12,10 +12,10 @@ from opdm_studio.engine.frame import FrameColorizer
 from opdm_studio.engine.models import load_model
 from opdm_studio.engine.project import ColorizeSettings
 from opdm_studio.pipelines.base import Interval
+from opdm_studio.synth.cut import generate_cut
 from training.compare import score_model
 from training.data import ArrayCut
 from training.refine import refine_config
-from training.synth import generate_cut
 
 
 def test_the_comparison_scores_what_the_app_colours(tmp_path):

@@ -11,8 +11,8 @@ Drawings are held for 1-3 frames ("on twos") like real animation.
 Everything is deterministic for a seed and fast (a 960x540 frame takes a few milliseconds), so
 tests, the bundled sample cut and training data all come from here.
 
-``python -m training.synth OUT --frames N --size WxH --seed S`` writes a cut;
-``python -m training.synth --sample`` regenerates the bundled ``resources/sample_cut``.
+``python -m opdm_studio.synth OUT --frames N --size WxH --seed S`` writes a cut;
+``python -m opdm_studio.synth --sample`` regenerates the bundled ``resources/sample_cut``.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import numpy as np
 
 from opdm_studio.fileio import write_bytes_atomic
 from opdm_studio.imaging.export import write_png_atomic
-from training.synth_scene import LINE_RGB, TRACE_RGB, build_scene, lines_of, render
+from opdm_studio.synth.scene import LINE_RGB, TRACE_RGB, build_scene, lines_of, render
 
 
 @dataclass
@@ -201,8 +201,8 @@ def make_sample_cut(out_dir: str | Path) -> SynthCut:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m training.synth OUT --frames N --size WxH --seed S`` (or ``--sample``)."""
-    ap = argparse.ArgumentParser(prog="python -m training.synth", description=__doc__.split("\n")[0])
+    """``python -m opdm_studio.synth OUT --frames N --size WxH --seed S`` (or ``--sample``)."""
+    ap = argparse.ArgumentParser(prog="python -m opdm_studio.synth", description=__doc__.split("\n")[0])
     ap.add_argument("out", nargs="?", help="output folder (gets lineart/, color/, palette.json)")
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--size", default="256x256", help="WxH")
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample", action="store_true", help="regenerate resources/sample_cut")
     args = ap.parse_args(argv)
     if args.sample:
-        target = Path(args.out) if args.out else Path(__file__).resolve().parent.parent / "resources" / "sample_cut"
+        target = Path(args.out) if args.out else Path(__file__).resolve().parents[2] / "resources" / "sample_cut"
         make_sample_cut(target)
         print(f"sample cut written to {target}")
         return 0

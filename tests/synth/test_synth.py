@@ -8,7 +8,7 @@ import pytest
 
 from opdm_studio.errors import ExportError
 from opdm_studio.imaging.cut import open_cut
-from training.synth import generate_cut, main, write_cut
+from opdm_studio.synth.cut import generate_cut, main, write_cut
 
 
 def test_deterministic_and_shapes():

@@ -1,4 +1,4 @@
-"""The scene behind a synthetic cut (training.synth): palette, characters, houses, rendering.
+"""The scene behind a synthetic cut (opdm_studio.synth.cut): palette, characters, houses, rendering.
 
 A scene is built once per cut (:func:`build_scene`), then :func:`render` draws the paint-region
 ids of the drawing at a time and :func:`lines_of` draws its closed line art (black lines, red /
