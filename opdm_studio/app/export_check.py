@@ -86,7 +86,10 @@ class ExportCheckPanel(QGroupBox):
                     log.exception("unpainted check failed on frame %s", i)
                     relay.failed.emit(gen, f"{type(exc).__name__}: {exc}")
                     return
-                relay.checked.emit(gen, i, found)
+                try:
+                    relay.checked.emit(gen, i, found)
+                except RuntimeError:         # the dialog was deleted meanwhile
+                    return
         threading.Thread(target=scan, daemon=True, name="opdm-export-check").start()
 
     def stop(self) -> None:

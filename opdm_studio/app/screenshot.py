@@ -136,13 +136,13 @@ def export_check_scene(win, window_image):
     win.go_to(best)                  # (one frame selected: the dialog's range is all frames)
     win.set_mode("unpainted")
     boxes = found[best].boxes if found else ()
-    if boxes:                        # zoomed on the spots, as a checker would look
-        x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
-        x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
-        win.viewer.zoom_on(QRectF(x0 - 30, y0 - 30, x1 - x0 + 60, y1 - y0 + 60))
+    if boxes:                        # zoomed on the largest spot, as a checker would look
+        x, y, w, h = boxes[0]
+        win.viewer.zoom_on(QRectF(x + w / 2 - 120, y + h / 2 - 120, 240, 240))
     win.export_dialog()
     dlg = win.export_dlg
     dlg.range_all.setChecked(True)
+    dlg.folder_edit.setCursorPosition(0)
     dlg.check_panel.wait(120000)
     dlg.adjustSize()
     from PySide6.QtWidgets import QApplication

@@ -155,3 +155,35 @@ def test_a_folder_that_cannot_be_opened_is_said(qtbot, window, cut_dir, tmp_path
     assert opened and opened[0].toLocalFile() == str(tmp_path / "out")
     kind, title, text = dialogs.seen[-1]
     assert kind == "warning" and title == "Folder not opened" and str(tmp_path / "out") in text
+
+
+def test_the_check_speaks_japanese(qtbot, dialogs, cut_dir):
+    """In the Japanese interface the check, its question, the Unpainted view and Colour again
+    say it in a colour department's words."""
+    from opdm_studio.app import i18n
+    from opdm_studio.app.launch import make_app
+    from opdm_studio.app.main_window import MainWindow
+    from opdm_studio.app.settings import AppSettings
+    s = AppSettings.load()
+    s.language = "ja"
+    s.save()
+    app = make_app()
+    win = MainWindow(open_sample=False, open_dialogs_on_finish=False)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        assert win.open_cut(cut_dir)
+        colour(qtbot, win, 0, 4)
+        dlg = open_dialog(qtbot, win)
+        assert dlg.check_panel.title() == "書き出し前チェック"
+        assert "未彩色のため書き出さないフレーム: 6-7（2）" in dlg.check_panel.label.text()
+        dlg.folder_edit.setText(str(cut_dir.parent / "out"))
+        dlg.export_button.click()                      # answered No
+        assert dialogs.seen[-1][1] == "このまま書き出しますか？"
+        dlg.reject()
+        assert win.acts.modes["unpainted"].text() == "塗り残し"
+        assert win.recolour.action.text() == "再彩色(&A)"
+    finally:
+        win.undo.setClean()
+        win.close()
+        i18n.install(app, "en")

@@ -127,11 +127,11 @@ def test_cancel_midway_keeps_finished_frames(qtbot, dialogs, tmp_path, one_torch
     hold = [True]
     reached = [False]
 
-    def held_colorize_job(project, frames, what=None):
+    def held_colorize_job(project, frames, what=None, force=False):
         """The window's job, paused before the third in-between is sampled (two are sampled, their
         paint not decided yet) until the GUI cancels: a tiny model colours the whole cut before a
         throttled progress signal reaches the GUI."""
-        job = main_window.colorize_job.__wrapped__(project, frames, what)
+        job = main_window.colorize_job.__wrapped__(project, frames, what, force)
 
         def run(cancel):
             for ev in job.run(cancel):
