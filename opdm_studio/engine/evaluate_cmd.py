@@ -25,35 +25,48 @@ from opdm_studio.guard import Protected, check_may_write
 SNAP_MODES = ("off", "auto", "all")
 
 
-def opdm_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = "auto",
-                 working_size: int = 224) -> dict[str, Method]:
-    """Three method rows for a checkpoint: snapping off, auto, all.
+def model_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = "auto",
+                  working_size: int = 224) -> dict[str, Method]:
+    """Three method rows for a checkpoint: snapping off, auto, all (named ``opdm:<model> snap=...``).
 
     The network samples once per frame (row ``off``, uncached); ``auto`` and ``all`` reuse those
     guesses and decide the paint of the whole window's regions along their tracks, as the cut
     run does (:class:`~opdm_studio.engine.paint.IntervalPainter`), but report the full per-frame
     time (sampling + their share of the decision and snapping).
     """
-    from opdm_studio.engine.fixes import RegionCache
     from opdm_studio.engine.frame import FrameColorizer
     from opdm_studio.engine.models import load_model
-    from opdm_studio.engine.paint import IntervalPainter
     from opdm_studio.engine.project import ColorizeSettings
-    from opdm_studio.pipelines.base import Guess, Interval
 
     model = load_model(model_path, device)
     settings = ColorizeSettings(method="model", steps=steps, seed=seed, device=device, snap="off",
                                 working_size=working_size)
-    fc = FrameColorizer("model", model=model, settings=settings)
-    # The protocol runs each method over a whole window before the next method, so the guesses
-    # of the current window are kept (keyed by the target drawing) and dropped when the key pair
-    # changes. The arrays named by the ids are held too, so an id cannot be reused meanwhile.
-    cache: dict[Any, Any] = {}
-    pair: dict[str, Any] = {"key": None}
+    rows = _ModelRows(FrameColorizer("model", model=model, settings=settings))
     name = Path(model_path).stem
 
-    def sample(task: Task, target: np.ndarray, t: float, index: int | None) -> tuple:
+    def row(mode: str) -> Method:
+        return lambda task: rows.run(task, mode)
+
+    return {f"opdm:{name} snap={m}": row(m) for m in SNAP_MODES}
+
+
+class _ModelRows:
+    """The model's rows over the protocol's tasks: one sampling per drawing, shared by the rows.
+
+    The protocol runs each method over a whole window before the next method, so the guesses
+    of the current window are kept (keyed by the target drawing) and dropped when the key pair
+    changes. The arrays named by the ids are held too, so an id cannot be reused meanwhile.
+    """
+
+    def __init__(self, fc: Any) -> None:
+        self.fc = fc
+        self.cache: dict[Any, Any] = {}
+        self.pair: dict[str, Any] = {"key": None}
+
+    def sample(self, task: Task, target: np.ndarray, t: float, index: int | None) -> tuple:
         """The guess of one drawing of the task's window (cached): (raw, composite off, seconds)."""
+        from opdm_studio.pipelines.base import Interval
+        fc, cache = self.fc, self.cache
         key = (id(target), t)
         if key not in cache:
             t0 = time.perf_counter()
@@ -61,7 +74,7 @@ def opdm_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = 
             interval = None
             if task.window_lines is not None and index is not None:
                 lines = task.window_lines     # one list per window: flow chained through it
-                pair["lines"] = lines         # held, so its id is not reused meanwhile
+                self.pair["lines"] = lines    # held, so its id is not reused meanwhile
                 interval = Interval(key=("window", id(lines)), load=lambda: lines,
                                     position=index, length=len(lines))
             out = fc.colorize(target, task.prev_rgb, task.next_rgb, task.prev_line,
@@ -69,8 +82,12 @@ def opdm_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = 
             cache[key] = (out.raw, out.composite, time.perf_counter() - t0, target, out.warp)
         return cache[key]
 
-    def decide(task: Task, snap: str) -> tuple[dict[int, Any], float]:
+    def decide(self, task: Task, snap: str) -> tuple[dict[int, Any], float]:
         """Every in-between of the task's window decided along its tracks (once per window)."""
+        from opdm_studio.engine.fixes import RegionCache
+        from opdm_studio.engine.paint import IntervalPainter
+        from opdm_studio.pipelines.base import Guess
+        fc, cache = self.fc, self.cache
         lines = task.window_lines
         if lines is None or task.index is None:
             return {}, 0.0
@@ -78,27 +95,29 @@ def opdm_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = 
             last = len(lines) - 1
             raws = {}
             for j in range(1, last):
-                raw, _, _, _, warp = sample(task, lines[j], j / last, j)
+                raw, _, _, _, warp = self.sample(task, lines[j], j / last, j)
                 raws[j] = Guess(raw, warp)
             t0 = time.perf_counter()
             assert fc.palette is not None       # the window's key pair was just used
             # One region cache per window: the auto and all rows share its regions and flows.
             if ("regions", id(lines)) not in cache:
-                cache[("regions", id(lines))] = RegionCache(lambda j: lines[j], gap=settings.gap)
+                cache[("regions", id(lines))] = RegionCache(lambda j: lines[j], gap=fc.settings.gap)
             painter = IntervalPainter(cache[("regions", id(lines))], snap)
             decided = painter.decide(fc.palette, {0: task.prev_rgb, last: task.next_rgb}, raws)
             cache[("decided", snap, id(lines))] = (decided, (time.perf_counter() - t0) / max(last - 1, 1))
         return cache[("decided", snap, id(lines))]
 
-    def run(task: Task, snap: str) -> tuple[np.ndarray, float]:
+    def run(self, task: Task, snap: str) -> tuple[np.ndarray, float]:
+        """One row's picture of the task's drawing and its seconds."""
+        fc = self.fc
         pair_key = (id(task.prev_rgb), id(task.next_rgb))
-        if pair["key"] != pair_key:
-            cache.clear()
-            pair.update(key=pair_key, hold=(task.prev_rgb, task.next_rgb))
-        raw, off, secs = sample(task, task.target_line, task.t, task.index)[:3]
+        if self.pair["key"] != pair_key:
+            self.cache.clear()
+            self.pair.update(key=pair_key, hold=(task.prev_rgb, task.next_rgb))
+        raw, off, secs = self.sample(task, task.target_line, task.t, task.index)[:3]
         if snap == "off":
             return off, secs
-        decided, share = decide(task, snap)
+        decided, share = self.decide(task, snap)
         t0 = time.perf_counter()
         fc.settings.snap = snap
         try:
@@ -107,11 +126,6 @@ def opdm_methods(model_path: str, steps: int = 10, seed: int = 0, device: str = 
         finally:
             fc.settings.snap = "off"
         return out.composite, secs + share + time.perf_counter() - t0
-
-    def row(mode: str) -> Method:
-        return lambda task: run(task, mode)
-
-    return {f"opdm:{name} snap={m}": row(m) for m in SNAP_MODES}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -153,7 +167,7 @@ def main(argv: list[str]) -> int:
         raise OPDMError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(BASELINES)}")
     methods: dict[str, Method] = {m: BASELINES[m] for m in names}
     if args.model:
-        methods.update(opdm_methods(args.model, args.steps, args.seed, args.device,
+        methods.update(model_methods(args.model, args.steps, args.seed, args.device,
                                     args.working_size))
     if not methods:
         raise OPDMError("no method to evaluate: give --methods or --model")
