@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,79 +93,90 @@ def plot_loss_curve(records: list[dict[str, Any]], path: Path | None = None, siz
     if not _series(records, ref_key) and _series(records, "val_psnr_prop"):
         ref_key, ref_label = "val_psnr_prop", "flow propagation"
     ref_vals = _series(records, ref_key)
-    left, right = 56, 12
     split = int(h * 0.62) if vals else h
     top, bottom = 14, split - 30
-
-    def frame(y_top: int, y_bottom: int) -> None:
-        d.rectangle([left, y_top, w - right, y_bottom], outline=(120, 120, 120))
-
     pts = _series(records, key, positive=True)
     extra = [(name, _series(records, name, positive=True), colour)
              for name, colour in (("l1_level0", (0, 140, 120)), ("l1_unaligned", (130, 130, 130)))]
     extra = [e for e in extra if e[1]] if all(e[1] for e in extra) else []
-    frame(top, bottom)
+    d.rectangle([_LEFT, top, w - _RIGHT, bottom], outline=(120, 120, 120))
     steps_all = [p[0] for p in pts] + [v[0] for v in vals]
+    sx: Callable[[float], float] = lambda x: x  # noqa: E731 (replaced below whenever a series is drawn)
     if steps_all:
         x0, x1 = min(steps_all), max(max(steps_all), min(steps_all) + 1)
-        sx = lambda x: left + (x - x0) / (x1 - x0) * (w - left - right)  # noqa: E731
-        d.text((left, h - 16), f"step {x0}", fill=(60, 60, 60))
-        d.text((w - right - 90, h - 16), f"step {x1}", fill=(60, 60, 60))
+        sx = lambda x: _LEFT + (x - x0) / (x1 - x0) * (w - _LEFT - _RIGHT)  # noqa: E731
+        d.text((_LEFT, h - 16), f"step {x0}", fill=(60, 60, 60))
+        d.text((w - _RIGHT - 90, h - 16), f"step {x1}", fill=(60, 60, 60))
     if pts:
-        all_y = [math.log10(y) for _, y in pts] + [math.log10(y) for _, s, _ in extra for _, y in s]
-        y0, y1 = min(all_y), max(all_y)
-        if y1 - y0 < 1e-6:
-            y0, y1 = y0 - 0.5, y1 + 0.5
-        sy = lambda y: top + (y1 - y) / (y1 - y0) * (bottom - top)  # noqa: E731
-        for k in range(5):  # gridlines with labels in the loss's own units
-            yv = y0 + (y1 - y0) * k / 4
-            yy = sy(yv)
-            d.line([left, yy, w - right, yy], fill=(230, 230, 230))
-            d.text((4, yy - 6), f"{10 ** yv:.3g}", fill=(60, 60, 60))
-        xs = [p[0] for p in pts]
-        ys = [math.log10(p[1]) for p in pts]
-        raw = [(sx(x), sy(y)) for x, y in zip(xs, ys, strict=True)]
-        if len(raw) > 1:
-            d.line(raw, fill=(170, 190, 230), width=1)
-        sm = [(sx(x), sy(y)) for x, y in zip(xs, _smooth(ys), strict=True)]
-        if len(sm) > 1:
-            d.line(sm, fill=(20, 70, 200), width=2)
-        else:
-            d.ellipse([sm[0][0] - 2, sm[0][1] - 2, sm[0][0] + 2, sm[0][1] + 2], fill=(20, 70, 200))
-        legend = [(f"{key} (log scale), smoothed", (20, 70, 200))]
-        for name, series, colour in extra:
-            ys_e = _smooth([math.log10(y) for _, y in series])
-            line = [(sx(x), sy(y)) for (x, _), y in zip(series, ys_e, strict=True)]
-            if len(line) > 1:
-                d.line(line, fill=colour, width=2)
-            legend.append((name + (" (keys as they are)" if name == "l1_unaligned" else ""), colour))
-        for k, (text, colour) in enumerate(legend):
-            d.text((left + 6, top + 2 + 12 * k), text, fill=colour)
+        _draw_loss(d, pts, extra, key, sx, w, top, bottom)
     if vals:
-        vt, vb = split + 8, h - 24
-        frame(vt, vb)
-        ys_v = [v for _, v in vals] + [v for _, v in ref_vals]
-        v0, v1 = min(ys_v), max(ys_v)
-        if v1 - v0 < 0.2:
-            v0, v1 = v0 - 0.1, v1 + 0.1
-        sv = lambda y: vt + (v1 - y) / (v1 - v0) * (vb - vt)  # noqa: E731
-        for k in range(3):
-            yv = v0 + (v1 - v0) * k / 2
-            d.line([left, sv(yv), w - right, sv(yv)], fill=(230, 230, 230))
-            d.text((4, sv(yv) - 6), f"{yv:.2f}", fill=(60, 60, 60))
-        for series, colour in ((ref_vals, (130, 130, 130)), (vals, (200, 80, 20))):
-            line = [(sx(x), sv(y)) for x, y in series]
-            if len(line) > 1:
-                d.line(line, fill=colour, width=2)
-            for x, y in line:
-                d.ellipse([x - 2, y - 2, x + 2, y + 2], fill=colour)
-        d.text((left + 6, vt + 2), f"validation PSNR (dB), last {vals[-1][1]:.2f}", fill=(200, 80, 20))
-        if ref_vals:
-            d.text((left + 6, vt + 14), f"{ref_label} {ref_vals[-1][1]:.2f}", fill=(130, 130, 130))
+        _draw_validation(d, vals, ref_vals, ref_label, sx, w, split + 8, h - 24)
     arr = np.asarray(img)
     if path is not None:
         save_png_atomic(arr, path)
     return arr
+
+
+#: The plot's left margin (room for the axis labels) and right margin, in pixels.
+_LEFT, _RIGHT = 56, 12
+
+
+def _draw_loss(d: Any, pts: list[tuple[int, float]], extra: list[Any], key: str,
+               sx: Callable[[float], float], w: int, top: int, bottom: int) -> None:
+    """The top panel: the loss raw and smoothed on a log scale, the extra L1 curves, a legend."""
+    all_y = [math.log10(y) for _, y in pts] + [math.log10(y) for _, s, _ in extra for _, y in s]
+    y0, y1 = min(all_y), max(all_y)
+    if y1 - y0 < 1e-6:
+        y0, y1 = y0 - 0.5, y1 + 0.5
+    sy = lambda y: top + (y1 - y) / (y1 - y0) * (bottom - top)  # noqa: E731
+    for k in range(5):  # gridlines with labels in the loss's own units
+        yv = y0 + (y1 - y0) * k / 4
+        yy = sy(yv)
+        d.line([_LEFT, yy, w - _RIGHT, yy], fill=(230, 230, 230))
+        d.text((4, yy - 6), f"{10 ** yv:.3g}", fill=(60, 60, 60))
+    xs = [p[0] for p in pts]
+    ys = [math.log10(p[1]) for p in pts]
+    raw = [(sx(x), sy(y)) for x, y in zip(xs, ys, strict=True)]
+    if len(raw) > 1:
+        d.line(raw, fill=(170, 190, 230), width=1)
+    sm = [(sx(x), sy(y)) for x, y in zip(xs, _smooth(ys), strict=True)]
+    if len(sm) > 1:
+        d.line(sm, fill=(20, 70, 200), width=2)
+    else:
+        d.ellipse([sm[0][0] - 2, sm[0][1] - 2, sm[0][0] + 2, sm[0][1] + 2], fill=(20, 70, 200))
+    legend = [(f"{key} (log scale), smoothed", (20, 70, 200))]
+    for name, series, colour in extra:
+        ys_e = _smooth([math.log10(y) for _, y in series])
+        line = [(sx(x), sy(y)) for (x, _), y in zip(series, ys_e, strict=True)]
+        if len(line) > 1:
+            d.line(line, fill=colour, width=2)
+        legend.append((name + (" (keys as they are)" if name == "l1_unaligned" else ""), colour))
+    for k, (text, colour) in enumerate(legend):
+        d.text((_LEFT + 6, top + 2 + 12 * k), text, fill=colour)
+
+
+def _draw_validation(d: Any, vals: list[tuple[int, float]], ref_vals: list[tuple[int, float]], ref_label: str,
+                     sx: Callable[[float], float], w: int, vt: int, vb: int) -> None:
+    """The bottom panel: validation PSNR per evaluation beside what doing nothing scores."""
+    d.rectangle([_LEFT, vt, w - _RIGHT, vb], outline=(120, 120, 120))
+    ys_v = [v for _, v in vals] + [v for _, v in ref_vals]
+    v0, v1 = min(ys_v), max(ys_v)
+    if v1 - v0 < 0.2:
+        v0, v1 = v0 - 0.1, v1 + 0.1
+    sv = lambda y: vt + (v1 - y) / (v1 - v0) * (vb - vt)  # noqa: E731
+    for k in range(3):
+        yv = v0 + (v1 - v0) * k / 2
+        d.line([_LEFT, sv(yv), w - _RIGHT, sv(yv)], fill=(230, 230, 230))
+        d.text((4, sv(yv) - 6), f"{yv:.2f}", fill=(60, 60, 60))
+    for series, colour in ((ref_vals, (130, 130, 130)), (vals, (200, 80, 20))):
+        line = [(sx(x), sv(y)) for x, y in series]
+        if len(line) > 1:
+            d.line(line, fill=colour, width=2)
+        for x, y in line:
+            d.ellipse([x - 2, y - 2, x + 2, y + 2], fill=colour)
+    d.text((_LEFT + 6, vt + 2), f"validation PSNR (dB), last {vals[-1][1]:.2f}", fill=(200, 80, 20))
+    if ref_vals:
+        d.text((_LEFT + 6, vt + 14), f"{ref_label} {ref_vals[-1][1]:.2f}", fill=(130, 130, 130))
 
 
 def append_log(run_dir: Path, record: dict[str, Any]) -> None:
