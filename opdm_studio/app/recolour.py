@@ -5,8 +5,10 @@ instead of saying "coloured in 0.0 s" and doing nothing.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox
+from PySide6.QtWidgets import QMenu, QMessageBox
 
 from opdm_studio.app.i18n import translate
 from opdm_studio.app.jobs import frames_to_colour
@@ -20,9 +22,10 @@ def finished(doc, frames: list[int]) -> bool:
 
 
 class ColourAgain:
-    """The Colour again action on the window, and Colorize's question on finished frames."""
+    """The Colour again action on the window, and Colorize's question on finished frames.
+    (``win`` is the main window, which imports this module.)"""
 
-    def __init__(self, win: QMainWindow) -> None:
+    def __init__(self, win: Any) -> None:
         self._win = win
         self.action = QAction(icon("mdi6.palette-outline"), translate("recolour", "Colour &again"), win)
         self.action.setShortcuts([QKeySequence("Ctrl+Shift+Return"), QKeySequence("Ctrl+Shift+Enter")])
@@ -37,7 +40,10 @@ class ColourAgain:
         if menu is not None:
             actions = menu.actions()
             after = actions.index(colorize) + 1 if colorize in actions else len(actions)
-            menu.insertAction(actions[after] if after < len(actions) else None, self.action)
+            if after < len(actions):
+                menu.insertAction(actions[after], self.action)
+            else:
+                menu.addAction(self.action)
         colorize.changed.connect(lambda: self.action.setEnabled(colorize.isEnabled()))
         self.action.setEnabled(colorize.isEnabled())
 

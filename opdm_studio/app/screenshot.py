@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if not win.open_cut(cut):
         return 2
     doc = win.doc
+    assert doc is not None
     # --export-check: frames 13-16 stay uncoloured, as a colourist who has not got to them yet.
     spans = [(0, 12), (17, doc.n_frames - 1)] if args.export_check else [(0, doc.n_frames - 1)]
     for first, last in spans:

@@ -8,10 +8,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from opdm_studio.app.i18n import translate
 from opdm_studio.app.settings import AppSettings, qsettings
@@ -36,9 +37,10 @@ def accept_folder_drop(event: QDragEnterEvent | QDropEvent) -> str | None:
     return path
 
 
-def reopen_last_cut(win: QMainWindow, settings: AppSettings) -> bool:
+def reopen_last_cut(win: Any, settings: AppSettings) -> bool:
     """At start: open the cut of the last session (the first of the recent cuts). A cut that
-    is no longer there is said in the status bar, not in a dialog. True when one was opened."""
+    is no longer there is said in the status bar, not in a dialog. True when one was opened.
+    (``win`` is the main window, which imports this module.)"""
     if not settings.recent:
         return False
     last = Path(settings.recent[0])
