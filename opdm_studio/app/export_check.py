@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QGroupBox, QLabel, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
+from PySide6.QtWidgets import QGroupBox, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from opdm_studio.app.i18n import translate
 from opdm_studio.engine.export_check import ExportCheck, check_frame, check_range, spans
@@ -43,8 +43,14 @@ class ExportCheckPanel(QGroupBox):
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.label.setObjectName("exportCheckText")
+        self.show_button = QPushButton(translate("export_check", "Show in the Unpainted view"))
+        self.show_button.setToolTip(translate("export_check", "Close this dialog and show the first frame with "
+                                                              "unpainted pixels, zoomed on its largest spot"))
+        self.show_button.setVisible(False)
+        self.show_button.clicked.connect(self.show_first)
         lay = QVBoxLayout(self)
         lay.addWidget(self.label)
+        lay.addWidget(self.show_button, 0, Qt.AlignmentFlag.AlignRight)
         self._relay = _Relay(self)
         self._relay.checked.connect(self._on_checked)
         self._relay.failed.connect(self._on_failed)
@@ -162,7 +168,22 @@ class ExportCheckPanel(QGroupBox):
             out.append(translate("export_check", "Every frame is coloured, up to date and fully painted."))
         return out
 
+    def show_first(self) -> None:
+        """Close the dialog and show the first frame with unpainted pixels in the main window's
+        Unpainted view, zoomed on its largest spot (the dialog's parent is the main window)."""
+        dlg = self.window()
+        win = dlg.parentWidget()
+        if not self.check.unpainted or getattr(dlg, "running", False) or win is None:
+            return
+        frame = min(self.check.unpainted)
+        x, y, w, h = self.check.unpainted[frame].boxes[0]
+        dlg.close()
+        win.go_to(frame)
+        win.set_mode("unpainted")
+        win.viewer.zoom_on(QRectF(x + w / 2 - 120, y + h / 2 - 120, 240, 240))
+
     def _show(self) -> None:
+        self.show_button.setVisible(bool(self.check.unpainted))
         self.label.setText("\n".join(self.lines()))
         bad = bool(self.check.missing or self.check.outdated or self.check.unpainted or self.error)
         self.label.setStyleSheet("color: #ffb74d;" if bad else "")

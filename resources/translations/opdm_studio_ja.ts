@@ -1385,6 +1385,14 @@ The app keeps running. Details were written to:
         <source>Export anyway?</source>
         <translation>このまま書き出しますか？</translation>
     </message>
+    <message>
+        <source>Show in the Unpainted view</source>
+        <translation>塗り残し表示で見る</translation>
+    </message>
+    <message>
+        <source>Close this dialog and show the first frame with unpainted pixels, zoomed on its largest spot</source>
+        <translation>このダイアログを閉じ、塗り残しのある最初のフレームを、いちばん大きな箇所を拡大して表示します</translation>
+    </message>
 </context>
 <context>
     <name>export_dialog</name>

@@ -74,7 +74,11 @@ def test_out_of_date_frames_and_unpainted_pixels_are_listed(qtbot, window, cut_d
     check = dlg.check_panel.check
     assert 3 in check.unpainted and check.unpainted[3].pixels >= 9
     assert "Unpainted pixels" in dlg.check_panel.label.text() and "4 (" in dlg.check_panel.label.text()
-    dlg.reject()
+    # "Show in the Unpainted view": the dialog closes on the first such frame, zoomed on the hole.
+    assert dlg.check_panel.show_button.isVisibleTo(dlg)
+    first = min(check.unpainted)
+    dlg.check_panel.show_button.click()
+    assert not dlg.isVisible() and window.current_frame() == first and window.mode == "unpainted"
     # Other colouring settings: the in-betweens are out of date, and the dialog says so.
     new = type(window.settings)(**vars(window.settings))
     new.gap = window.settings.gap + 2
