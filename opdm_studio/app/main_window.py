@@ -24,12 +24,13 @@ from opdm_studio.app.export_dialog import ExportDialog, ExportRequest, confirm_e
 from opdm_studio.app.fixing import FixTool
 from opdm_studio.app.jobs import JobRunner, colorize_job, frames_to_colour, outcome_text
 from opdm_studio.app.keyframes import KeyframeEditor, KeyframePanel
+from opdm_studio.app.playback import Playback
 from opdm_studio.app.relink import open_document
 from opdm_studio.app.settings import AppSettings, SettingsDialog, qsettings, restore_window_layout, save_window_layout
 from opdm_studio.app.status_bar import StatusBar, cut_summary, network_text, result_summary
 from opdm_studio.app.timeline import FrameListModel, TimelineView
 from opdm_studio.app.unsaved import unsaved_question
-from opdm_studio.app.viewer import Viewer, compose, mode_label
+from opdm_studio.app.viewer import Viewer, mode_label
 from opdm_studio.app.worker import Outcome, Progress
 from opdm_studio.engine.network import ModelPreloader, NetworkStatus, network_status
 from opdm_studio.engine.project_home import sample_cut_path
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self.acts = WindowActions(self, self.undo, self._mode)
         self.acts.fill.toggled.connect(lambda on: on and self.fixes.warm())
         self.hand = self.fixes.hand_tools()          # brush, enclose and fill (beside the fill tool)
+        self.playback = Playback(self)               # Space plays, O onion skin (Playback menu)
         self.acts.fill_recent(self.settings.recent, self.open_cut)
         self.recolour = recolour.ColourAgain(self)   # Colour again; Colorize asks on finished frames
         self.status_bar = StatusBar(self.statusBar())
@@ -266,7 +268,7 @@ class MainWindow(QMainWindow):
             self.panel.show_frame(None, -1)
             return
         try:
-            img, note, offset = compose(self.doc, frame, self._mode)
+            img, note, offset = self.playback.picture(frame, self._mode)
         except Exception as exc:
             self.viewer.set_image(None)
             show_exception(self, exc)

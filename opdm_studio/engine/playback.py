@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 #: Frame rates offered: the film rate, and "on twos" as a colourist checks a cut.
@@ -85,17 +86,25 @@ def ghost_drawing(picture: np.ndarray, own_line: np.ndarray, other_line: np.ndar
                   tint: tuple[int, int, int], strength: float = DRAWING_STRENGTH) -> np.ndarray:
     """``picture`` (RGB) with ``other_line``'s ink (gray, 255 paper) drawn in ``tint``, under the
     picture's own lines (``own_line``) so that the frame's drawing stays on top."""
-    other = 1.0 - other_line.astype(np.float32) / 255.0
-    own = 1.0 - own_line.astype(np.float32) / 255.0
-    w = (strength * other * (1.0 - own))[..., None]
-    out = picture.astype(np.float32) * (1.0 - w) + np.asarray(tint, np.float32) * w
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    out = picture.copy()
+    # Only the neighbour's ink changes (a few per cent of a drawing): computed there alone, a
+    # 960x540 frame takes milliseconds instead of a hundred.
+    idx = np.flatnonzero(other_line.ravel() < 255)
+    if idx.size == 0:
+        return out
+    ink = 1.0 - other_line.ravel()[idx].astype(np.float32) / 255.0
+    paper = own_line.ravel()[idx].astype(np.float32) / 255.0
+    w = (strength * ink * paper)[:, None]
+    flat = out.reshape(-1, 3)
+    mixed = flat[idx].astype(np.float32) * (1.0 - w) + np.asarray(tint, np.float32) * w
+    flat[idx] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 def ghost_colour(picture: np.ndarray, other: np.ndarray, strength: float = COLOUR_STRENGTH) -> np.ndarray:
     """``picture`` (RGB) with ``other`` (the neighbour's finished picture) seen through it."""
-    out = picture.astype(np.float32) * (1.0 - strength) + other.astype(np.float32) * strength
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    out = cv2.addWeighted(picture, 1.0 - strength, other, strength, 0.0)
+    return np.asarray(out, np.uint8)
 
 
 def onion_skin(picture: np.ndarray, own_line: np.ndarray, skin: OnionSkin,

@@ -2,62 +2,6 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="ja" sourcelanguage="en">
 <context>
-    <name></name>
-    <message>
-        <source>&amp;Play</source>
-        <extracomment>Memory the prepared pictures of a play may take (960x540: about 400 frames; 1080p: 100).</extracomment>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Play the cut, looping over the selected frames (Space plays and stops)</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>&amp;24 frames a second</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>1&amp;2 frames a second</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>&amp;Loop</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Start again at the first frame after the last</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>&amp;Onion skin</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Onion skin (O): the previous drawing ghosted in red, the next one in green</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Ghost the &amp;previous drawing</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Ghost the &amp;next drawing</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Ghost their &amp;lines</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Ghost their &amp;colours</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>&amp;Playback</source>
-        <translation type="unfinished"></translation>
-    </message>
-</context>
-<context>
     <name>CheckPage</name>
     <message>
         <source>Data check</source>
@@ -770,12 +714,68 @@
 <context>
     <name>Playback</name>
     <message>
+        <source>&amp;Play</source>
+        <translation>再生(&amp;P)</translation>
+    </message>
+    <message>
+        <source>Play the cut, looping over the selected frames (Space plays and stops)</source>
+        <translation>カットを再生します。選んだフレームの範囲をくり返します（Space で再生・停止）</translation>
+    </message>
+    <message>
+        <source>&amp;24 frames a second</source>
+        <translation>毎秒24コマ(&amp;2)</translation>
+    </message>
+    <message>
+        <source>1&amp;2 frames a second</source>
+        <translation>毎秒12コマ・2コマ打ち(&amp;1)</translation>
+    </message>
+    <message>
+        <source>&amp;Loop</source>
+        <translation>くり返し再生(&amp;L)</translation>
+    </message>
+    <message>
+        <source>Start again at the first frame after the last</source>
+        <translation>最後のフレームのあと最初のフレームに戻って続けます</translation>
+    </message>
+    <message>
+        <source>&amp;Onion skin</source>
+        <translation>オニオンスキン(&amp;O)</translation>
+    </message>
+    <message>
+        <source>Onion skin (O): the previous drawing ghosted in red, the next one in green</source>
+        <translation>オニオンスキン (O)：前の絵を赤、次の絵を緑で透かして重ねます</translation>
+    </message>
+    <message>
+        <source>Ghost the &amp;previous drawing</source>
+        <translation>前の絵を透かす(&amp;P)</translation>
+    </message>
+    <message>
+        <source>Ghost the &amp;next drawing</source>
+        <translation>次の絵を透かす(&amp;N)</translation>
+    </message>
+    <message>
+        <source>Ghost their &amp;lines</source>
+        <translation>線を透かす(&amp;L)</translation>
+    </message>
+    <message>
+        <source>Ghost their &amp;colours</source>
+        <translation>色を透かす(&amp;C)</translation>
+    </message>
+    <message>
+        <source>&amp;Playback</source>
+        <translation>再生(&amp;P)</translation>
+    </message>
+    <message>
         <source>played at {fps} frames a second</source>
-        <translation type="unfinished"></translation>
+        <translation>再生は毎秒{fps}コマでした</translation>
     </message>
     <message>
         <source>Playing frames {first}-{last} at {fps} frames a second · frame {frame} (Space stops)</source>
-        <translation type="unfinished"></translation>
+        <translation>フレーム {first}-{last} を毎秒{fps}コマで再生中 · フレーム {frame}（Space で停止）</translation>
+    </message>
+    <message>
+        <source>preparing the pictures: {ready} of {n}</source>
+        <translation>画像を準備中：{ready} / {n}</translation>
     </message>
 </context>
 <context>
