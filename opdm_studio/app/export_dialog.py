@@ -142,52 +142,11 @@ class ExportDialog(QDialog):
         self.setMinimumWidth(520)
         self._doc = doc
         n = doc.n_frames
-        # The folder this cut was last exported to (the project's export folder the first time).
         self._numbers = [f.number for f in doc.project.cut.frames]   # the timeline's and files' numbers
-        default_folder = remembered_export_folder(doc.project.root, doc.project.root / "export")
-        self.folder_edit = QLineEdit(str(default_folder))
-        browse = QPushButton(self.tr("Browse..."))
-        browse.clicked.connect(self._browse)
-        row = QHBoxLayout()
-        row.addWidget(self.folder_edit, 1)
-        row.addWidget(browse)
-        self.template_edit = QLineEdit(DEFAULT_TEMPLATE)
-        self.template_edit.setToolTip(self.tr("Fields: {cut} cut name, {frame} frame number (e.g. "
-                                              "{frame:04d}), {name} source file name"))
-        self.preview = QLabel()
-        self.preview.setStyleSheet("color: #9aa0a6;")
-        self.template_edit.textChanged.connect(self._update_preview)
-
-        self.layer_boxes = {k: QCheckBox(translate("export_dialog", v)) for k, v in LAYER_LABELS.items()}
-        self.layer_boxes["composite"].setChecked(True)
-        self.psd_box = QCheckBox(self.tr("Layered PSD (colour + lines)"))
-        layers = QVBoxLayout()
-        for b in (*self.layer_boxes.values(), self.psd_box):
-            layers.addWidget(b)
-            b.toggled.connect(self._update_preview)
-
-        self.range_all = QRadioButton(self.tr("All frames ({n})").format(n=n))
-        self.range_sel = QRadioButton(self.tr("Selection ({n})").format(n=len(selection)) if selection
-                                      else self.tr("Selection (none)"))
-        self.range_sel.setEnabled(bool(selection))
-        self.range_custom = QRadioButton(self.tr("Frames"))
-        group = QButtonGroup(self)
-        for b in (self.range_all, self.range_sel, self.range_custom):
-            group.addButton(b)
-        (self.range_sel if len(selection) > 1 else self.range_all).setChecked(True)
-        lo, hi = min(self._numbers), max(self._numbers)
-        self.first_spin = QSpinBox(minimum=lo, maximum=hi, value=lo)
-        self.last_spin = QSpinBox(minimum=lo, maximum=hi, value=hi)
-        custom = QHBoxLayout()
-        custom.addWidget(self.range_custom)
-        custom.addWidget(self.first_spin)
-        custom.addWidget(QLabel(self.tr("to")))
-        custom.addWidget(self.last_spin)
-        custom.addStretch(1)
-        rng = QVBoxLayout()
-        rng.addWidget(self.range_all)
-        rng.addWidget(self.range_sel)
-        rng.addLayout(custom)
+        row = self._folder_row(doc)
+        self._naming_fields()
+        layers = self._layer_choices()
+        rng = self._range_choices(n, selection)
         self._selection = list(selection)
         self.check_panel = ExportCheckPanel(doc, self)
         for b in (self.range_all, self.range_sel, self.range_custom):
@@ -218,6 +177,60 @@ class ExportDialog(QDialog):
         lay.addWidget(self.buttons)
         self.running = False   # an export asked for by this dialog has not ended yet
         self._update_preview()
+
+    def _folder_row(self, doc) -> QHBoxLayout:
+        # The folder this cut was last exported to (the project's export folder the first time).
+        default_folder = remembered_export_folder(doc.project.root, doc.project.root / "export")
+        self.folder_edit = QLineEdit(str(default_folder))
+        browse = QPushButton(self.tr("Browse..."))
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.folder_edit, 1)
+        row.addWidget(browse)
+        return row
+
+    def _naming_fields(self) -> None:
+        self.template_edit = QLineEdit(DEFAULT_TEMPLATE)
+        self.template_edit.setToolTip(self.tr("Fields: {cut} cut name, {frame} frame number (e.g. "
+                                              "{frame:04d}), {name} source file name"))
+        self.preview = QLabel()
+        self.preview.setStyleSheet("color: #9aa0a6;")
+        self.template_edit.textChanged.connect(self._update_preview)
+
+    def _layer_choices(self) -> QVBoxLayout:
+        self.layer_boxes = {k: QCheckBox(translate("export_dialog", v)) for k, v in LAYER_LABELS.items()}
+        self.layer_boxes["composite"].setChecked(True)
+        self.psd_box = QCheckBox(self.tr("Layered PSD (colour + lines)"))
+        layers = QVBoxLayout()
+        for b in (*self.layer_boxes.values(), self.psd_box):
+            layers.addWidget(b)
+            b.toggled.connect(self._update_preview)
+        return layers
+
+    def _range_choices(self, n: int, selection: list[int]) -> QVBoxLayout:
+        self.range_all = QRadioButton(self.tr("All frames ({n})").format(n=n))
+        self.range_sel = QRadioButton(self.tr("Selection ({n})").format(n=len(selection)) if selection
+                                      else self.tr("Selection (none)"))
+        self.range_sel.setEnabled(bool(selection))
+        self.range_custom = QRadioButton(self.tr("Frames"))
+        group = QButtonGroup(self)
+        for b in (self.range_all, self.range_sel, self.range_custom):
+            group.addButton(b)
+        (self.range_sel if len(selection) > 1 else self.range_all).setChecked(True)
+        lo, hi = min(self._numbers), max(self._numbers)
+        self.first_spin = QSpinBox(minimum=lo, maximum=hi, value=lo)
+        self.last_spin = QSpinBox(minimum=lo, maximum=hi, value=hi)
+        custom = QHBoxLayout()
+        custom.addWidget(self.range_custom)
+        custom.addWidget(self.first_spin)
+        custom.addWidget(QLabel(self.tr("to")))
+        custom.addWidget(self.last_spin)
+        custom.addStretch(1)
+        rng = QVBoxLayout()
+        rng.addWidget(self.range_all)
+        rng.addWidget(self.range_sel)
+        rng.addLayout(custom)
+        return rng
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, self.tr("Export to folder"), self.folder_edit.text())
