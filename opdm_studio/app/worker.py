@@ -84,12 +84,20 @@ def engine_text(message: str) -> str:
 
 
 def describe(ev: Any) -> str:
-    """Status-line text of an engine event (the run's own sentences in the interface language)."""
-    if ev.kind == "step":
-        return translate("worker", "frame {name}: step {step}/{steps}").format(
-            name=ev.name, step=ev.step, steps=ev.steps)
-    if ev.kind in ("frame", "done"):
-        return translate("worker", "frame {name} ({frame}/{frames})").format(
+    """Status-line text of an engine event: what runs now (adapting to the keys, colouring a
+    frame, deciding an interval's paint), in the interface language."""
+    phase = getattr(ev, "phase", "")
+    if ev.kind == "step" and phase == "adapt":
+        return translate("worker", "adapting to keys {first} and {last}: step {step}/{steps}").format(
+            first=ev.keys[0], last=ev.keys[1], step=ev.step, steps=ev.steps)
+    if ev.kind == "decide":
+        return translate("worker", "deciding the paint between keys {first} and {last}").format(
+            first=ev.keys[0], last=ev.keys[1])
+    if ev.kind in ("frame", "step"):
+        return translate("worker", "colouring {name} ({frame}/{frames})").format(
+            name=ev.name, frame=ev.frame, frames=ev.frames)
+    if ev.kind == "done":
+        return translate("worker", "{name} finished ({frame}/{frames})").format(
             name=ev.name, frame=ev.frame, frames=ev.frames)
     return engine_text(ev.message or "")
 

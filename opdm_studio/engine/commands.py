@@ -234,10 +234,15 @@ def colorize_main(argv: list[str]) -> int:
         with _ctrl_c_cancels(token):
             for ev in colorizer.run(frames=frames, cancel=token, force=args.force):
                 if ev.kind == "start":
+                    # The run's own ETA (it knows the adaptation and finishing still to come),
+                    # not tqdm's rate of finished frames.
                     bar = tqdm(total=ev.frames, unit="frame", file=sys.stderr, disable=args.quiet,
-                               desc="colouring", dynamic_ncols=True)
-                elif ev.kind == "step" and bar is not None:
-                    bar.set_postfix_str(f"{ev.name} step {ev.step}/{ev.steps}", refresh=False)
+                               desc="colouring", dynamic_ncols=True,
+                               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+                                          "[{elapsed}{postfix}]")
+                elif ev.kind in ("frame", "step", "decide") and bar is not None:
+                    left = "" if ev.eta is None else f" · {tqdm.format_interval(ev.eta)} left"
+                    bar.set_postfix_str(ev.message + left)
                 elif ev.kind in ("done", "skip") and bar is not None:
                     finished += ev.kind == "done"
                     bar.set_postfix_str(ev.name, refresh=False)

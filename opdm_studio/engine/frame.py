@@ -127,6 +127,11 @@ class FrameColorizer:
         """The torch compute dtype (None for ``flow``)."""
         return self.loaded.dtype if self.loaded else None
 
+    def adapt_steps(self, length: int) -> int:
+        """Steps the pipeline adapts its network to a key interval of ``length`` drawings (0: none)."""
+        steps = getattr(self.pipeline, "adapt_steps", None)
+        return int(steps(length)) if steps is not None else 0
+
     @property
     def palette(self) -> Palette | None:
         """Merged palette of the current key pair, or None."""

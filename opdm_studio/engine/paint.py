@@ -11,12 +11,15 @@ confidence and their review flags (:class:`FrameDecision`). The cut run
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 
 from opdm_studio.engine.fixes import RegionCache
+from opdm_studio.engine.plan import PlanItem
 from opdm_studio.imaging.paint_tracks import (
     FLAG_BELOW,
     WARP_FLAG,
@@ -89,6 +92,16 @@ def region_means(regions: Regions, values: np.ndarray) -> np.ndarray:
     return sums / np.maximum(regions.areas[:n], 1)
 
 
+@dataclass
+class FrameEvidence:
+    """What one guessed frame tells the track decision: its regions, the guess measured over them
+    and the keys' warp confidence per region (None where the pipeline gives none)."""
+
+    regions: Regions
+    stats: RegionStats
+    warp: np.ndarray | None
+
+
 class IntervalPainter:
     """Decides the paint of the guessed frames of one key interval, track by track.
 
@@ -110,25 +123,39 @@ class IntervalPainter:
         first, last = min([lo, *used]), max([hi, *used])
         return list(range(first, last + 1)), used
 
+    def evidence(self, f: int, guess: Guess | np.ndarray, palette: Palette) -> FrameEvidence:
+        """Frame ``f``'s guess measured over its regions. It depends on nothing else, so the cut
+        run measures each frame as soon as it is sampled (in the background, while the next one
+        samples) and hands the evidence to :meth:`decide`; also readies the correspondence with
+        the drawing before, which the tracks follow."""
+        reg = self.regions.regions(f)
+        rgb = guess.rgb if isinstance(guess, Guess) else guess
+        stats = region_stats(rgb, reg, palette, reg.line_mask)
+        warp = None
+        if isinstance(guess, Guess) and guess.confidence is not None:
+            warp = region_means(reg, guess.confidence)
+        if f > 0 and self.mode != "off":
+            self.regions.correspondence(f - 1, f).matches()
+        return FrameEvidence(reg, stats, warp)
+
     def decide(self, palette: Palette, keys: dict[int, np.ndarray],
-               guesses: Mapping[int, Guess | np.ndarray]) -> dict[int, FrameDecision]:
+               guesses: Mapping[int, Guess | np.ndarray],
+               evidence: Mapping[int, FrameEvidence] | None = None) -> dict[int, FrameDecision]:
         """The decision for every guessed frame (index -> the pipeline's
         :class:`~opdm_studio.pipelines.base.Guess`, or its colours uint8 (H, W, 3) at any size),
-        given the keys' paint (index -> uint8 (H, W, 3)) and the key pair's ``palette``."""
+        given the keys' paint (index -> uint8 (H, W, 3)) and the key pair's ``palette``.
+        ``evidence``: frames already measured by :meth:`evidence` (the rest are measured here)."""
         if not guesses:
             return {}
         drawings, used = self.span(keys, sorted(guesses))
         frames: list[IntervalFrame] = []
         stats: dict[int, RegionStats] = {}
         for f in drawings:
-            reg = self.regions.regions(f)
-            warp = None
             if f in guesses:
-                g = guesses[f]
-                rgb = g.rgb if isinstance(g, Guess) else g
-                stats[f] = region_stats(rgb, reg, palette, reg.line_mask)
-                if isinstance(g, Guess) and g.confidence is not None:
-                    warp = region_means(reg, g.confidence)
+                ev = (evidence or {}).get(f) or self.evidence(f, guesses[f], palette)
+                reg, stats[f], warp = ev.regions, ev.stats, ev.warp
+            else:
+                reg, warp = self.regions.regions(f), None
             frames.append(IntervalFrame(reg, stats.get(f), keys[f] if f in used else None, warp))
         links = [] if self.mode == "off" else [
             self.regions.correspondence(a, a + 1).matches() for a in drawings[:-1]]
@@ -139,4 +166,39 @@ class IntervalPainter:
                 g = guesses[f]
                 out[f] = FrameDecision(tp, stats[f], fr.regions,
                                        g.confidence if isinstance(g, Guess) else None)
+        return out
+
+
+class PendingInterval:
+    """The cut run's current key interval: its sampled frames (their guesses, and the evidence
+    measured from them in the background), and the held drawings waiting for them."""
+
+    def __init__(self) -> None:
+        self.keys: tuple[int, int] | None = None
+        self.palette: Any = None
+        self.count = 0
+        self.evidence: dict[int, Future] = {}    # frame -> its guess measured over its regions
+        self._items: list[tuple[int, PlanItem, float, dict[str, str], Guess | None]] = []
+
+    def add(self, pos: int, item: PlanItem, frame_t0: float, sources: dict[str, str],
+            guess: Guess | None, palette: Any = None) -> Guess | None:
+        """A sampled frame (``guess``), or a held drawing (None) finished after the frames before it."""
+        self.keys = item.keys
+        if guess is not None:
+            self.palette = palette
+            self.count += 1
+            if guess.confidence is not None and guess.confidence.dtype != np.uint8:
+                # Kept as 8 bits: a 1080p interval's confidences in 50 MB rather than 200.
+                guess = Guess(guess.rgb, np.clip(guess.confidence * 255.0 + 0.5, 0, 255).astype(np.uint8))
+        self._items.append((pos, item, frame_t0, sources, guess))
+        return guess
+
+    def guesses(self) -> dict[int, Guess]:
+        """Frame index -> guess of the sampled frames."""
+        return {it.index: g for _, it, _, _, g in self._items if g is not None}
+
+    def take(self) -> list[tuple[int, PlanItem, float, dict[str, str], Guess | None]]:
+        """Everything pending, in plan order; empties it."""
+        out, self._items = self._items, []
+        self.keys, self.count, self.evidence = None, 0, {}
         return out

@@ -4,8 +4,9 @@ frame i in a background thread while frame i+1 samples). No Qt here.
 """
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -19,9 +20,11 @@ from opdm_studio.engine.project import FrameResult, Project
 class ProgressEvent:
     """One progress report of :meth:`Colorizer.run` (cheap: no image copies).
 
-    kind: "start" (plan ready), "frame" (a frame starts), "step" (a sampler step finished),
-    "done" (a frame finished and is saved; ``result`` and ``output`` set), "skip" (already
-    finished earlier), "finished" (all done), "cancelled" (stopped; finished frames kept).
+    kind: "start" (plan ready), "frame" (a frame starts), "step" (a step of the frame's work
+    finished: ``phase`` says which), "decide" (an interval's paint is being decided), "done" (a
+    frame finished and is saved; ``result`` and ``output`` set), "skip" (already finished
+    earlier), "finished" (all done), "cancelled" (stopped; finished frames kept). ``message``:
+    what runs, in a sentence (the command line's words; the app says it from the fields).
     """
 
     kind: str
@@ -37,12 +40,17 @@ class ProgressEvent:
     output: FrameOutput | None = None
     message: str = ""
     completed: int | None = None  # frames finished or finishing (the engine sets it; None = use frame)
+    phase: str = ""              # what runs: "adapt" (to the keys), "sample", "decide", "" (other)
+    keys: tuple[str, str] = ("", "")   # the interval's keyframes (file names), for adapt / decide
+    share: float | None = None   # share of the run's work done, by its timed cost (the engine sets it)
 
     @property
     def fraction(self) -> float:
         """Overall progress in [0, 1] (finished frames, refined by the sampler's steps)."""
         if self.frames <= 0 or self.kind == "finished":
             return 1.0
+        if self.share is not None:
+            return min(1.0, max(0.0, self.share))
         inner = (self.step / self.steps) if (self.kind == "step" and self.steps) else 0.0
         if self.completed is not None:
             # A frame can still be finishing in the background while the next one samples.
@@ -51,52 +59,99 @@ class ProgressEvent:
         return min(1.0, done / self.frames)
 
 
-# Time of a held or key frame (copy + write) relative to a coloured one, for the ETA.
-_LIGHT_WEIGHT = 0.05
+#: The kinds of work a run does, each counted in units: a step of adapting the network to a key
+#: interval, a frame sampled, a sampled frame measured over its regions (in the background), a
+#: frame finished (its share of the interval's decision, snapping, writing), a key or held
+#: drawing copied through.
+WORK = ("adapt", "sample", "measure", "finish", "light")
 
-
-def _weight(item: PlanItem) -> float:
-    return 1.0 if item.kind == "color" else _LIGHT_WEIGHT
+#: Until a kind of work has been timed in this run, its seconds per unit relative to one sampled
+#: frame's: the cut bench's profile of the default pipeline on a 2-core AMD EPYC (AVX2), 1080p
+#: (docs/benchmarks.md, "Where the time goes"). Each kind's own timing replaces it once measured.
+PRIOR = {"adapt": 0.6, "sample": 1.0, "measure": 0.45, "finish": 0.3, "light": 0.1}
 
 
 class RunProgress:
-    """The counters of one run and its ETA: the work left and done (coloured frames weigh 1,
-    copies and keys little), and the frames sampled (progress counts a frame once only its
-    snapping and writing are left)."""
+    """The counters of one run and its ETA.
 
-    def __init__(self, project: Project, total: int, todo: Iterable[PlanItem]) -> None:
+    The ETA is the work left, kind by kind (:data:`WORK`: adaptation steps, frames to sample, to
+    measure, to finish, drawings to copy), times each kind's seconds per unit as timed in this run
+    (:data:`PRIOR` ratios to what was timed, for a kind not seen yet): so it counts the adaptation
+    of every key interval from the start, and a frame's finishing before the first one finished.
+    ``clock``: the time source (tests give a fake one). Progress counts a frame once only its
+    finishing is left (``sampled``).
+    """
+
+    def __init__(self, project: Project, total: int, todo: Iterable[PlanItem], adapt_steps: int = 0,
+                 measured: bool = True, clock: Callable[[], float] = time.perf_counter) -> None:
         self.project = project
         self.total = total
-        self.t0 = time.perf_counter()
-        self.left = sum(_weight(it) for it in todo)
-        self.done = 0.0
+        self.clock = clock
+        self.t0 = clock()
+        todo = list(todo)
+        coloured = sum(it.kind == "color" for it in todo)
+        self.left = {"adapt": int(adapt_steps), "sample": coloured, "measure": coloured * measured,
+                     "finish": coloured, "light": len(todo) - coloured}
+        self.spent = dict.fromkeys(WORK, 0.0)
+        self.timed = dict.fromkeys(WORK, 0)
         self.sampled = 0
         self.work_t0: float | None = None
+        self._lock = threading.Lock()     # measuring and finishing are timed in the background
+        self._share = 0.0
 
     def frame_started(self) -> float:
         """Note the start of a frame's work; returns its start time."""
-        now = time.perf_counter()
+        now = self.clock()
         if self.work_t0 is None:
             self.work_t0 = now
         return now
 
-    def frame_recorded(self, item: PlanItem) -> None:
-        """A frame is finished and recorded."""
-        self.done += _weight(item)
-        self.left -= _weight(item)
+    def note(self, kind: str, seconds: float, units: int = 1) -> None:
+        """``units`` of work of ``kind`` are done; they took ``seconds`` (0 units: time spent on
+        that kind without finishing a unit, e.g. an interval's decision before its frames finish)."""
+        with self._lock:
+            self.spent[kind] += max(0.0, float(seconds))
+            self.timed[kind] += units
+            self.left[kind] = max(0, self.left[kind] - units)
 
-    def eta(self, extra: float = 0.0) -> float | None:
-        """Seconds left, from the rate so far (``extra``: the part of the current frame done)."""
-        if self.work_t0 is None or self.done + extra <= 0:
+    def unit_seconds(self) -> dict[str, float] | None:
+        """Seconds per unit of each kind of work: as timed, or from :data:`PRIOR` (None: nothing
+        timed yet)."""
+        with self._lock:
+            known = {k: self.spent[k] / self.timed[k] for k in WORK if self.timed[k] and self.spent[k] > 0}
+        if not known:
             return None
-        rate = (time.perf_counter() - self.work_t0) / (self.done + extra)
-        return max(0.0, (self.left - extra) * rate)
+        frame = sum(v / PRIOR[k] for k, v in known.items()) / len(known)   # one sampled frame
+        return {k: known.get(k, PRIOR[k] * frame) for k in WORK}
+
+    def eta(self, running: float = 0.0, kind: str = "sample") -> float | None:
+        """Seconds left (None until some work was timed); ``running``: seconds already spent on
+        the unit of ``kind`` in progress (at most what such a unit takes counts)."""
+        unit = self.unit_seconds()
+        if unit is None:
+            return None
+        with self._lock:
+            left = sum(self.left[k] * unit[k] for k in WORK)
+        return max(0.0, left - min(max(0.0, running), unit[kind]))
+
+    def share(self) -> float | None:
+        """The share of the run's work done, by its timed cost (None until something was timed);
+        it never goes back when a kind of work turns out dearer than first thought."""
+        unit = self.unit_seconds()
+        if unit is None:
+            return None
+        with self._lock:
+            done = sum(self.timed[k] * unit[k] for k in WORK)
+            left = sum(self.left[k] * unit[k] for k in WORK)
+            self._share = max(self._share, done / (done + left) if done + left > 0 else 1.0)
+            return self._share
 
     def event(self, kind: str, pos: int, item: PlanItem | None = None, **kw: Any) -> ProgressEvent:
         """A :class:`ProgressEvent` of this run."""
+        kw.setdefault("share", self.share())
         return ProgressEvent(kind, pos, self.total, item.index if item else -1,
                              self.project.frame_name(item.index) if item else "",
-                             elapsed=time.perf_counter() - self.t0, completed=self.sampled, **kw)
+                             elapsed=self.clock() - self.t0, completed=self.sampled, **kw)
 
 
 class FinishingQueue:
@@ -107,6 +162,11 @@ class FinishingQueue:
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opdm-finish")
         self._pending: list[tuple[int, PlanItem, float, Future]] = []
+
+    def background(self, fn: Any, *args: Any) -> Future:
+        """Run ``fn(*args)`` on the finishing thread, after what is queued there (a sampled frame
+        measured over its regions while the next one samples)."""
+        return self._pool.submit(fn, *args)
 
     def submit(self, pos: int, item: PlanItem, frame_t0: float, fn: Any, *args: Any) -> None:
         """Finish frame ``item`` in the background: ``fn(*args)`` returns (output, result)."""

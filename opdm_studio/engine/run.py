@@ -13,8 +13,9 @@ Paint is decided per region track over a key interval: the in-betweens of one in
 decides every region's paint along its track from key to key, then the frames are finished and
 written one by one (a cancel during sampling still finishes the frames already sampled).
 
-Pieces: :class:`_Work` (what a run does, decided and checked up front), :class:`_Pending` (the
-sampled frames of the current interval), :mod:`~opdm_studio.engine.progress` (counters, ETA,
+Pieces: :class:`_Work` (what a run does, decided and checked up front),
+:class:`~opdm_studio.engine.paint.PendingInterval`
+(the sampled frames of the current interval), :mod:`~opdm_studio.engine.progress` (counters, ETA,
 events; snapping and writing frame i in a background thread while the next one is finished).
 
 No Qt here: the GUI drives :meth:`Colorizer.run` from its worker thread and throttles the events.
@@ -46,12 +47,12 @@ from opdm_studio.engine.layers import (
     write_layers,
 )
 from opdm_studio.engine.models import load_model, resolve_model
-from opdm_studio.engine.paint import FrameDecision, IntervalPainter
+from opdm_studio.engine.paint import FrameDecision, IntervalPainter, PendingInterval
 from opdm_studio.engine.plan import FileHolds, PlanItem, make_plan
 from opdm_studio.engine.progress import FinishingQueue, ProgressEvent, RunProgress
 from opdm_studio.engine.project import ColorizeSettings, FrameResult, Project
 from opdm_studio.errors import Cancelled, ExportError, OPDMError, ProjectError
-from opdm_studio.pipelines.base import CancelToken, Guess, Interval
+from opdm_studio.pipelines.base import CancelToken, Guess, Interval, step_phase
 
 __all__ = ["CancelToken", "Colorizer", "ProgressEvent"]
 
@@ -72,38 +73,6 @@ class _Work:
 CHUNK = 24
 
 
-class _Pending:
-    """The current key interval's sampled frames, and the held drawings waiting for them."""
-
-    def __init__(self) -> None:
-        self.keys: tuple[int, int] | None = None
-        self.palette: Any = None
-        self.count = 0
-        self._items: list[tuple[int, PlanItem, float, dict[str, str], Guess | None]] = []
-
-    def add(self, pos: int, item: PlanItem, frame_t0: float, sources: dict[str, str],
-            guess: Guess | None, palette: Any = None) -> None:
-        """A sampled frame (``guess``), or a held drawing (None) finished after the frames before it."""
-        self.keys = item.keys
-        if guess is not None:
-            self.palette = palette
-            self.count += 1
-            if guess.confidence is not None and guess.confidence.dtype != np.uint8:
-                # Kept as 8 bits: a 1080p interval's confidences in 50 MB rather than 200.
-                guess = Guess(guess.rgb, np.clip(guess.confidence * 255.0 + 0.5, 0, 255).astype(np.uint8))
-        self._items.append((pos, item, frame_t0, sources, guess))
-
-    def guesses(self) -> dict[int, Guess]:
-        """Frame index -> guess of the sampled frames."""
-        return {it.index: g for _, it, _, _, g in self._items if g is not None}
-
-    def take(self) -> list[tuple[int, PlanItem, float, dict[str, str], Guess | None]]:
-        """Everything pending, in plan order; empties it."""
-        out, self._items = self._items, []
-        self.keys, self.count = None, 0
-        return out
-
-
 class Colorizer:
     """Colours the frames of a :class:`Project` between its keyframes (see the module doc).
 
@@ -112,6 +81,9 @@ class Colorizer:
     the project did not write (never in a folder the project reads). Not thread-safe; run it
     from one worker thread and cancel through the token.
     """
+
+    #: The run's time source (progress and ETA); tests give a fake clock.
+    clock = staticmethod(time.perf_counter)
 
     def __init__(self, project: Project, model: Any = None, overwrite: bool = False) -> None:
         self.project = project
@@ -211,8 +183,14 @@ class Colorizer:
         cancel = cancel or CancelToken()
         work = self._prepare(frames, force)
         items, targets, fc = work.items, work.targets, work.fc
-        progress = RunProgress(project, len(items), [it for it in items if it.index in work.todo])
+        snap = fc.settings.snap if fc is not None else "off"
+        painter = IntervalPainter(self.fixer.regions, snap) if snap != "off" else None
+        todo = [it for it in items if it.index in work.todo]
+        progress = RunProgress(project, len(items), todo, self._adapt_steps(fc, todo),
+                               measured=painter is not None, clock=self.clock)
         event = progress.event
+        clock = progress.clock
+        name = project.frame_name
         last_output: list[tuple[int, FrameOutput]] = []   # colours reused by the next held frames
         queue = FinishingQueue()
 
@@ -220,7 +198,6 @@ class Colorizer:
             result.seconds = time.perf_counter() - frame_t0
             result.finished = time.time()
             project.record_result(result)
-            progress.frame_recorded(item)
             if item.kind == "color":
                 last_output[:] = [(item.index, output)]
 
@@ -234,17 +211,28 @@ class Colorizer:
                          decision: FrameDecision | None) -> tuple[FrameOutput, FrameResult]:
             cut = project.cut
             assert fc is not None
+            t0 = clock()
             output = fc.finish(guess, cut.line(item.index), cut.line_rgb(item.index), palette=palette,
                                treatment=trace_treatment(project), decision=decision)
             result = FrameResult(item.index, "done", keys=item.keys, method=fc.settings.method,
                                  recipe=work.recipe, sources=sources)
             self._write_frame(item, output, result, targets[item.index])
+            progress.note("finish", clock() - t0)
             return output, result
+
+        def measure(f: int, guess: Guess, palette: Any) -> Any:
+            """A sampled frame measured over its regions (on the finishing thread)."""
+            assert painter is not None
+            t0 = clock()
+            evidence = painter.evidence(f, guess, palette)
+            progress.note("measure", clock() - t0)
+            return evidence
 
         def finish_plain(pos: int, item: PlanItem, frame_t0: float,
                          sources: dict[str, str]) -> Iterator[ProgressEvent]:
             """A keyframe copied through, or a held drawing taking its source's colours."""
             yield from settle()
+            t0 = clock()
             if item.kind == "key":
                 output, result = self._key_frame(item)
             else:
@@ -253,13 +241,22 @@ class Colorizer:
             result.sources = sources
             self._write_frame(item, output, result, targets[item.index])
             record(item, output, result, frame_t0)
+            progress.note("light", clock() - t0)
             progress.sampled += 1
             yield event("done", pos, item, step=1, steps=1, eta=progress.eta(),
                         result=result, output=output)
 
         def flush() -> Iterator[ProgressEvent]:
             """Decide the pending frames' paint along their tracks, then finish them in order."""
-            decisions = self._decide(pending, fc.settings.snap if fc is not None else "off")
+            guessed = sorted(pending.guesses())
+            if painter is not None and guessed and pending.keys is not None:
+                keys = tuple(name(k) for k in pending.keys)
+                yield event("decide", 0, phase="decide", keys=keys, eta=progress.eta(),
+                            message=f"deciding the paint of {name(guessed[0])}-{name(guessed[-1])}"
+                                    f" (keys {keys[0]} and {keys[1]})")
+            t0 = clock()
+            decisions = self._decide(pending, painter)
+            progress.note("finish", clock() - t0, units=0)
             for pos_, item_, frame_t0_, sources_, guess_ in pending.take():
                 if guess_ is None:
                     yield from finish_plain(pos_, item_, frame_t0_, sources_)
@@ -268,7 +265,7 @@ class Colorizer:
                 queue.submit(pos_, item_, frame_t0_, finish_color, item_, guess_.rgb, pending.palette,
                              sources_, decisions.get(item_.index))
 
-        pending = _Pending()
+        pending = PendingInterval()
         try:
             yield event("start", 0, message=f"{len(work.todo)} of {len(items)} frames to colour")
             for pos, item in enumerate(items, start=1):
@@ -291,7 +288,8 @@ class Colorizer:
                 # What the result is made from, read before its pixels: an edit made while the
                 # frame is coloured leaves it out of date rather than wrongly current.
                 sources = project.sources_of(item.index, item.keys)
-                yield event("frame", pos, item, eta=progress.eta())
+                yield event("frame", pos, item, eta=progress.eta(), phase="sample",
+                            message=f"colouring {name(item.index)}")
                 if pending.keys is not None and (item.keys != pending.keys or item.kind == "key"
                                                   or pending.count >= CHUNK):
                     yield from flush()
@@ -303,15 +301,28 @@ class Colorizer:
                     continue
                 assert fc is not None
                 gen = self._color_guess(fc, item, cancel)
+                keys = (name(item.prev), name(item.next))
+                last_t, adapting_s = frame_t0, 0.0
                 try:
                     while True:
                         try:
-                            j, k = next(gen)
+                            step = next(gen)
                         except StopIteration as stop:
                             guess = stop.value
                             break
-                        yield event("step", pos, item, step=j, steps=k,
-                                    eta=progress.eta(j / max(k, 1)))
+                        j, k = step
+                        now, phase = clock(), step_phase(step)
+                        if phase == "adapt":
+                            progress.note("adapt", now - last_t)
+                            adapting_s += now - last_t
+                            k = fc.adapt_steps(item.next - item.prev + 1)
+                            text = f"adapting to keys {keys[0]} and {keys[1]}: step {j}/{k}"
+                        else:
+                            text = f"colouring {name(item.index)}: step {j}/{k}"
+                        last_t = now
+                        running = 0.0 if phase == "adapt" else now - frame_t0 - adapting_s
+                        yield event("step", pos, item, step=j, steps=k, phase=phase, keys=keys,
+                                    eta=progress.eta(running), message=text)
                 except Cancelled:
                     # The frame being sampled is dropped; the ones sampled before are finished.
                     yield from flush()
@@ -319,8 +330,12 @@ class Colorizer:
                     yield from self._cancelled(event("cancelled", pos, item))
                     return
                 # Progress counts this frame from here: only deciding, snapping and writing are left.
+                progress.note("sample", clock() - frame_t0 - adapting_s)
                 progress.sampled += 1
-                pending.add(pos, item, frame_t0, sources, guess, fc.palette)
+                kept = pending.add(pos, item, frame_t0, sources, guess, fc.palette)
+                if painter is not None and kept is not None:
+                    pending.evidence[item.index] = queue.background(measure, item.index, kept,
+                                                                    fc.palette)
             yield from flush()
             yield from settle()
         except GeneratorExit:
@@ -336,7 +351,7 @@ class Colorizer:
                 pass                # the log keeps every result; the next save folds it
         yield event("finished", len(items), eta=0.0,
                     message=f"{len(work.todo)} frames coloured in "
-                            f"{time.perf_counter() - progress.t0:.1f} s")
+                            f"{clock() - progress.t0:.1f} s")
 
     def _write_frame(self, item: PlanItem, output: FrameOutput, result: FrameResult,
                      targets: dict[str, Path]) -> None:
@@ -364,16 +379,25 @@ class Colorizer:
         ev.message = f"stopped before {ev.name}; finished frames are kept"
         yield ev
 
-    def _decide(self, pending: _Pending, snap: str) -> dict[int, FrameDecision]:
+    def _decide(self, pending: PendingInterval, painter: IntervalPainter | None) -> dict[int, FrameDecision]:
         """The paint of the pending frames, decided along each region's track from key to key
-        with the run's snapping ``snap`` (none with "off": each frame keeps its guess and
-        frame-alone flags). The regions are the fixer's, with the gap the run set up."""
+        by the run's ``painter`` (None with snapping "off": each frame keeps its guess and
+        frame-alone flags), from the evidence measured as they were sampled. The regions are the
+        fixer's, with the gap the run set up."""
         guesses = pending.guesses()
-        if not guesses or pending.keys is None or snap == "off":
+        if not guesses or pending.keys is None or painter is None:
             return {}
         keys = {k: self.project.key_color(k) for k in set(pending.keys)}
-        painter = IntervalPainter(self.fixer.regions, snap)
-        return painter.decide(pending.palette, keys, guesses)
+        evidence = {f: fut.result() for f, fut in pending.evidence.items()}
+        return painter.decide(pending.palette, keys, guesses, evidence)
+
+    @staticmethod
+    def _adapt_steps(fc: FrameColorizer | None, todo: list[PlanItem]) -> int:
+        """Steps of adapting the network to the key intervals with frames to colour (each once)."""
+        if fc is None:
+            return 0
+        intervals = {it.keys for it in todo if it.kind == "color" and it.prev < it.index < it.next}
+        return sum(fc.adapt_steps(b - a + 1) for a, b in intervals)
 
     def _color_guess(self, fc: FrameColorizer, item: PlanItem,
                      cancel: CancelToken) -> Generator[tuple[int, int], None, Guess]:

@@ -3,8 +3,9 @@ token and the loop that drives a DDIM generator.
 
 A *pipeline* colours one drawing from its two keyframes and returns a full-resolution guess
 (colour + confidence) before snapping; the engine snaps it to the palette and puts the original
-lines on top. Pipelines are generators: they yield ``(step, steps)`` after every sampler step (the
-engine turns that into progress) and return the :class:`Guess` (``StopIteration.value``).
+lines on top. Pipelines are generators: they yield ``(step, steps)`` after every step (a
+:class:`Step`, which also says whether it was a sampler step or a step of adapting the network to
+the keys; the engine turns that into progress) and return the :class:`Guess` (``StopIteration.value``).
 """
 from __future__ import annotations
 
@@ -42,6 +43,24 @@ class CancelToken:
         """Raise :class:`Cancelled` if the work should stop."""
         if self._event.is_set():
             raise Cancelled("stopped by the user; finished frames are kept")
+
+
+class Step(tuple):
+    """``(step, steps)`` as a pipeline yields it, with its ``phase``: "sample" (a sampler step) or
+    "adapt" (a step of adapting the network to the key interval, before its first frame samples).
+    A plain 2-tuple to everything that unpacks it."""
+
+    phase: str
+
+    def __new__(cls, step: int, steps: int, phase: str = "sample") -> Step:
+        obj = super().__new__(cls, (int(step), int(steps)))
+        obj.phase = phase
+        return obj
+
+
+def step_phase(step: tuple[int, int]) -> str:
+    """The phase of a yielded step ("sample" for a plain tuple)."""
+    return getattr(step, "phase", "sample")
 
 
 @dataclass(frozen=True)
@@ -156,7 +175,7 @@ def drive_sampler(sampler: Iterator[Any], device: Any, dtype: Any,
             except StopIteration:
                 break
         x0 = step.x0
-        yield (step.index + 1, step.total)
+        yield Step(step.index + 1, step.total)
         if cancel is not None and step.index + 1 < step.total:
             cancel.raise_if_cancelled()
     if x0 is None:

@@ -37,6 +37,7 @@ from opdm_studio.pipelines.base import (
     CancelToken,
     FrameInputs,
     Guess,
+    Step,
     drive_sampler,
     resize,
 )
@@ -80,6 +81,11 @@ class RefinePipeline:
             self._paint = (key, PaintLookup(paint))
         return self._paint[1]
 
+    def adapt_steps(self, length: int) -> int:
+        """Steps of adapting the network to a key interval of ``length`` drawings (keys included)
+        before its first frame samples: the spec's ``adapt_per_frame`` per in-between (0: none)."""
+        return int(self.spec.adapt_per_frame or 0) * max(1, int(length) - 2)
+
     def _network(self, inputs: FrameInputs, cancel: CancelToken | None
                  ) -> Generator[tuple[int, int], None, Any]:
         """The network for this frame: the model, or (spec ``adapt_per_frame``) a copy adapted to the
@@ -87,7 +93,7 @@ class RefinePipeline:
         first frame and kept for the others."""
         if not self.spec.adapt_per_frame or inputs.interval is None:
             return self.model
-        steps = int(self.spec.adapt_per_frame) * max(1, inputs.interval.length - 2)
+        steps = self.adapt_steps(inputs.interval.length)
         key = (inputs.interval.key, inputs.pair)
         if self._adapted is not None and self._adapted[0] == key:
             return self._adapted[1]
@@ -111,7 +117,7 @@ class RefinePipeline:
                 i = next(gen)
                 if cancel is not None:
                     cancel.raise_if_cancelled()
-                yield (i, total)
+                yield Step(i, total, "adapt")
         except StopIteration as stop:
             model = stop.value
         self._adapted = (key, model)

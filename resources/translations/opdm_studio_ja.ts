@@ -1833,12 +1833,20 @@ Colour them again (their fixes are kept)?</source>
         <translation>{n} フレームを {seconds} 秒で彩色しました</translation>
     </message>
     <message>
-        <source>frame {name}: step {step}/{steps}</source>
-        <translation>フレーム {name}: ステップ {step}/{steps}</translation>
+        <source>adapting to keys {first} and {last}: step {step}/{steps}</source>
+        <translation>キー {first} と {last} にモデルを合わせています：ステップ {step}/{steps}</translation>
     </message>
     <message>
-        <source>frame {name} ({frame}/{frames})</source>
-        <translation>フレーム {name}（{frame}/{frames}）</translation>
+        <source>deciding the paint between keys {first} and {last}</source>
+        <translation>キー {first} と {last} の間の塗りを決めています</translation>
+    </message>
+    <message>
+        <source>colouring {name} ({frame}/{frames})</source>
+        <translation>{name} を彩色中（{frame}/{frames}）</translation>
+    </message>
+    <message>
+        <source>{name} finished ({frame}/{frames})</source>
+        <translation>{name} 完了（{frame}/{frames}）</translation>
     </message>
 </context>
 </TS>

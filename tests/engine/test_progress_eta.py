@@ -1,0 +1,136 @@
+"""The cut run's progress tells the truth: what runs, in words, and an ETA that counts the
+adaptation to the keys from the start and, once the first in-between is sampled, stays within 30 %
+of the time really left. Timed with a fake clock: every kind of work costs a fixed number of fake
+seconds (the adaptation dearest per frame, as on a CPU), and the background thread runs inline so
+the fake time is the run's whole time."""
+from __future__ import annotations
+
+from concurrent.futures import Future
+
+import pytest
+
+import opdm_studio.engine.progress as progress_mod
+from opdm_studio.engine.frame import FrameColorizer
+from opdm_studio.engine.paint import IntervalPainter
+from opdm_studio.engine.project import ColorizeSettings, Project
+from opdm_studio.engine.run import Colorizer
+from opdm_studio.pipelines.base import Step
+
+#: Fake seconds per unit of work (per adaptation step, per frame sampled, measured, finished,
+#: per key copied), deliberately unlike the progress model's prior ratios.
+COST = {"adapt": 1.0, "sample": 3.0, "measure": 1.2, "finish": 1.5, "light": 0.2}
+ADAPT_PER_FRAME = 2
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def spend(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class InlineExecutor:
+    """The finishing thread's work done at once, in the caller's thread."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
+    def submit(self, fn, *args):
+        fut: Future = Future()
+        try:
+            fut.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller as the pool would
+            fut.set_exception(exc)
+        return fut
+
+    def shutdown(self, wait: bool = True) -> None:
+        pass
+
+
+@pytest.fixture
+def timed_run(cut_noholds, tmp_path, monkeypatch):
+    """A run of a 10-frame cut with keys 0, 5, 9 where each kind of work costs COST fake seconds;
+    returns (events, total fake seconds, clock)."""
+    clock = FakeClock()
+    monkeypatch.setattr(progress_mod, "ThreadPoolExecutor", InlineExecutor)
+    monkeypatch.setattr(FrameColorizer, "adapt_steps",
+                        lambda self, length: ADAPT_PER_FRAME * max(1, length - 2))
+    adapted: set[tuple[int, int]] = set()
+    real_guess = Colorizer._color_guess
+
+    def color_guess(self, fc, item, cancel):
+        if item.keys not in adapted:             # the network adapts once per key interval
+            adapted.add(item.keys)
+            n = fc.adapt_steps(item.next - item.prev + 1)
+            for i in range(1, n + 1):
+                clock.spend(COST["adapt"])
+                yield Step(i, n + 1, "adapt")
+        clock.spend(COST["sample"])
+        return (yield from real_guess(self, fc, item, cancel))
+
+    def costs(kind, fn):
+        def wrapped(*args, **kwargs):
+            clock.spend(COST[kind])
+            return fn(*args, **kwargs)
+        return wrapped
+
+    monkeypatch.setattr(Colorizer, "_color_guess", color_guess)
+    monkeypatch.setattr(IntervalPainter, "evidence", costs("measure", IntervalPainter.evidence))
+    monkeypatch.setattr(FrameColorizer, "finish", costs("finish", FrameColorizer.finish))
+    monkeypatch.setattr(Colorizer, "_key_frame", costs("light", Colorizer._key_frame))
+    project = Project.create(cut_noholds, tmp_path / "out", keys=[0, 5, 9],
+                             settings=ColorizeSettings(method="flow", snap="auto"))
+    colorizer = Colorizer(project)
+    colorizer.clock = clock
+    events = list(colorizer.run())
+    return events, clock.now, project
+
+
+def test_the_eta_stays_within_30_percent_after_the_first_in_between(timed_run):
+    events, total, _ = timed_run
+    assert events[-1].kind == "finished"
+    # Expected fake time: 7 in-betweens x (sample + measure + finish), 2 x 4 + 2 x 3 adapt steps, 3 keys.
+    assert total == pytest.approx(7 * (3.0 + 1.2 + 1.5) + 14 * 1.0 + 3 * 0.2)
+    first_sampled = next(i for i, e in enumerate(events) if e.kind == "step" and e.phase == "sample")
+    checked = 0
+    for ev in events[first_sampled + 1:-1]:
+        truth = total - ev.elapsed
+        if truth < 0.1 * total:
+            break                                # the last seconds: a fraction of one frame
+        assert ev.eta is not None
+        assert abs(ev.eta - truth) <= 0.3 * truth, (ev.kind, ev.name, ev.eta, truth)
+        checked += 1
+    assert checked >= 10
+
+
+def test_the_first_eta_counts_every_adaptation_step_still_to_come(timed_run):
+    events, total, _ = timed_run
+    first = next(e for e in events if e.kind == "step" and e.phase == "adapt")
+    # Both intervals' adaptation (14 steps of 1 s) is in the estimate from the first step on.
+    assert first.eta is not None and first.eta >= 13 * COST["adapt"]
+    # Before the run timed anything, it does not guess.
+    start = next(e for e in events if e.kind == "start")
+    assert start.eta is None
+
+
+def test_progress_says_what_runs(timed_run):
+    events, _, project = timed_run
+    name = project.frame_name
+    adapting = [e.message for e in events if e.kind == "step" and e.phase == "adapt"]
+    assert adapting[0] == f"adapting to keys {name(0)} and {name(5)}: step 1/8"
+    assert adapting[-1] == f"adapting to keys {name(5)} and {name(9)}: step 6/6"
+    colouring = [e.message for e in events if e.kind == "frame" and e.phase == "sample"]
+    assert f"colouring {name(3)}" in colouring
+    deciding = [e for e in events if e.kind == "decide"]
+    assert [e.keys for e in deciding] == [(name(0), name(5)), (name(5), name(9))]
+    assert deciding[0].message.startswith(f"deciding the paint of {name(1)}-{name(4)}")
+    # The bar moves with the work's cost: monotonic, and past halfway only once half the time is spent.
+    shares = [e.fraction for e in events]
+    assert shares == sorted(shares)
+    total = events[-1].elapsed
+    half = next(e for e in events if e.fraction >= 0.5)
+    assert half.elapsed >= 0.35 * total
