@@ -16,7 +16,7 @@ def _recolour_key_lines(path, rgb=(120, 30, 30)) -> None:
     Image.fromarray(img).save(path)
 
 
-def test_gui_export_writes_the_same_files_as_export_results(qtbot, window, tmp_path):
+def test_gui_export_writes_the_same_files_as_export_results(qtbot, window, tmp_path, dialogs):
     cut = write_cut(tmp_path / "ball_cut", n=6, size=64, keys=(0, None))
     _recolour_key_lines(cut / "color" / "0001.png")
     assert window.open_cut(cut)
@@ -33,6 +33,10 @@ def test_gui_export_writes_the_same_files_as_export_results(qtbot, window, tmp_p
     dlg.psd_box.setChecked(True)
     dlg.open_box.setChecked(False)
     request = dlg.request()
+    dlg.check_panel.wait()
+    if not dlg.check_panel.check.clean:        # the check before export asks: go on
+        from PySide6.QtWidgets import QMessageBox
+        dialogs.answers.append(QMessageBox.StandardButton.Yes)
     dlg.export_button.click()
     qtbot.waitUntil(lambda: not window.busy and not dlg.isVisible(), timeout=60000)
 
