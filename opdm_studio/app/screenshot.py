@@ -30,22 +30,7 @@ from opdm_studio.fileio import atomic_path
 
 def main(argv: list[str] | None = None) -> int:
     """Take the screenshot; returns 0 on success."""
-    parser = argparse.ArgumentParser(prog="python -m opdm_studio.app.screenshot", description=__doc__.split("\n")[0])
-    parser.add_argument("out", help="PNG file to write")
-    parser.add_argument("--cut", help="cut folder (default: the bundled sample cut)")
-    parser.add_argument("--size", default="1400x860", help="window size WxH (1400x860)")
-    parser.add_argument("--mode", default="color", help="viewer mode: line, color, overlay, side, review")
-    parser.add_argument("--frame", type=int, default=None, help="frame index to show (default: middle)")
-    parser.add_argument("--width", type=int, default=1200, help="scale the PNG to this width (1200)")
-    parser.add_argument("--fix", action="store_true",
-                        help="fix the largest wrong region with the fill tool (sample cut only)")
-    parser.add_argument("--export-check", action="store_true",
-                        help="the export dialog's check over the Unpainted view (sample cut only)")
-    parser.add_argument("--play", action="store_true",
-                        help="grab the window while the whole cut plays with the onion skin on")
-    parser.add_argument("--language", choices=("en", "ja"), default="en",
-                        help="interface language of the window (en; ja needs a CJK font, e.g. fonts-noto-cjk)")
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     # A private home: the user's settings, recent files and models stay untouched.
@@ -71,14 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     doc = win.doc
     assert doc is not None
-    # --export-check: frames 13-16 stay uncoloured, as a colourist who has not got to them yet.
-    spans = [(0, 12), (17, doc.n_frames - 1)] if args.export_check else [(0, doc.n_frames - 1)]
-    for first, last in spans:
-        win.timeline.select_range(first, last)
-        win.colorize_selection()
-        if not win.jobs.wait_idle(600):
-            print("colouring did not finish", file=sys.stderr)
-            return 1
+    if not _colour(win, args.export_check):
+        print("colouring did not finish", file=sys.stderr)
+        return 1
     keys = doc.keys()
     frame = args.frame
     if frame is None:
@@ -107,19 +87,59 @@ def main(argv: list[str] | None = None) -> int:
     if args.width and image.width() > args.width:
         image = image.scaledToWidth(args.width, Qt.TransformationMode.SmoothTransformation)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with atomic_path(out) as tmp:
-            if not image.save(str(tmp), "PNG"):
-                raise OSError("Qt could not encode the PNG")
-    except OSError as exc:
-        print(f"cannot write {out}: {exc}", file=sys.stderr)
+    problem = _write_png(image, out)
+    if problem:
+        print(f"cannot write {out}: {problem}", file=sys.stderr)
         return 1
     win.undo.setClean()
     win.close()
     print(f"wrote {out} ({out.stat().st_size // 1024} KB): frame {doc.frame_name(frame)}, "
           f"{win.method} method" + (f"; {win.status_bar.message.text()}" if args.fix else ""))
     return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m opdm_studio.app.screenshot", description=__doc__.split("\n")[0])
+    parser.add_argument("out", help="PNG file to write")
+    parser.add_argument("--cut", help="cut folder (default: the bundled sample cut)")
+    parser.add_argument("--size", default="1400x860", help="window size WxH (1400x860)")
+    parser.add_argument("--mode", default="color", help="viewer mode: line, color, overlay, side, review")
+    parser.add_argument("--frame", type=int, default=None, help="frame index to show (default: middle)")
+    parser.add_argument("--width", type=int, default=1200, help="scale the PNG to this width (1200)")
+    parser.add_argument("--fix", action="store_true",
+                        help="fix the largest wrong region with the fill tool (sample cut only)")
+    parser.add_argument("--export-check", action="store_true",
+                        help="the export dialog's check over the Unpainted view (sample cut only)")
+    parser.add_argument("--play", action="store_true",
+                        help="grab the window while the whole cut plays with the onion skin on")
+    parser.add_argument("--language", choices=("en", "ja"), default="en",
+                        help="interface language of the window (en; ja needs a CJK font, e.g. fonts-noto-cjk)")
+    return parser
+
+
+def _colour(win, export_check: bool) -> bool:
+    """Colour the cut as a user would (select, Colorize, wait); False if it did not finish."""
+    doc = win.doc
+    # --export-check: frames 13-16 stay uncoloured, as a colourist who has not got to them yet.
+    spans = [(0, 12), (17, doc.n_frames - 1)] if export_check else [(0, doc.n_frames - 1)]
+    for first, last in spans:
+        win.timeline.select_range(first, last)
+        win.colorize_selection()
+        if not win.jobs.wait_idle(600):
+            return False
+    return True
+
+
+def _write_png(image, out: Path) -> str | None:
+    """Write the grab atomically; the problem in words, or None."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with atomic_path(out) as tmp:
+            if not image.save(str(tmp), "PNG"):
+                raise OSError("Qt could not encode the PNG")
+    except OSError as exc:
+        return str(exc)
+    return None
 
 
 def export_check_scene(win, window_image):
