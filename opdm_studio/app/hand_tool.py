@@ -14,6 +14,7 @@ from PySide6.QtCore import QEvent, QObject, QPointF, Qt
 from PySide6.QtGui import QAction, QColor, QKeySequence, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QMenu, QToolButton
 
+from opdm_studio.app.actions import plain
 from opdm_studio.app.i18n import translate
 from opdm_studio.app.swatch_tree import swatch_label
 from opdm_studio.app.theme import icon
@@ -54,7 +55,7 @@ class HandTool(QObject):
         a.setShortcut(QKeySequence(key))
         a.setCheckable(True)
         a.setToolTip(tip)
-        a.setIconText(text.replace("&", ""))
+        a.setIconText(plain(text))          # no "(B)" beside the icon in Japanese
         a.toggled.connect(lambda on, kind=kind: self.set_tool(kind, on))
         self.win.addAction(a)
         return a
