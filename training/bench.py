@@ -46,14 +46,14 @@ def bench_preset(preset: str, size: int, batch: int, steps: int, warmup: int, ch
     opt = torch.optim.Adam(params, lr=1e-5)
     g = torch.Generator().manual_seed(0)
     n = batch
-    batch = {k: (torch.rand((n, c, size, size), generator=g) * 2 - 1).to(dev)
-             for k, c in (("line", 1), ("prev", 3), ("target", 3), ("next", 3))}
+    data = {k: (torch.rand((n, c, size, size), generator=g) * 2 - 1).to(dev)
+            for k, c in (("line", 1), ("prev", 3), ("target", 3), ("next", 3))}
     if stage == "refine":   # the flow propagation and its confidence
-        batch["prop"] = (torch.rand((n, 3, size, size), generator=g) * 2 - 1).to(dev)
-        batch["confidence"] = torch.rand((n, 1, size, size), generator=g).to(dev)
-    sec = timed_steps(obj, opt, lambda _i: batch, dev, dt, steps, warmup)
+        data["prop"] = (torch.rand((n, 3, size, size), generator=g) * 2 - 1).to(dev)
+        data["confidence"] = torch.rand((n, 1, size, size), generator=g).to(dev)
+    sec = timed_steps(obj, opt, lambda _i: data, dev, dt, steps, warmup)
     return {"preset": preset, "stage": stage, "params_M": round(model.num_parameters() / 1e6, 2),
-            "size": size, "batch": batch_size(batch), "chain_steps": chain_steps if stage == "train" else 0,
+            "size": size, "batch": batch_size(data), "chain_steps": chain_steps if stage == "train" else 0,
             "device": str(dev), "dtype": str(dt).replace("torch.", ""), "median_s_per_step": round(sec, 3),
             "steps_per_s": round(1.0 / sec, 4), "measured_steps": steps}
 

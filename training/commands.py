@@ -12,10 +12,10 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from opdm_studio.cli_args import (
     Parser,
@@ -228,7 +228,7 @@ def align_main(argv: list[str]) -> int:
         _, mcfg, _ = build_model(cfg)
         train_ds, _, _ = make_datasets(cfg, cfg.size or mcfg.image_size)
         per_step = max(1, cfg.batch) * cfg.accum * int(os.environ.get("WORLD_SIZE", "1"))
-        cfg.steps = max(1, int(round(ns.epochs * len(train_ds) / per_step)))
+        cfg.steps = max(1, int(round(ns.epochs * len(cast(Sized, train_ds)) / per_step)))  # every dataset here has a length
     ev, stopped = run_stoppable(cfg)
     finish_distributed()
     report_end(ev, cfg, "stage 1", stopped)

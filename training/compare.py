@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,11 @@ class ModelColorizer:
             return stop.value.rgb
 
 
+def _drawings(cut: CutSource, a: int, b: int) -> list[np.ndarray]:
+    """The drawings of frames ``a``..``b`` of ``cut`` (a key interval, keys included)."""
+    return [cut.line(k) for k in range(a, b + 1)]
+
+
 def score_model(path: str | Path, cuts: Sequence[CutSource], gap: int = 8, device: str = "auto",
                 working_size: int = 224, flow_size: int = FLOW_SIZE, keep: set[tuple[int, int]] | None = None,
                 shown: dict[tuple[int, int], np.ndarray] | None = None,
@@ -129,7 +135,7 @@ def score_model(path: str | Path, cuts: Sequence[CutSource], gap: int = 8, devic
                 if should_stop is not None and should_stop():
                     raise InterruptedError("comparison stopped")
                 interval = Interval(key=(ci, a, b), position=i - a, length=b - a + 1,
-                                    load=lambda cut=cut, a=a, b=b: [cut.line(k) for k in range(a, b + 1)])
+                                    load=partial(_drawings, cut, a, b))
                 out = colorize(cut.line(i), pa, la, pb, lb, (i - a) / (b - a), pair=(ci, a, b),
                                interval=interval)
                 o, g = to224(out), to224(cut.color(i))

@@ -291,7 +291,7 @@ def _scan_cut(folder: Path, problems: list[str]) -> FolderCut | None:
         if lf is None and line_dir is not None:
             n_missing_lines += 1
         line_files.append(lf)
-    if n_missing_lines:
+    if n_missing_lines and line_dir is not None:     # (only counted where there is a line folder)
         problems.append(f"{folder}: {n_missing_lines} frame(s) have no line art in {line_dir.name}/; "
                         "lines extracted from colour")
     if len(good) < MIN_FRAMES:
@@ -313,7 +313,7 @@ def scan_cuts(root: str | Path, require: bool = True) -> DataReport:
     folders = [root] if is_single else sorted(
         (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
         key=lambda p: natural_key(p.name))
-    cuts = [c for c in (_scan_cut(f, problems) for f in folders) if c is not None]
+    cuts: list[CutSource] = [c for c in (_scan_cut(f, problems) for f in folders) if c is not None]
     report = DataReport(root, cuts, problems)
     if require and not cuts:
         detail = "; ".join(problems[:5]) if problems else "it has no subfolders with colour frames"

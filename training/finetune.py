@@ -80,7 +80,7 @@ def plan_run(run_dir: Path, data: Path, start: str, minutes: float, size: int = 
     none, the app passes its default model).
     """
     val_minutes = max(0.05, min(VAL_MINUTES, minutes / 6))
-    common = dict(data=str(data), size=size, batch=batch, lr=lr, device=device, workers=0, progress=False,
+    common: dict[str, Any] = dict(data=str(data), size=size, batch=batch, lr=lr, device=device, workers=0, progress=False,
                   steps=0, log_every=5, val_frames=4, val_fraction=HOLDOUT_FRACTION, ckpt_every=10 ** 9,
                   ckpt_minutes=val_minutes, val_every=10 ** 9)
     phases = []

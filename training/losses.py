@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +22,7 @@ __all__ = ["content_loss", "ssim", "psnr", "noise_loss", "perceptual_loss", "loa
            "LossWeights", "VGG19Features", "PERCEPTUAL_LAYERS"]
 
 # VGG19 "E" configuration: channels per conv, "M" = max-pool.
-_VGG19 = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+_VGG19: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
           512, 512, 512, 512, "M"]
 # Indices in features of relu1_2, relu2_2, relu3_4, relu4_4, relu5_4: the five layers of Eq. 9.
 PERCEPTUAL_LAYERS = (3, 8, 17, 26, 35)
@@ -37,6 +38,9 @@ def psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 2.0) -> torch.Ten
 
 class VGG19Features(nn.Module):
     """VGG19 convolutional trunk with torchvision's ``features`` indices; returns Eq. 9's layers."""
+
+    mean: torch.Tensor      # buffers (nn.Module's __getattr__ types them loosely)
+    std: torch.Tensor
 
     def __init__(self) -> None:
         super().__init__()
@@ -76,6 +80,7 @@ def load_vgg19(path: str | Path, device: torch.device | str = "cpu") -> VGG19Fea
     if not path.is_file():
         raise CheckpointError(f"{path}: VGG19 weights file not found")
     try:
+        sd: dict[str, Any]
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
             sd = load_file(str(path))
@@ -108,7 +113,11 @@ def perceptual_loss(vgg: VGG19Features, pred: torch.Tensor, target: torch.Tensor
     fp = vgg(pred)
     with torch.no_grad():
         ft = vgg(target)
-    return sum(F.mse_loss(a.float(), b.float()) for a, b in zip(fp, ft, strict=True))
+    terms = [F.mse_loss(a.float(), b.float()) for a, b in zip(fp, ft, strict=True)]
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
 
 
 @dataclass

@@ -27,6 +27,8 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint as grad_checkpoint
 
 from opdm_studio.core.config import LEVELS, InferenceSpec, ModelConfig
+from opdm_studio.core.diffusion import GaussianDiffusion
+from opdm_studio.core.model import OPDM, Conditions
 from opdm_studio.errors import TrainingDataError
 from opdm_studio.pipelines.adapt import gated_composite, refine_loss
 from training.config import OBJECTIVE_NAMES, TrainConfig
@@ -43,8 +45,10 @@ class Objective(nn.Module):
     refs: str = "raw"     # "raw" keys, or keys warped onto the target ("flow-warped", "chain-warped")
     #: What a run leaves unset (TrainConfig lr 0, batch 0, crop -1) gets: see :func:`resolve_defaults`.
     defaults: ClassVar[dict[str, float]] = {"lr": 1e-5, "batch": 1, "crop": 0}
+    model: OPDM                   # submodules: typed here, as nn.Module's __getattr__ types them loosely
+    diffusion: GaussianDiffusion
 
-    def __init__(self, model: nn.Module, diffusion: nn.Module, cfg: TrainConfig,
+    def __init__(self, model: OPDM, diffusion: GaussianDiffusion, cfg: TrainConfig,
                  spec: InferenceSpec) -> None:
         super().__init__()
         self.model, self.diffusion, self.cfg, self.spec = model, diffusion, cfg, spec
@@ -82,7 +86,7 @@ class AlignObjective(Objective):
     name = "align"
     defaults: ClassVar[dict[str, float]] = {"lr": 1e-4, "batch": 10, "crop": 0}   # paper 4.1
 
-    def __init__(self, model: nn.Module, diffusion: nn.Module, cfg: TrainConfig,
+    def __init__(self, model: OPDM, diffusion: GaussianDiffusion, cfg: TrainConfig,
                  spec: InferenceSpec, ssim_weight: float = 0.0) -> None:
         super().__init__(model, diffusion, cfg, spec)
         self.ssim_weight = ssim_weight
@@ -149,7 +153,7 @@ class PaperObjective(Objective):
 
     name = "paper"
 
-    def __init__(self, model: nn.Module, diffusion: nn.Module, cfg: TrainConfig,
+    def __init__(self, model: OPDM, diffusion: GaussianDiffusion, cfg: TrainConfig,
                  spec: InferenceSpec) -> None:
         super().__init__(model, diffusion, cfg, spec)
         self.vgg = None
@@ -164,7 +168,7 @@ class PaperObjective(Objective):
         self.model.freeze_offset_estimators(True)
         return [p for p in self.model.parameters() if p.requires_grad]
 
-    def _denoise(self, x_t: torch.Tensor, t: torch.Tensor, line: torch.Tensor, cond: object) -> torch.Tensor:
+    def _denoise(self, x_t: torch.Tensor, t: torch.Tensor, line: torch.Tensor, cond: Conditions) -> torch.Tensor:
         if self.cfg.grad_ckpt and torch.is_grad_enabled():
             # Recompute activations in backward: memory stays that of one step whatever the chain.
             return grad_checkpoint(self.model.denoise, x_t, t, line, cond, use_reentrant=False)
@@ -237,7 +241,7 @@ class RefineObjective(Objective):
     # per example than whole 224 px frames on a CPU, at the same scale.
     defaults: ClassVar[dict[str, float]] = {"lr": 2e-4, "batch": 4, "crop": 128}
 
-    def __init__(self, model: nn.Module, diffusion: nn.Module, cfg: TrainConfig,
+    def __init__(self, model: OPDM, diffusion: GaussianDiffusion, cfg: TrainConfig,
                  spec: InferenceSpec) -> None:
         super().__init__(model, diffusion, cfg, spec)
         if not 0 <= cfg.t_min <= cfg.t_max < diffusion.T:
@@ -316,7 +320,7 @@ def resolve_defaults(cfg: TrainConfig, name: str, finetuning: bool) -> TrainConf
     return cfg.replace(**changes)
 
 
-def make_objective(name: str, model: nn.Module, diffusion: nn.Module, cfg: TrainConfig,
+def make_objective(name: str, model: OPDM, diffusion: GaussianDiffusion, cfg: TrainConfig,
                    spec: InferenceSpec) -> Objective:
     """The objective ``name`` around ``model``."""
     return OBJECTIVES[name](model, diffusion, cfg, spec)

@@ -46,7 +46,7 @@ def make_grid(rows: list[list[torch.Tensor]], pad: int = 2) -> np.ndarray:
 
 def read_log(path: str | Path) -> list[dict[str, Any]]:
     """Records of a log.jsonl (a torn last line is skipped)."""
-    out = []
+    out: list[dict[str, Any]] = []
     p = Path(path)
     if not p.is_file():
         return out

@@ -62,6 +62,7 @@ def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         tensors["rng.cuda"] = torch.cuda.get_rng_state()
     np_state = np.random.get_state()
+    assert isinstance(np_state, tuple)   # the legacy (MT19937) state: a tuple, never a dict here
     meta = {"numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
             "python": json.loads(json.dumps(random.getstate()))}
     return tensors, meta

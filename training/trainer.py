@@ -28,10 +28,10 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -61,6 +61,10 @@ from training.state import (
     save_training_state,
     train_config_of,
 )
+
+if TYPE_CHECKING:
+    from opdm_studio.core.diffusion import GaussianDiffusion
+    from opdm_studio.core.model import OPDM
 
 MAX_SKIPPED_IN_A_ROW = 20   # non-finite steps in a row before the run gives up
 
@@ -129,7 +133,7 @@ def resolve_objective(cfg: TrainConfig, resume_from: Path | None) -> tuple[str, 
     return name, OBJECTIVES[name].inference_spec(cfg, init_spec)
 
 
-def build_model(cfg: TrainConfig, from_checkpoint: Path | None = None) -> tuple[nn.Module, ModelConfig, nn.Module]:
+def build_model(cfg: TrainConfig, from_checkpoint: Path | None = None) -> tuple[OPDM, ModelConfig, GaussianDiffusion]:
     """The OPDM network (a resumed run's architecture, --init weights or a new preset) and its
     diffusion schedule, on CPU."""
     from opdm_studio.core.diffusion import GaussianDiffusion
@@ -163,10 +167,10 @@ def make_datasets(cfg: TrainConfig, size: int, refs: str = "raw") -> tuple[Datas
         if refs not in triplets.WARPED:
             raise TrainingDataError(f"{SYNTH_REFINE} data serves the refine objective only")
         from training.refine_data import SynthRefineDataset
-        train = SynthRefineDataset(size=size, seed=cfg.seed, crop=crop, refs=refs)
-        val = (SynthRefineDataset(size=size, seed=cfg.seed + 10_000, uses=1, refs=refs)
-               if cfg.val_frames > 0 else None)
-        return train, val, {"root": SYNTH_REFINE, "cuts": "generated on the fly", "frames": None, "problems": []}
+        synth_train = SynthRefineDataset(size=size, seed=cfg.seed, crop=crop, refs=refs)
+        synth_val = (SynthRefineDataset(size=size, seed=cfg.seed + 10_000, uses=1, refs=refs)
+                     if cfg.val_frames > 0 else None)
+        return synth_train, synth_val, {"root": SYNTH_REFINE, "cuts": "generated on the fly", "frames": None, "problems": []}
     report = open_data(cfg.data, synth_frames=cfg.synth_frames, synth_size=cfg.synth_size, seed=cfg.seed)
     train_cuts, val_cuts = split_holdout(report.cuts, cfg.val_fraction if cfg.val_frames > 0 else 0)
     aug = triplets.AugmentConfig() if cfg.augment else triplets.AugmentConfig.off()
@@ -175,7 +179,7 @@ def make_datasets(cfg: TrainConfig, size: int, refs: str = "raw") -> tuple[Datas
                                              refs=refs, flow_size=cfg.flow_size, crop=crop)
     if cfg.synth_ratio > 0:
         train = triplets.MixedDataset(train, synthetic_source(cfg, size, crop, refs), cfg.synth_ratio, cfg.seed)
-    val = None
+    val: Dataset | None = None
     if val_cuts:
         val = triplets.TripletDataset(val_cuts, size=size, gap=gap, augment=triplets.AugmentConfig.off(),
                                       seed=cfg.seed + 1, refs=refs, flow_size=cfg.flow_size)
@@ -393,7 +397,7 @@ def _start(cfg: TrainConfig) -> _Session:
                         pin_memory=device.type == "cuda")
     val_batch = None
     if val_ds is not None and cfg.val_frames > 0 and dd.main:
-        val_batch = to_device(triplets.fixed_batch(val_ds, min(cfg.val_frames, len(val_ds))), device)
+        val_batch = to_device(triplets.fixed_batch(val_ds, min(cfg.val_frames, len(cast(Sized, val_ds)))), device)
     return _Session(cfg, name, run_dir, dd, device, dtype, model, mcfg, objective, wrapped, params, l2sp,
                     opt, ema, loader, val_batch, step)
 

@@ -57,7 +57,7 @@ def _geometry(src_w: int, src_h: int, size: int, aug: AugmentConfig, rng: np.ran
     zoom *= math.cos(rad) + math.sin(rad)
     cx = src_w / 2 + rng.uniform(-1, 1) * max(0.0, src_w - size / (s * zoom)) / 2
     cy = src_h / 2 + rng.uniform(-1, 1) * max(0.0, src_h - size / (s * zoom)) / 2
-    m = cv2.getRotationMatrix2D((cx, cy), angle, s * zoom)
+    m: np.ndarray = cv2.getRotationMatrix2D((cx, cy), angle, s * zoom)   # float64 (2, 3)
     m[0, 2] += size / 2 - cx
     m[1, 2] += size / 2 - cy
     if aug.shift > 0:
@@ -269,7 +269,7 @@ def to_item(imgs: dict[str, np.ndarray], t: float, augment: AugmentConfig,
     if rng.random() < augment.hue:
         permuted = _permute_colors([imgs[k] for k in colour_keys], rng)
         imgs.update(zip(colour_keys, permuted, strict=True))
-    item = {k: color_tensor(imgs[k]) for k in colour_keys}
+    item: dict[str, torch.Tensor] = {k: color_tensor(imgs[k]) for k in colour_keys}
     item["line"] = line_tensor(imgs["line"])
     item["t"] = torch.tensor(t, dtype=torch.float32)
     if "confidence" in imgs:

@@ -16,6 +16,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -79,7 +80,7 @@ def matmul_peak(dtype: torch.dtype, device: torch.device, repeats: int = 5,
         for n in sizes:
             a = torch.randn(n, n, device=device).to(dtype)
             b = torch.randn(n, n, device=device).to(dtype)
-            s = best_time(lambda a=a, b=b: torch.mm(a, b), repeats, device)
+            s = best_time(partial(torch.mm, a, b), repeats, device)
             best = max(best, 2 * n ** 3 / s)
     return best
 

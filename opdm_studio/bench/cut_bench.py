@@ -163,6 +163,7 @@ def _colour(folder: Path, settings_kw: dict[str, Any], keys: list[int],
             done_at.append(time.perf_counter() - t0 - first_event)
             cpu_at.append(time.process_time() - cpu_first)
         if ev.kind == "done":
+            assert ev.result is not None        # a "done" event carries its frame's result
             n_done += 1
             coloured += ev.result.status == "done"
             held += ev.result.status == "held"

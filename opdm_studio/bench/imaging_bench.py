@@ -13,6 +13,8 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -22,6 +24,8 @@ from opdm_studio.imaging.palette import extract_palette
 from opdm_studio.imaging.regions import find_regions
 from opdm_studio.imaging.snapping import snap_to_palette
 
+T = TypeVar("T")
+
 TARGET_S = 0.5
 # Clips of real consecutive colour frames in the evaluation data (DESIGN.md: never copied here).
 REAL_CLIPS = ("AniDoc_sample1", "AniDoc_sample2", "AniDoc_sample3", "AniDoc_sample4",
@@ -29,10 +33,10 @@ REAL_CLIPS = ("AniDoc_sample1", "AniDoc_sample2", "AniDoc_sample3", "AniDoc_samp
               "EISAI_konobi_s01e012_000339", "EISAI_sakura_quest_s01e003_000082")
 
 
-def _timed(fn, repeat: int) -> tuple[float, object]:
+def _timed(fn: Callable[[], T], repeat: int) -> tuple[float, T]:
     """Best wall time of ``repeat`` runs: on a shared machine the minimum is the figure least
     disturbed by other processes (the median is reported alongside by :func:`run`)."""
-    times, out = [], None
+    times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         out = fn()
@@ -106,7 +110,7 @@ def real_check(root: str, guess_heights: tuple[int, ...] = (256,), per_clip: int
 
     if not os.path.isdir(root):
         return None
-    rows = []
+    rows: list[dict[str, Any]] = []
     for clip in REAL_CLIPS:
         frames = sorted(glob.glob(os.path.join(root, clip, "[0-9]*.png")))
         if len(frames) < 3:

@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from opdm_studio.imaging.chain import ChainPropagator
 from opdm_studio.imaging.flow import flowwarp, propagate_two
+from opdm_studio.imaging.regions import find_regions
 
 
 @dataclass
@@ -83,22 +83,12 @@ def _target_mask(task: Task) -> np.ndarray:
 def region_labels(line_mask: np.ndarray) -> tuple[np.ndarray, int]:
     """Closed regions of a line mask: (labels int32, 0 = line, count incl. 0).
 
-    Uses the imaging engineer's ``find_regions`` (gap closing) when it exists; otherwise 4-connected
-    components of the non-line pixels after closing 1-px gaps by dilating the lines once (without
-    that, leaks through broken strokes merge whole figures into the background).
+    The engine's regions (``imaging.regions.find_regions``, with its gap closing), so that the
+    baseline fills the regions a colourist fills.
     """
-    try:
-        from opdm_studio.imaging.regions import find_regions
-    except ImportError:
-        find_regions = None
-    if find_regions is not None:
-        regions = find_regions(line_mask)
-        labels = np.asarray(regions.labels, np.int32)
-        return labels, int(labels.max()) + 1
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
-    closed = cv2.dilate(line_mask.astype(np.uint8), kernel).astype(bool)
-    count, labels = cv2.connectedComponents((~closed).astype(np.uint8), connectivity=4)
-    return labels.astype(np.int32), int(count)
+    regions = find_regions(line_mask)
+    labels = np.asarray(regions.labels, np.int32)
+    return labels, int(labels.max()) + 1
 
 
 def median_per_region(rgb: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:

@@ -184,7 +184,8 @@ def _gt_flow(src: np.ndarray, dst: np.ndarray, method: str) -> np.ndarray:
     g0 = cv2.cvtColor(dst, cv2.COLOR_RGB2GRAY)
     g1 = cv2.cvtColor(src, cv2.COLOR_RGB2GRAY)
     if method == "dis":
-        return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(g0, g1, None)
+        dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        return dis.calc(g0, g1, None)  # type: ignore[call-overload]  # (the stubs lack flow=None)
     if method == "farneback":
         return cv2.calcOpticalFlowFarneback(g0, g1, None, 0.5, 3, 15, 3, 5, 1.2, 0)
     raise ValueError(f"unknown flow method {method!r}")

@@ -23,6 +23,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -178,7 +179,7 @@ def write_cut(out_dir: str | Path, n_frames: int = 24, size: tuple[int, int] = (
     return cut
 
 
-SAMPLE = dict(n_frames=24, size=(960, 540), seed=2024)
+SAMPLE: dict[str, Any] = dict(n_frames=24, size=(960, 540), seed=2024)
 
 
 def make_sample_cut(out_dir: str | Path) -> SynthCut:

@@ -42,7 +42,8 @@ class _PaletteMaker:
         return not len(self._lab) or float(np.min(np.linalg.norm(self._lab - lab, axis=1))) >= self.min_de
 
     def _add(self, rgb, name: str) -> int:
-        self.colors.append(tuple(int(v) for v in rgb))
+        r, g, b = (int(v) for v in rgb)
+        self.colors.append((r, g, b))
         self.names.append(name)
         self._lab = np.vstack([self._lab, _lab(rgb)])
         return len(self.colors) - 1
@@ -52,7 +53,8 @@ class _PaletteMaker:
         for _ in range(200):
             if self._ok(rgb):
                 return self._add(rgb, name)
-            rgb = tuple(int(np.clip(v + self.rng.integers(-25, 26), 0, 255)) for v in rgb)
+            r, g, b = (int(np.clip(v + self.rng.integers(-25, 26), 0, 255)) for v in rgb)
+            rgb = (r, g, b)
         return self.new(name)
 
     def new(self, name: str, sat: tuple[float, float] = (0.25, 0.8),
