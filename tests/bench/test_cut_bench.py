@@ -12,8 +12,15 @@ def test_the_cut_bench_times_the_shipped_model_by_default(capsys):
     r = json.loads(capsys.readouterr().out)
     assert r["model"] == str(default_model_path()) and r["preset"] is None and r["weights"] is None
     assert r["coloured"] == 3 and r["frames_done"] == 5
-    assert r["target"] == "<= 1.5 s per frame"
-    assert r["within_target"] == (r["s_per_frame"] <= cut_bench.TARGET_S_PER_FRAME)
+    assert r["target"] == "<= 0.5 s and 1.0 CPU-s per frame"
+    assert r["within_target"] == (r["s_per_frame"] <= cut_bench.TARGET_S_PER_FRAME
+                                  and r["cpu_s_per_frame"] <= cut_bench.TARGET_CPU_S_PER_FRAME)
+    # The run's ETA against the truth: one record per event, the truth falling to 0 at the end.
+    record = r["eta_record"]
+    assert len(record) > 5 and record[-1][2] == 0.0
+    assert all(a[2] >= b[2] for a, b in zip(record, record[1:], strict=False))
+    assert r["eta_max_error"] is None or r["eta_max_error"] >= 0
+    assert r["first_inbetween_s"] is not None and 0 < r["first_inbetween_s"] <= record[-1][0]
 
 
 def test_a_preset_is_timed_with_random_weights(capsys):
