@@ -28,21 +28,11 @@ from opdm_studio.cli_args import (
     positive_float,
     positive_int,
 )
-from opdm_studio.errors import TrainingDataError
 from training.config import TrainConfig, TrainEvent
 from training.objectives import resolve_defaults
 from training.trainer import build_model, fine_tunes, finish_distributed, make_datasets, resolve_objective, run
 
 EXIT_STOPPED = 130
-
-
-def parse_pair(text: str, option: str, example: str) -> tuple[int, int]:
-    """``"A,B"`` as two integers (TrainingDataError naming the option otherwise)."""
-    try:
-        a, b = (int(x) for x in text.split(","))
-    except ValueError:
-        raise TrainingDataError(f"{option} {text}: expected two numbers like {example}") from None
-    return a, b
 
 
 # The value types of the options (opdm_studio.cli_args: one line and exit 2 for a bad value).
@@ -175,7 +165,7 @@ def stop_on_signals() -> Iterator[threading.Event]:
         return
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
-    def handler(signum: int, frame: Any) -> None:  # noqa: ARG001
+    def handler(_signum: int, _frame: Any) -> None:
         stop.set()
         print("\nstopping after the current step with a checkpoint (Ctrl-C again to abort now)...",
               file=sys.stderr, flush=True)

@@ -7,7 +7,6 @@ weights come from a file the user gives (safetensors, or a torchvision ``.pth`` 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from opdm_studio.core.losses import content_loss, ssim
 from opdm_studio.errors import CheckpointError
 
 __all__ = ["content_loss", "ssim", "psnr", "noise_loss", "perceptual_loss", "load_vgg19", "L2SP",
-           "LossWeights", "VGG19Features", "PERCEPTUAL_LAYERS"]
+           "VGG19Features", "PERCEPTUAL_LAYERS"]
 
 # VGG19 "E" configuration: channels per conv, "M" = max-pool.
 _VGG19: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
@@ -118,17 +117,6 @@ def perceptual_loss(vgg: VGG19Features, pred: torch.Tensor, target: torch.Tensor
     for term in terms[1:]:
         total = total + term
     return total
-
-
-@dataclass
-class LossWeights:
-    """λ of Eq. 10 (paper: noise 1, content 1, perceptual 0.1) and the optional occlusion weight."""
-
-    noise: float = 1.0
-    content: float = 1.0
-    perceptual: float = 0.1
-    occlusion: float = 0.0   # extra L1 weight where flow warping fails (0 = paper's loss)
-    snr_clamp: float = 5.0   # noise-loss weight cap; see noise_loss
 
 
 def noise_loss(x0_pred: torch.Tensor, x0: torch.Tensor, x_t: torch.Tensor, noise: torch.Tensor,

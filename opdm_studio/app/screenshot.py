@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.cut:
             print("--export-check needs the bundled sample cut", file=sys.stderr)
             return 2
-        image = export_check_scene(win, image)
+        image = export_check_scene(win)
     if args.width and image.width() > args.width:
         image = image.scaledToWidth(args.width, Qt.TransformationMode.SmoothTransformation)
     out = Path(args.out)
@@ -142,7 +142,7 @@ def _write_png(image, out: Path) -> str | None:
     return None
 
 
-def export_check_scene(win, window_image):
+def export_check_scene(win):
     """Frame 20 made a keyframe (frames 17-19 and 21-22 out of date), the frame with the most
     unpainted pixels in the Unpainted view, and the export dialog's finished check drawn over
     the window's picture."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -155,7 +155,6 @@ def _combo(values: tuple[str, ...] | list[tuple[str, str]], current: str) -> QCo
 class SettingsDialog(QDialog):
     """Edit :class:`AppSettings`: model, method, device, steps, sizes, snapping, gap, thumbnails."""
 
-    modelsChanged = Signal()
 
     def __init__(self, settings: AppSettings, model_status: str, installed: list[Path],
                  parent: QWidget | None = None) -> None:

@@ -301,11 +301,6 @@ def _machine() -> dict[str, Any]:
     return info
 
 
-def _size(text: str) -> tuple[int, int]:
-    w, h = (int(v) for v in text.lower().split("x"))
-    return w, h
-
-
 def main(argv: list[str]) -> int:
     """Run the fixing benchmark; prints a table or (``--json``) one JSON object."""
     from opdm_studio.cli_args import Parser, UsageError, int_in, int_list, size

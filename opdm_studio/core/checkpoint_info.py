@@ -39,7 +39,6 @@ class CheckpointInfo:
     metadata: dict[str, Any] = field(default_factory=dict)
     num_parameters: int = 0
     dtype: str = "F32"
-    file_size: int = 0
 
 
 def read_header(path: Path) -> tuple[dict[str, Any], int]:
@@ -129,7 +128,7 @@ def check_metadata(path: Path, header: dict[str, Any]
 def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
     """Format, version, config and metadata of a model file, without loading the weights."""
     path = Path(path)
-    header, size = read_header(path)
+    header, _ = read_header(path)
     version, cfg, spec, user = check_metadata(path, header)
     tensors = {k: v for k, v in header.items() if k != "__metadata__"}
     nparams = 0
@@ -142,5 +141,4 @@ def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
         dtypes.add(entry.get("dtype", "?"))
     return CheckpointInfo(path=path, format=FORMAT_NAME, format_version=version, config=cfg,
                           inference=spec,
-                          metadata=user, num_parameters=nparams, dtype="/".join(sorted(dtypes)),
-                          file_size=size)
+                          metadata=user, num_parameters=nparams, dtype="/".join(sorted(dtypes)))

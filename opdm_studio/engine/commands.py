@@ -205,7 +205,7 @@ def _ctrl_c_cancels(token: CancelToken) -> Iterator[None]:
         yield
         return
 
-    def handler(signum, frame):  # noqa: ARG001
+    def handler(_signum, _frame):
         token.cancel()
         print("\nstopping after the current step (Ctrl-C again to abort now)...", file=sys.stderr)
         signal.signal(signal.SIGINT, previous)

@@ -37,7 +37,6 @@ class ModelInfo:
 
     name: str
     path: Path
-    size_bytes: int
     config: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     shipped: bool = False
@@ -108,7 +107,7 @@ def installed_models() -> list[ModelInfo]:
             config, meta = _info_parts(info)
         except CheckpointError:
             pass
-        out.append(ModelInfo(name, p, p.stat().st_size, config, meta, is_shipped))
+        out.append(ModelInfo(name, p, config, meta, is_shipped))
     return out
 
 

@@ -162,7 +162,7 @@ def _label_closed(line_mask: np.ndarray, gap: int) -> np.ndarray:
     labels = lab_f.astype(np.int32)
     if rest.any():
         # Areas the closing swallowed whole (tiny enclosed spaces): their own regions.
-        n2, lab2 = cv2.connectedComponents(rest.astype(np.uint8), connectivity=4, ltype=cv2.CV_32S)
+        _, lab2 = cv2.connectedComponents(rest.astype(np.uint8), connectivity=4, ltype=cv2.CV_32S)
         labels[rest] = lab2[rest] + (n1 - 1)
     return labels
 
