@@ -316,7 +316,8 @@ class SwatchPalette:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> SwatchPalette:
-        """Inverse of :meth:`to_dict` (None or {} = an empty palette)."""
+        """Inverse of :meth:`to_dict` (None or {} = an empty palette). A palette saved before
+        key colours were merged is merged at the default tolerance, as the panel then shows."""
         if not d:
             return cls()
         pal = cls([Swatch.from_dict(x) for x in d.get("swatches", [])], int(d.get("next_id", 1)),
@@ -324,6 +325,8 @@ class SwatchPalette:
         ids = [s.id for s in pal.swatches]
         if len(set(ids)) != len(ids):
             raise ValueError("two swatches share an id")
+        if "tolerance" not in d and pal.swatches:
+            pal.merge()
         return pal
 
     def model_colours(self) -> list[ModelColour]:

@@ -147,3 +147,13 @@ def test_a_region_painted_in_merged_colours_shows_the_swatchs_one_colour():
     assert {tuple(c) for c in out[:, 3:].reshape(-1, 3)} == {(120, 20, 50)}
     p.merge(0)                                   # kept apart: the pixels are left as they are
     assert np.array_equal(paint_regions(img, labels, p, fill_lines=False), img)
+
+
+def test_a_palette_saved_before_merging_is_merged_when_read():
+    p = SwatchPalette(tolerance=0)
+    p.sync(browns())
+    old = p.to_dict()
+    del old["tolerance"], old["model"]          # as projects were saved before
+    q = SwatchPalette.from_dict(old)
+    assert q.tolerance == DEFAULT_TOLERANCE and len(q.live()) == 3 and q.model is None
+    assert len(SwatchPalette.from_dict(p.to_dict()).live()) == 9       # a tolerance of 0 stays 0
