@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QObject, Signal
 
@@ -89,7 +90,7 @@ def duration_text(seconds: float) -> str:
 
 
 #: What each training objective teaches, in words (not its code name).
-OBJECTIVE_TEXT = {"align": QT_TRANSLATE_NOOP("finetune_estimate", "learning to follow the drawings' motion"),
+OBJECTIVE_TEXT: dict[str, Any] = {"align": QT_TRANSLATE_NOOP("finetune_estimate", "learning to follow the drawings' motion"),
                   "paper": QT_TRANSLATE_NOOP("finetune_estimate", "learning to colour from the keys"),
                   "refine": QT_TRANSLATE_NOOP("finetune_estimate", "learning to correct the flow preview's colours")}
 

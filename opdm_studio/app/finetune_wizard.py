@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal
@@ -55,7 +56,7 @@ from training.finetune import read_state, update_state
 __all__ = ["FineTuneWizard", "installed_model_choices", "read_state", "unfinished_runs"]
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
 #: A resumable run's state (training.finetune), in the resume list.
-RUN_STATUS = {"new": QT_TRANSLATE_NOOP("FolderPage", "not started"),
+RUN_STATUS: dict[str, Any] = {"new": QT_TRANSLATE_NOOP("FolderPage", "not started"),
               "running": QT_TRANSLATE_NOOP("FolderPage", "interrupted"),
               "paused": QT_TRANSLATE_NOOP("FolderPage", "paused"),
               "cancelled": QT_TRANSLATE_NOOP("FolderPage", "cancelled"),

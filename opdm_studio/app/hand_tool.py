@@ -69,13 +69,13 @@ class HandTool(QObject):
 
     def _place(self, acts) -> None:
         # Beside the fill tool in the Edit menu and on the toolbar, icons only there.
-        for w in acts.fill.associatedObjects():
-            if isinstance(w, QMenu):
-                after = acts.next_flag if acts.next_flag in w.actions() else None
-                w.insertActions(after, [self.brush, self.lasso, self.smaller, self.bigger])
+        for w in [*(w for w in acts.fill.associatedObjects() if isinstance(w, QMenu)), acts.toolbar]:
+            mine = [self.brush, self.lasso] + ([self.smaller, self.bigger] if isinstance(w, QMenu) else [])
+            if acts.next_flag in w.actions():
+                w.insertActions(acts.next_flag, mine)
+            else:
+                w.addActions(mine)
         tb = acts.toolbar
-        after = acts.next_flag if acts.next_flag in tb.actions() else None
-        tb.insertActions(after, [self.brush, self.lasso])
         for a in (self.brush, self.lasso):
             button = tb.widgetForAction(a)
             if isinstance(button, QToolButton):
@@ -143,13 +143,11 @@ class HandTool(QObject):
         sw = doc.palette.get(sid)
         before = doc.fixes_state()
         try:
-            out = doc.fixer.paint(frame, shape, sid, carry=fixes.panel.carry.isChecked())
+            out = doc.paint(frame, shape, sid, carry=fixes.panel.carry.isChecked())
         except ProjectError:
             doc.restore_fixes(before)
             raise ProjectError(translate("HandTool", "The stroke paints no region: paint inside the "
                                                      "regions, not only on the lines.")) from None
-        for f in out.frames:
-            doc.forget(f)
         label = doc.frame_label(frame)
         if kind == BRUSH:
             text = translate("HandTool", "Brush on frame {frame} with {swatch}").format(frame=label, swatch=swatch_label(sw))

@@ -6,13 +6,15 @@ change. Each undo command says what it changes with a ``kind`` attribute (``"key
 """
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QT_TRANSLATE_NOOP
 from PySide6.QtGui import QUndoStack
 
 from opdm_studio.app.i18n import translate
 
-#: kind -> (one, several) as the prompt lists them, in this order.
-KIND_TEXT = {"keyframe": (QT_TRANSLATE_NOOP("unsaved", "1 keyframe change"),
+#: kind -> (one, several) as the prompt lists them, in this order (QT_TRANSLATE_NOOP: the texts).
+KIND_TEXT: dict[str, tuple[Any, Any]] = {"keyframe": (QT_TRANSLATE_NOOP("unsaved", "1 keyframe change"),
                           QT_TRANSLATE_NOOP("unsaved", "{n} keyframe changes")),
              "fill": (QT_TRANSLATE_NOOP("unsaved", "1 fill"), QT_TRANSLATE_NOOP("unsaved", "{n} fills")),
              "stroke": (QT_TRANSLATE_NOOP("unsaved", "1 brush or lasso stroke"),

@@ -27,6 +27,7 @@ from opdm_studio.engine.hints import HintSet, swatch_of_region
 from opdm_studio.engine.picture_cache import PictureCache
 from opdm_studio.engine.project import FrameResult, KeyFrame, Project
 from opdm_studio.engine.project_home import open_project, project_root_for, sample_cut_path
+from opdm_studio.engine.strokes import Shape
 from opdm_studio.engine.swatches import RGB, Swatch, SwatchPalette
 from opdm_studio.errors import CutError, ProjectError
 
@@ -359,6 +360,17 @@ class Workspace:
             raise ProjectError(f"frame {self.frame_label(i)} has no colour yet: colour it "
                                "(Ctrl+Enter) before fixing its regions")
         out = self.fixer.fill(i, x, y, swatch, carry=carry)
+        for f in out.frames:
+            self.forget(f)
+        return out
+
+    def paint(self, i: int, shape: Shape, swatch: str, carry: bool = True) -> FillOutcome:
+        """The brush or the lasso: the pixels of ``shape`` on coloured frame ``i`` get
+        ``swatch``; the regions it covers whole are carried like a fill."""
+        if not self.has_result(i) and i not in self.project.keyframes:
+            raise ProjectError(f"frame {self.frame_label(i)} has no colour yet: colour it "
+                               "(Ctrl+Enter) before painting on it")
+        out = self.fixer.paint(i, shape, swatch, carry=carry)
         for f in out.frames:
             self.forget(f)
         return out

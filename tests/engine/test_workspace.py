@@ -167,3 +167,23 @@ def test_picture_cache_keeps_the_latest_and_forgets_per_frame():
     assert cache.get(("none", 4), lambda: None) is None and len(cache) == 1   # None is not kept
     cache.forget()
     assert len(cache) == 0
+
+
+def test_paint_a_stroke_and_undo(coloured):
+    from opdm_studio.engine.strokes import BRUSH, Shape
+    ws = coloured
+    heard: list[list[int] | None] = []
+    ws.listen(heard.append)
+    labels = ws.fixer.regions.labels(2)
+    ys, xs = np.nonzero(labels > 0)
+    x, y = int(xs[len(xs) // 2]), int(ys[len(ys) // 2])
+    before = ws.fixes_state()
+    swatch = ws.palette.add((1, 2, 3), "test blue")
+    out = ws.paint(2, Shape.make(BRUSH, [(x, y)], radius=1), swatch.id, carry=False)
+    assert out.frames == [2] and heard == [[2]] and ws.fix_marks(2) == (1, [])
+    assert tuple(ws.result_color(2)[y, x]) == (1, 2, 3)
+    ws.restore_fixes(before)
+    assert tuple(ws.result_color(2)[y, x]) != (1, 2, 3)
+    ws.project.results.pop(1)
+    with pytest.raises(ProjectError, match="no colour"):
+        ws.paint(1, Shape.make(BRUSH, [(x, y)], radius=1), swatch.id)
