@@ -131,3 +131,13 @@ def test_a_colour_model_that_cannot_be_read_is_named_in_the_status_line(qtbot, w
     assert "colour model was not read" in window.status_bar.message.text()
     assert "palette.csv, line 3" in window.status_bar.message.text()
     assert window.doc.palette.model == "palette.csv" and len(window.doc.palette.live()) == 3   # the keys' paint
+
+
+def test_the_sample_cut_opens_with_its_named_colour_model(qtbot, window):
+    from opdm_studio.engine.project_home import sample_cut_path
+    open_synced(qtbot, window, sample_cut_path())
+    pal, panel = window.doc.palette, window.fixes.panel
+    names = {s.full_name for s in pal.live()}
+    assert {"sky", "cloud", "char0 / body", "char0 / body / shadow", "char1 / skin / highlight"} <= names
+    assert len(pal.live()) == 42 and panel.merge_label.text() == "42 key colours in 42 swatches"
+    assert not any("Colour" in t for t in texts(window))
