@@ -18,7 +18,7 @@ import numpy as np
 import shiboken6
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMenu, QToolButton
 
 from opdm_studio.app.actions import plain
 from opdm_studio.app.errors_ui import show_exception
@@ -116,6 +116,8 @@ class Playback(QObject):
         self._thread: threading.Thread | None = None
         self._position = -1                    # the frame shown, for the preparing thread
         self._mode = ""                        # the view mode the thread prepares
+        self._panel_keys: tuple = ()           # the keys the keyframe panel shows, and since when
+        self._panel_at = 0.0
         self._doc = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -188,6 +190,10 @@ class Playback(QObject):
         if toolbar is not None:
             toolbar.addSeparator()
             toolbar.addActions([self.play, self.onion])
+            for a in (self.play, self.onion):      # the toolbar is full: icons, their tooltips say what
+                w = toolbar.widgetForAction(a)
+                if isinstance(w, QToolButton):
+                    w.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
 
     def _cut_changed(self) -> None:
         """Another cut (or none) is open: stop, forget the pictures, follow its changes."""
@@ -335,6 +341,12 @@ class Playback(QObject):
         self._position = frame
         img, _note, offset = picture
         self.win.viewer.set_image(img, offset, doc.size[0])
+        # The keyframe panel (about 10 ms) follows at most four times a second, and at once when
+        # the play enters another key interval.
+        keys, now = doc.neighbours(frame), time.perf_counter()
+        if keys != self._panel_keys or now - self._panel_at > 0.25:
+            self.win.panel.show_frame(doc, frame)
+            self._panel_keys, self._panel_at = keys, now
         first, last = self.span
         text = translate("Playback", "Playing frames {first}-{last} at {fps} frames a second · frame {frame} "
                                      "(Space stops)").format(first=doc.frame_label(first), last=doc.frame_label(last),

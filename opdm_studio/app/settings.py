@@ -193,7 +193,7 @@ class SettingsDialog(QDialog):
         form.addRow(self.tr("Steps"), self.steps_spin)
         # What will run: a model whose spec sets its steps ignores the setting (shown, not edited).
         self._steps = settings.steps
-        self.steps_spin.valueChanged.connect(lambda v: self.steps_spin.isEnabled() and setattr(self, "_steps", v))
+        self.steps_spin.valueChanged.connect(self._steps_edited)
         self.steps_note = QLabel()
         self.steps_note.setObjectName("stepsNote")
         self.steps_note.setWordWrap(True)
@@ -242,6 +242,10 @@ class SettingsDialog(QDialog):
             if self.model_box.findData(path) < 0:
                 self.model_box.addItem(Path(path).name, path)
             self.model_box.setCurrentIndex(self.model_box.findData(path))
+
+    def _steps_edited(self, value: int) -> None:
+        if self.steps_spin.isEnabled():
+            self._steps = value
 
     def _show_steps(self) -> None:
         n = model_steps(str(self.model_box.currentData()))
