@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from opdm_studio.core.ssim import SIGMA, WINDOW, ssim_map
+from opdm_studio.core.ssim import SIGMA, WINDOW, moments, ssim_map
 
 
 def _gaussian_window(size: int = WINDOW, sigma: float = SIGMA) -> torch.Tensor:
@@ -39,11 +39,7 @@ def _ssim(a: torch.Tensor, b: torch.Tensor, data_range: float, window: int, redu
     def blur(x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(F.conv2d(x, kx, groups=c), ky, groups=c)
 
-    mu_a, mu_b = blur(a), blur(b)
-    saa = blur(a * a) - mu_a * mu_a
-    sbb = blur(b * b) - mu_b * mu_b
-    sab = blur(a * b) - mu_a * mu_b
-    s = ssim_map(mu_a, mu_b, saa, sbb, sab, data_range)
+    s = ssim_map(*moments(a, b, blur), data_range)
     per_image = s.flatten(1).mean(1)
     return per_image.mean() if reduce else per_image
 

@@ -7,6 +7,7 @@ the refine pipeline's adaptation) each blur their own way and share everything e
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 #: Stabilising constants: C1 = (K1 * data range)^2, C2 = (K2 * data range)^2.
@@ -16,6 +17,15 @@ WINDOW = 11
 SIGMA = 1.5
 
 T = TypeVar("T")   # a numpy array or a torch tensor
+
+
+def moments(a: T, b: T, blur: Callable[[T], T]) -> tuple[T, T, T, T, T]:
+    """The local means, variances and covariance of two images under ``blur`` (the window)."""
+    mu_a, mu_b = blur(a), blur(b)
+    var_a = blur(a * a) - mu_a * mu_a  # type: ignore[operator]
+    var_b = blur(b * b) - mu_b * mu_b  # type: ignore[operator]
+    cov = blur(a * b) - mu_a * mu_b  # type: ignore[operator]
+    return mu_a, mu_b, var_a, var_b, cov
 
 
 def ssim_map(mu_a: T, mu_b: T, var_a: T, var_b: T, cov: T, data_range: float) -> T:

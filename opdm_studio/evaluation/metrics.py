@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from opdm_studio.core.ssim import K1, K2, SIGMA, WINDOW, contrast_structure, ssim_map
+from opdm_studio.core.ssim import K1, K2, SIGMA, WINDOW, contrast_structure, moments, ssim_map
 
 _RADIUS = WINDOW // 2   # scikit-image: int(truncate 3.5 * sigma 1.5 + 0.5) = 5 -> an 11x11 window
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)   # Wang, Simoncelli, Bovik 2003
@@ -45,10 +45,7 @@ def _blur(x: np.ndarray) -> np.ndarray:
 
 def _ssim_maps(x: np.ndarray, y: np.ndarray, data_range: float) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel SSIM and contrast-structure (cs) maps of one float64 channel."""
-    mx, my = _blur(x), _blur(y)
-    sxx = _blur(x * x) - mx * mx
-    syy = _blur(y * y) - my * my
-    sxy = _blur(x * y) - mx * my
+    mx, my, sxx, syy, sxy = moments(x, y, _blur)
     return ssim_map(mx, my, sxx, syy, sxy, data_range), contrast_structure(sxx, syy, sxy, data_range)
 
 
