@@ -10,9 +10,11 @@ reads the strokes from the viewer's mouse events; Alt-click picks a swatch as wi
 """
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt
 from PySide6.QtGui import QAction, QColor, QKeySequence, QPainterPath, QPen
-from PySide6.QtWidgets import QGraphicsPathItem, QMenu, QToolButton
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem, QMenu, QToolButton
 
 from opdm_studio.app.actions import plain
 from opdm_studio.app.i18n import translate
@@ -32,6 +34,8 @@ class HandTool(QObject):
         self.radius: int | None = None          # brush radius in frame pixels (None: from the cut's size)
         self._points: list[tuple[float, float]] | None = None
         self._item: QGraphicsPathItem | None = None
+        self._ring: QGraphicsEllipseItem | None = None      # the brush's size under the pointer
+        self._at: QPointF | None = None
         acts = win.acts
         self.brush = self._act(translate("HandTool", "&Brush"), "P", "mdi6.brush", BRUSH,
                                translate("HandTool", "Brush (P): paint with the current swatch where the "
@@ -94,10 +98,12 @@ class HandTool(QObject):
         if on:
             viewer.set_tool(kind)
             viewer.viewport().setCursor(Qt.CursorShape.CrossCursor)
+            viewer.viewport().setMouseTracking(True)      # the brush's ring follows the pointer
             if self.win.doc is not None and not self.win.busy:   # a stroke then carries at once
                 self.win.doc.warm_fixes(self.win.current_frame())
         elif viewer.tool == kind:
             viewer.set_tool("pan")
+        self._show_ring(None)
 
     def brush_radius(self) -> int:
         """The brush radius in frame pixels (at first a hundredth of the cut's smaller side)."""
@@ -112,6 +118,7 @@ class HandTool(QObject):
         new = round(r * factor)
         new = new if new != r else r + (1 if factor > 1 else -1)
         self.radius = int(min(MAX_RADIUS, max(MIN_RADIUS, new)))
+        self._show_ring(self._at)
         self.win.status(translate("HandTool", "Brush size {size} px").format(size=2 * self.radius + 1))
 
     def paint(self, kind: str, points: list[tuple[float, float]]) -> None:
@@ -139,7 +146,8 @@ class HandTool(QObject):
         if kind == LASSO and len(points) < 3:
             raise ProjectError(translate("HandTool", "Enclose and fill: draw round the part to paint, "
                                                      "holding the mouse button down."))
-        shape = Shape.make(kind, points, self.brush_radius())
+        # The pixel under the pointer (scene coordinates are frame pixels, x in [px, px + 1)).
+        shape = Shape.make(kind, [(math.floor(x), math.floor(y)) for x, y in points], self.brush_radius())
         sw = doc.palette.get(sid)
         before = doc.fixes_state()
         try:
@@ -165,6 +173,12 @@ class HandTool(QObject):
         if viewer.tool not in (BRUSH, LASSO) or not viewer.has_image():
             return False
         kind = event.type()
+        if kind == QEvent.Type.Leave:
+            self._show_ring(None)
+            return False
+        if kind == QEvent.Type.MouseMove and self._points is None:
+            self._show_ring(viewer.mapToScene(event.position().toPoint()) if viewer.tool == BRUSH else None)
+            return False
         if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
             p = viewer.mapToScene(event.position().toPoint())
             if event.modifiers() & Qt.KeyboardModifier.AltModifier:
@@ -184,6 +198,27 @@ class HandTool(QObject):
             self.win.guard(self.paint, viewer.tool, points)
             return True
         return False
+
+    def _show_ring(self, at: QPointF | None) -> None:
+        """The brush's size as a ring centred on ``at`` (scene = frame pixels; None hides it)."""
+        self._at = at
+        scene = self.win.viewer.scene()
+        if self._ring is None or self._ring.scene() is not scene:
+            if at is None:
+                return
+            self._ring = QGraphicsEllipseItem()
+            pen = QPen(QColor(255, 255, 255, 200), 1.0)
+            pen.setCosmetic(True)
+            self._ring.setPen(pen)
+            self._ring.setZValue(12)
+            scene.addItem(self._ring)
+        if at is None:
+            self._ring.setVisible(False)
+            return
+        r = self.brush_radius() + 0.5        # round the pixel under the pointer, as it paints
+        x, y = math.floor(at.x()) + 0.5, math.floor(at.y()) + 0.5
+        self._ring.setRect(x - r, y - r, 2 * r, 2 * r)
+        self._ring.setVisible(True)
 
     def _draw(self) -> None:
         # The stroke as it is drawn: the brush at its true width, the lasso's outline.

@@ -62,9 +62,18 @@ def test_brush_paints_with_the_current_swatch_and_undoes(qtbot, coloured):
     win.undo.redo()
     assert region_colour(win, 3, BALL) == green.rgb
     assert model.data(model.index(3), FixRole)[2]
-    # [ and ] change the brush size.
+    # [ and ] change the brush size; a ring of that size follows the pointer.
+    vp = win.viewer.viewport()
+    p = QPointF(win.viewer.mapFromScene(QPointF(20.5, 20.5)))
+    QApplication.sendEvent(vp, QMouseEvent(QEvent.Type.MouseMove, p, vp.mapToGlobal(p), Qt.MouseButton.NoButton,
+                                           Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier))
+    ring = win.hand._ring
+    assert ring is not None and ring.isVisible() and ring.rect().width() == 3
     win.hand.resize_brush(1.25)
     assert win.hand.radius == 2 and "Brush size 5 px" in win.status_bar.message.text()
+    assert ring.rect().width() == 5 and ring.rect().center() == QPointF(20.5, 20.5)
+    win.acts.fill.trigger()
+    assert not ring.isVisible()
 
 
 def test_enclose_and_fill_carries_where_it_covers_a_region(qtbot, coloured):
