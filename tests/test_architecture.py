@@ -1,7 +1,8 @@
 """The architecture's rules, checked on the source (docs/architecture.md states them).
 
 Walks every module of ``opdm_studio`` and ``training`` (imports anywhere in a module count, lazy
-ones included: a cycle held together by a function-level import is still a cycle).
+ones included: a cycle held together by a function-level import is still a cycle; only imports
+for type checkers, under ``if TYPE_CHECKING:``, never run and make no cycle).
 """
 from __future__ import annotations
 
@@ -40,12 +41,25 @@ def _resolve(name: str) -> str | None:
     return None
 
 
-def _imports(module: str, path: Path) -> list[tuple[str, list[str], int]]:
-    """(imported module, names taken from it, line) for every import in the file."""
+def _type_only(tree: ast.AST) -> set[int]:
+    """Ids of the import nodes under ``if TYPE_CHECKING:`` (for type checkers, never run)."""
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            out |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
+    return out
+
+
+def _imports(module: str, path: Path, type_only: bool = True) -> list[tuple[str, list[str], int]]:
+    """(imported module, names taken from it, line) for every import in the file (without the
+    type checkers' ones when ``type_only`` is False)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     pkg = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    skip = set() if type_only else _type_only(tree)
     out = []
     for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
         if isinstance(node, ast.Import):
             out += [(a.name, [], node.lineno) for a in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -59,10 +73,10 @@ def _imports(module: str, path: Path) -> list[tuple[str, list[str], int]]:
     return out
 
 
-def _graph() -> dict[str, set[str]]:
+def _graph(type_only: bool = True) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {m: set() for m in MODULES}
     for module, path in MODULES.items():
-        for name, _names, _line in _imports(module, path):
+        for name, _names, _line in _imports(module, path, type_only):
             target = _resolve(name)
             if target is not None and target != module:
                 graph[module].add(target)
@@ -70,7 +84,7 @@ def _graph() -> dict[str, set[str]]:
 
 
 def test_no_import_cycles():
-    graph = _graph()
+    graph = _graph(type_only=False)
     state: dict[str, int] = {}
     stack: list[str] = []
     cycles: list[list[str]] = []

@@ -3,17 +3,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence, QUndoStack
-from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar, QToolButton
+from PySide6.QtWidgets import QMenu, QToolBar, QToolButton
 
 from opdm_studio import paths
 from opdm_studio.app.i18n import translate
 from opdm_studio.app.theme import icon
 from opdm_studio.app.viewer import MODES, mode_label
+
+if TYPE_CHECKING:   # (the window's module imports this one: for type checkers only)
+    from opdm_studio.app.main_window import MainWindow
 
 MODE_ICONS = {"line": "mdi6.draw", "color": "mdi6.palette-swatch", "overlay": "mdi6.layers",
               "side": "mdi6.view-column", "review": "mdi6.alert-decagram", "unpainted": "mdi6.format-paint"}
@@ -30,10 +33,10 @@ class WindowActions:
     ``win`` is the main window: its command methods (``open_dialog``, ``save``, ``colorize_selection``,
     ...) are the actions' slots, and a triggered action runs through its ``guard`` (errors become
     dialogs). The actions are added to the window itself, so their shortcuts work wherever the
-    focus is. (No import of the window's module here: it imports this one.)
+    focus is. (The window's module is imported for type checkers only: it imports this one.)
     """
 
-    def __init__(self, win: QMainWindow, undo: QUndoStack, mode: str) -> None:
+    def __init__(self, win: MainWindow, undo: QUndoStack, mode: str) -> None:
         self._win = win
         self._file_actions(win)
         self._undo_actions(win, undo)
@@ -47,7 +50,7 @@ class WindowActions:
         self._build_menus()
         self.toolbar = self._build_toolbar()
 
-    def _file_actions(self, win: QMainWindow) -> None:
+    def _file_actions(self, win: MainWindow) -> None:
         K = QKeySequence.StandardKey
         self.open = self._act(translate("WindowActions", "&Open cut..."), win.open_dialog, K.Open,
                               "mdi6.folder-open")
@@ -57,7 +60,7 @@ class WindowActions:
                                 "mdi6.export")
         self.quit = self._act(translate("WindowActions", "&Quit"), win.close, K.Quit)
 
-    def _undo_actions(self, win: QMainWindow, undo: QUndoStack) -> None:
+    def _undo_actions(self, win: MainWindow, undo: QUndoStack) -> None:
         K = QKeySequence.StandardKey
         self.undo = undo.createUndoAction(win, translate("WindowActions", "&Undo"))
         self.undo.setShortcut(K.Undo)
@@ -71,7 +74,7 @@ class WindowActions:
             act.setIconText(plain(act.text()))
             changed.connect(lambda _text, act=act: shiboken6.isValid(act) and act.setIconText(plain(act.text())))
 
-    def _frame_actions(self, win: QMainWindow) -> None:
+    def _frame_actions(self, win: MainWindow) -> None:
         self.key = self._act(translate("WindowActions", "Mark / unmark &keyframe"), win.toggle_key, "K",
                              "mdi6.key")
         self.promote = self._act(translate("WindowActions", "&Promote and re-colour neighbours"),
@@ -85,7 +88,7 @@ class WindowActions:
         self.last = self._act(translate("WindowActions", "&Last frame"), lambda: win.go_to(10 ** 9), "End",
                               "mdi6.page-last")
 
-    def _colour_actions(self, win: QMainWindow) -> None:
+    def _colour_actions(self, win: MainWindow) -> None:
         K = QKeySequence.StandardKey
         self.colorize = self._act(translate("WindowActions", "&Colorize selection"), win.colorize_selection,
                                   ["Ctrl+Return", "Ctrl+Enter"], "mdi6.palette",
@@ -109,7 +112,7 @@ class WindowActions:
         self.zoom_out = self._act(translate("WindowActions", "Zoom &out"), lambda: viewer.zoom_by(0.8),
                                   K.ZoomOut)
 
-    def _tool_actions(self, win: QMainWindow, viewer: Any) -> None:
+    def _tool_actions(self, win: MainWindow, viewer: Any) -> None:
         self.pick = self._act(translate("WindowActions", "Colour &picker"), viewer.set_pick_mode, "I",
                               checkable=True)
         self.pick.setIcon(icon("mdi6.eyedropper"))
@@ -128,12 +131,12 @@ class WindowActions:
                                    translate("WindowActions", "Jump to the next region flagged for review, "
                                                               "through the whole cut (N)"))
 
-    def _help_actions(self, win: QMainWindow) -> None:
+    def _help_actions(self, win: MainWindow) -> None:
         self.logs = self._act(translate("WindowActions", "Open &log folder"), lambda: QDesktopServices.openUrl(
             QUrl.fromLocalFile(str(paths.log_dir()))))
         self.about = self._act(translate("WindowActions", "&About OPDM Studio"), win.about)
 
-    def _mode_actions(self, win: QMainWindow, mode: str) -> None:
+    def _mode_actions(self, win: MainWindow, mode: str) -> None:
         self.mode_group = QActionGroup(win)
         self.modes: dict[str, QAction] = {}
         for n, m in enumerate(MODES, start=1):

@@ -55,7 +55,8 @@ def show_exception(parent: QWidget | None, exc: BaseException) -> None:
     else:
         details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         log.error("unexpected error:\n%s", details)
-        _handler.flush()
+        if _handler is not None:        # (logging set up: the log file has the traceback now)
+            _handler.flush()
         show_unexpected(parent, f"{type(exc).__name__}: {exc}", details)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QGroupBox, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
@@ -15,6 +16,9 @@ from opdm_studio.app.i18n import translate
 from opdm_studio.engine.export_check import ExportCheck, check_frame, check_range, spans
 from opdm_studio.errors import OPDMError
 from opdm_studio.imaging.unpainted import Unpainted
+
+if TYPE_CHECKING:   # (the window's module imports this one: for type checkers only)
+    from opdm_studio.app.main_window import MainWindow
 
 log = logging.getLogger("opdm_studio.app")
 MAX_LISTED = 6      # frames named one by one in the unpainted line; the rest are counted
@@ -172,7 +176,7 @@ class ExportCheckPanel(QGroupBox):
         """Close the dialog and show the first frame with unpainted pixels in the main window's
         Unpainted view, zoomed on its largest spot (the dialog's parent is the main window)."""
         dlg = self.window()
-        win = dlg.parentWidget()
+        win = cast("MainWindow | None", dlg.parentWidget())
         if not self.check.unpainted or getattr(dlg, "running", False) or win is None:
             return
         frame = min(self.check.unpainted)

@@ -7,7 +7,7 @@ import logging
 import threading
 from typing import Any
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QObject, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QObject, Signal, SignalInstance
 
 from opdm_studio.app.i18n import translate
 from training.config import TrainConfig
@@ -69,11 +69,11 @@ class StepTimer(QObject):
                 self._emit(self.measured, key, timing, stop)
 
     @staticmethod
-    def _emit(signal: Signal, key: str, value: object, stop: threading.Event) -> None:
+    def _emit(signal: SignalInstance, key: str, value: object, stop: threading.Event) -> None:
         if stop.is_set():
             return
         try:
-            signal.emit(key, value)  # type: ignore[attr-defined]
+            signal.emit(key, value)
         except RuntimeError:          # the page was closed meanwhile
             pass
 

@@ -4,6 +4,7 @@ install the fine-tuned model (and colour with it), or keep the current one (noth
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
@@ -24,6 +25,9 @@ from opdm_studio.app.i18n import translate
 from opdm_studio.errors import OPDMError
 from training.compare import Comparison, read_comparison
 from training.finetune import read_state
+
+if TYPE_CHECKING:   # (the wizard's module imports this one: for type checkers only)
+    from opdm_studio.app.finetune_wizard import FineTuneWizard
 
 
 def closer_percent(gain_db: float) -> float:
@@ -132,7 +136,7 @@ class ResultPage(QWizardPage):
     def initializePage(self) -> None:
         """Show the comparison the training page computed."""
         from opdm_studio.app.finetune_training import to_pixmap
-        self.run_dir = self.wizard().current_run()
+        self.run_dir = cast("FineTuneWizard", self.wizard()).current_run()
         self.installed, self.decided = None, False
         self.accept_btn.setEnabled(True)
         self.reject_btn.setEnabled(True)

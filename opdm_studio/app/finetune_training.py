@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QObject, Qt, QThread, Signal, Slot
@@ -17,6 +17,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QV
 
 from opdm_studio.errors import OPDMError
 from training.finetune import read_state, spent_minutes, update_state
+
+if TYPE_CHECKING:   # (the wizard's module imports this one: for type checkers only)
+    from opdm_studio.app.finetune_wizard import FineTuneWizard
 
 #: What each phase is, for the status line.
 PHASE_TEXT = {"align": QT_TRANSLATE_NOOP("TrainPage", "stage 1 (offset estimators)"),
@@ -161,7 +164,7 @@ class TrainPage(QWizardPage):
         lay.addWidget(self.plot_help)
         lay.addWidget(self.sample, 1)
         self.run_dir: Path | None = None
-        self.thread: QThread | None = None
+        self.train_thread: QThread | None = None
         self.worker: TrainWorker | None = None
         self.outcome = ""
         self.phase_name = ""
@@ -172,7 +175,7 @@ class TrainPage(QWizardPage):
 
     def initializePage(self) -> None:
         """Create the run (or pick the resumed one) and start training."""
-        self.run_dir = self.wizard().run_to_train()
+        self.run_dir = cast("FineTuneWizard", self.wizard()).run_to_train()
         st = read_state(self.run_dir)
         self.outcome = st.get("status", "")
         self.budget_s = float(st.get("minutes", 0.0)) * 60
@@ -186,14 +189,14 @@ class TrainPage(QWizardPage):
 
     def start(self) -> None:
         """Start or resume the worker thread."""
-        if self.thread is not None or self.run_dir is None:
+        if self.train_thread is not None or self.run_dir is None:
             return
         self.outcome = ""
         update_state(self.run_dir, status="running")
-        self.thread = QThread(self)
+        self.train_thread = QThread(self)
         self.worker = TrainWorker(self.run_dir)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.work)
+        self.worker.moveToThread(self.train_thread)
+        self.train_thread.started.connect(self.worker.work)
         self.worker.progress.connect(self._progress)
         self.worker.validated.connect(self._validated)
         self.worker.phase.connect(self._phase)
@@ -204,7 +207,7 @@ class TrainPage(QWizardPage):
         self.pause_btn.setEnabled(True)
         self.resume_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
-        self.thread.start()
+        self.train_thread.start()
         self.completeChanged.emit()
 
     def pause(self) -> None:
@@ -221,13 +224,13 @@ class TrainPage(QWizardPage):
             self.status.setText(self.tr("Cancelling after this step..."))
 
     def _stop_thread(self) -> None:
-        if self.thread is not None:
-            self.thread.quit()
-            self.thread.wait()
-            self.thread.deleteLater()
+        if self.train_thread is not None:
+            self.train_thread.quit()
+            self.train_thread.wait()
+            self.train_thread.deleteLater()
             if self.worker is not None:
                 self.worker.deleteLater()
-        self.thread = None
+        self.train_thread = None
         self.worker = None
 
     @Slot(str, int, int)
@@ -256,7 +259,7 @@ class TrainPage(QWizardPage):
             self.plot.refresh(self.run_dir)
 
     def _phase_text(self, name: str) -> str:
-        return self.tr(PHASE_TEXT[name]) if name in PHASE_TEXT else name
+        return self.tr(PHASE_TEXT[name]) if name in PHASE_TEXT else name  # type: ignore[arg-type]  # (NOOP: object)
 
     @Slot(object)
     def _validated(self, val: dict) -> None:
@@ -320,10 +323,10 @@ class TrainPage(QWizardPage):
         """Pause a running worker and wait for it (wizard closed or app quitting)."""
         if self.worker is not None:
             self.worker.stop.set()
-        if self.thread is not None:
-            self.thread.quit()
-            self.thread.wait()
-            self.thread = None
+        if self.train_thread is not None:
+            self.train_thread.quit()
+            self.train_thread.wait()
+            self.train_thread = None
             self.worker = None
             if self.run_dir is not None and read_state(self.run_dir).get("status") == "running":
                 update_state(self.run_dir, status="paused")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal
@@ -52,6 +52,9 @@ from opdm_studio.errors import OPDMError
 from training.config import TrainConfig
 from training.estimate import StepTiming
 from training.finetune import read_state, update_state
+
+if TYPE_CHECKING:
+    from training.data import DataReport
 
 __all__ = ["FineTuneWizard", "installed_model_choices", "read_state", "unfinished_runs"]
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
@@ -147,6 +150,10 @@ class FolderPage(QWizardPage):
         if d:
             self.folder.setText(d)
 
+    def folder_path(self) -> Path:
+        """The cuts folder typed or chosen."""
+        return Path(self.folder.text().strip())
+
     def resume_run(self) -> Path | None:
         """The selected unfinished run, if any."""
         items = self.runs.selectedItems()
@@ -181,23 +188,22 @@ class CheckPage(QWizardPage):
         lay.addWidget(self.summary)
         lay.addWidget(self.problems)
         lay.addWidget(scroll, 1)
-        self.report = None
+        self.report: DataReport | None = None
 
     def initializePage(self) -> None:
         """Scan the folder; an unusable folder shows why and blocks Next."""
         from training.data import scan_cuts
         from training.triplets import preview_triplets
-        folder = Path(self.wizard().page(FineTuneWizard.FOLDER).folder.text().strip())
+        folder = cast(FineTuneWizard, self.wizard()).folder_page.folder_path()
         self.report = None
         self.preview.clear()
         try:
-            self.report = scan_cuts(folder)
+            r = self.report = scan_cuts(folder)
         except OPDMError as exc:
             self.summary.setText(self.tr("<b>This folder cannot be used.</b> {reason}").format(reason=exc))
             self.problems.setPlainText("")
             self.completeChanged.emit()
             return
-        r = self.report
         sizes = ", ".join(f"{w}x{h}" for w, h in r.sizes)
         self.summary.setText(self.tr("{cuts} usable cut(s), {frames} frames, frame size(s) {sizes}.").format(
             cuts=len(r.cuts), frames=r.n_frames, sizes=sizes))
@@ -216,6 +222,9 @@ class CheckPage(QWizardPage):
 
 class SettingsPage(QWizardPage):
     """Start model, minutes of training (and the steps they buy here), working size, device, name."""
+
+    # The working-size box (tests read ``page.size``) shadows QWidget.size() on this page.
+    size: QSpinBox  # type: ignore[assignment]
 
     def __init__(self) -> None:
         super().__init__()
@@ -281,7 +290,7 @@ class SettingsPage(QWizardPage):
 
     def folder(self) -> Path:
         """The cuts folder chosen on the first page."""
-        return Path(self.wizard().page(FineTuneWizard.FOLDER).folder.text().strip())
+        return cast(FineTuneWizard, self.wizard()).folder_page.folder_path()
 
     def timing_config(self, start: str) -> TrainConfig:
         """The run a fine-tuning from ``start`` trains, for a timing."""
@@ -388,36 +397,37 @@ class FineTuneWizard(QWizard):
         super().__init__(parent)
         self.setWindowTitle(self.tr("Fine-tune the colouring model"))
         self.setObjectName("fineTuneWizard")
-        self.setPage(self.FOLDER, FolderPage())
+        self.folder_page, self.settings_page = FolderPage(), SettingsPage()
+        self.train_page, self.result_page = TrainPage(), ResultPage()
+        self.setPage(self.FOLDER, self.folder_page)
         self.setPage(self.CHECK, CheckPage())
-        self.setPage(self.SETTINGS, SettingsPage())
-        self.setPage(self.TRAIN, TrainPage())
-        self.setPage(self.RESULT, ResultPage())
+        self.setPage(self.SETTINGS, self.settings_page)
+        self.setPage(self.TRAIN, self.train_page)
+        self.setPage(self.RESULT, self.result_page)
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
         self.resize(820, 680)
         self.finished.connect(self._on_finished)
 
     def run_to_train(self) -> Path:
         """The run the training page trains: the one chosen for resuming, or a new one."""
-        folder = self.page(self.FOLDER)
-        resumed = folder.resume_run()
+        resumed = self.folder_page.resume_run()
         if resumed is not None:
             return resumed
-        return self.page(self.SETTINGS).make_run(Path(folder.folder.text().strip()))
+        return self.settings_page.make_run(self.folder_page.folder_path())
 
     def current_run(self) -> Path | None:
         """The run the training page trains (None before it started)."""
-        return self.page(self.TRAIN).run_dir
+        return self.train_page.run_dir
 
     def _on_finished(self, _result: int) -> None:
-        self.page(self.TRAIN).shutdown()
-        self.page(self.SETTINGS).timer.cancel()
-        inst = self.page(self.RESULT).installed
+        self.train_page.shutdown()
+        self.settings_page.timer.cancel()
+        inst = self.result_page.installed
         if inst is not None:
             self.modelInstalled.emit(str(inst))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
         """Closing pauses a running training (resumable next time) and stops measuring."""
-        self.page(self.TRAIN).shutdown()
-        self.page(self.SETTINGS).timer.cancel()
+        self.train_page.shutdown()
+        self.settings_page.timer.cancel()
         super().closeEvent(event)

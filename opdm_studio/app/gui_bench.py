@@ -110,9 +110,11 @@ def measure_latency(method: str, n: int, size: int, steps: int, workdir: Path) -
     if not win.open_cut(cut):
         raise RuntimeError(f"cannot open the benchmark cut {cut}")
     # The synthetic cut paints every frame (ground truth): keep only the first and last as keys.
-    for k in win.doc.keys():
+    doc = win.doc
+    assert doc is not None              # (open_cut succeeded)
+    for k in doc.keys():
         if k not in (0, n - 1):
-            win.doc.unmark_key(k)
+            doc.unmark_key(k)
     gaps: list[float] = []
     clock = QElapsedTimer()
     clock.start()
@@ -235,8 +237,8 @@ def main(argv: list[str]) -> int:
     out: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                  "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.system()}",
                  "python": platform.python_version()}
-    with tempfile.TemporaryDirectory(prefix="opdm-gui-bench-") as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="opdm-gui-bench-") as tmp_name:
+        tmp = Path(tmp_name)
         first = [measure_launch([], tmp / f"home_first_{i}") for i in range(args.repeat)]
         cut = _make_cut(tmp / "launch_cut", 48, 1024)
         with_cut = [measure_launch([str(cut)], tmp / f"home_cut_{i}") for i in range(args.repeat)]

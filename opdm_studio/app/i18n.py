@@ -29,9 +29,12 @@ _installed: list[QTranslator] = []
 _current = "en"
 
 
-def translate(context: str, text: str) -> str:
-    """``text`` in the interface language (``context``: the class or module it belongs to)."""
-    return QCoreApplication.translate(context, text)
+def translate(context: str, text: object) -> str:
+    """``text`` in the interface language (``context``: the class or module it belongs to).
+
+    ``text`` is a string, often one marked with ``QT_TRANSLATE_NOOP`` (which PySide6's stubs type
+    as ``object``)."""
+    return QCoreApplication.translate(context, str(text))
 
 
 def translations_dir() -> Path | None:

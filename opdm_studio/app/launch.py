@@ -21,6 +21,7 @@ def make_app(argv: list[str] | None = None, language: str | None = None):
     app = QApplication.instance()
     if app is None:
         app = QApplication([sys.argv[0] if sys.argv else "opdm-studio", *(argv or [])])
+    assert isinstance(app, QApplication)      # (a widgets application, never a core one here)
     app.setApplicationName("OPDM Studio")
     app.setOrganizationName("OPDM Studio")
     apply_dark_theme(app)

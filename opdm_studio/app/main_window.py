@@ -65,7 +65,7 @@ class MainWindow(QMainWindow):
         self.fixes = FixTool(self)                   # fill tool, palette, next flagged region
         self._build_layout()
         self.acts = WindowActions(self, self.undo, self._mode)
-        self.acts.fill.toggled.connect(lambda on: on and self.fixes.warm())
+        self.acts.fill.toggled.connect(lambda on: self.fixes.warm() if on else None)
         self.hand = self.fixes.hand_tools()          # brush, enclose and fill (beside the fill tool)
         self.playback = Playback(self)               # Space plays, O onion skin (Playback menu)
         self.acts.fill_recent(self.settings.recent, self.open_cut)

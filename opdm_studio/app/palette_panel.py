@@ -28,9 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from opdm_studio.app.document import Document
 from opdm_studio.app.swatch_tree import IdRole, SwatchTree, swatch_label, swatch_name
 from opdm_studio.app.theme import icon
-from opdm_studio.engine.swatches import RGB, hex_of
+from opdm_studio.engine.swatches import RGB, Swatch, hex_of
 
 ANYWAY = QT_TRANSLATE_NOOP("PalettePanel", "Delete anyway (its regions show red)")
 
@@ -45,10 +46,10 @@ class PalettePanel(QWidget):
         super().__init__(parent)
         self.setObjectName("palettePanel")
         self._edit = edit
-        self.doc = None
+        self.doc: Document | None = None
         self.list = SwatchTree()
         self.list.currentItemChanged.connect(self._on_current)
-        self.list.itemDoubleClicked.connect(lambda item, _col: item.data(0, IdRole) and self.recolour_dialog())
+        self.list.itemDoubleClicked.connect(lambda item, _col: self.recolour_dialog() if item.data(0, IdRole) else None)
         self.current_label = QLabel(self.tr("No swatch"))
         self.model_label = QLabel("")
         self.model_label.setWordWrap(True)
@@ -112,10 +113,15 @@ class PalettePanel(QWidget):
 
     # ------------------------------------------------------------------ showing
 
-    def set_document(self, doc) -> None:
+    def set_document(self, doc: Document | None) -> None:
         """Show the swatches of ``doc`` (None clears)."""
         self.doc = doc
         self.refresh()
+
+    def _open(self) -> Document:
+        """The open cut (the palette's edits are enabled only while one is open)."""
+        assert self.doc is not None
+        return self.doc
 
     def refresh(self) -> None:
         """Rebuild the list from the document's palette, keeping the current swatch."""
@@ -131,7 +137,7 @@ class PalettePanel(QWidget):
         self.tolerance.blockSignals(True)
         self.tolerance.setValue(pal.tolerance if pal is not None else 0.0)
         self.tolerance.blockSignals(False)
-        keys = [s for s in pal.swatches if s.in_keys] if pal is not None else []
+        keys: list[Swatch] = [s for s in pal.swatches if s.in_keys] if pal is not None else []
         shown = sum(1 for s in keys if not s.merged)
         self.merge_label.setText(self.tr("{keys} key colours in {swatches} swatches").format(
             keys=len(keys), swatches=shown) if keys else "")
@@ -169,25 +175,25 @@ class PalettePanel(QWidget):
         """Add a swatch and make it current."""
         made: list[str] = []
         self._edit(self.tr("Add swatch {name}").format(name=name or hex_of(rgb)),
-                   lambda: made.append(self.doc.palette.add(rgb, name).id))
+                   lambda: made.append(self._open().palette.add(rgb, name).id))
         if made:
             self.set_current(made[0])
 
     def recolour(self, swatch_id: str, rgb: RGB) -> None:
         """Change a swatch's colour (every region painted with it follows)."""
-        s = self.doc.palette.get(swatch_id)
+        s = self._open().palette.get(swatch_id)
         self._edit(self.tr("Recolour {name} to {hex}").format(name=swatch_label(s), hex=hex_of(rgb)),
-                   lambda: self.doc.palette.recolour(swatch_id, rgb))
+                   lambda: self._open().palette.recolour(swatch_id, rgb))
 
     def rename(self, swatch_id: str, name: str) -> None:
         """Rename a swatch."""
-        s = self.doc.palette.get(swatch_id)
+        s = self._open().palette.get(swatch_id)
         self._edit(self.tr("Rename {name} to {new}").format(name=swatch_label(s), new=name),
-                   lambda: self.doc.palette.rename(swatch_id, name))
+                   lambda: self._open().palette.rename(swatch_id, name))
 
     def delete(self, swatch_id: str, replacement: str | None = None, force: bool = False) -> None:
         """Delete a swatch (refused while used unless replaced, or ``force``: shown red)."""
-        doc = self.doc
+        doc = self._open()
         s = doc.palette.get(swatch_id)
 
         def change() -> None:
@@ -216,7 +222,7 @@ class PalettePanel(QWidget):
         sid = self.current_swatch()
         if self.doc is None or sid is None:
             return
-        s = self.doc.palette.get(sid)
+        s = self._open().palette.get(sid)
         c = QColorDialog.getColor(QColor(*s.rgb), self, self.tr("Colour of {name}").format(name=swatch_label(s)))
         if c.isValid():
             self.recolour(sid, (c.red(), c.green(), c.blue()))
@@ -226,7 +232,7 @@ class PalettePanel(QWidget):
         sid = self.current_swatch()
         if self.doc is None or sid is None:
             return
-        s = self.doc.palette.get(sid)
+        s = self._open().palette.get(sid)
         name, ok = QInputDialog.getText(self, self.tr("Rename swatch"), self.tr("Name:"), text=swatch_name(s))
         if ok and name.strip() and name.strip() != s.name:
             self.rename(sid, name.strip())
@@ -236,12 +242,12 @@ class PalettePanel(QWidget):
         sid = self.current_swatch()
         if self.doc is None or sid is None:
             return
-        s = self.doc.palette.get(sid)
-        if not s.in_keys and not self.doc.hints.count_swatch(sid):
+        s = self._open().palette.get(sid)
+        if not s.in_keys and not self._open().hints.count_swatch(sid):
             self.delete(sid)
             return
-        others = [x for x in self.doc.palette.live() if x.id != sid]
-        anyway = self.tr(ANYWAY)
+        others = [x for x in self._open().palette.live() if x.id != sid]
+        anyway = self.tr(ANYWAY)  # type: ignore[arg-type]  # (PySide6 types QT_TRANSLATE_NOOP as object)
         choices = [self.tr("Replace with {name} {hex}").format(name=swatch_label(x), hex=hex_of(x.rgb))
                    for x in others] + [anyway]
         answer, ok = QInputDialog.getItem(
@@ -262,17 +268,17 @@ class PalettePanel(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, self.tr("Import a colour model"), "",
                                               self.tr("Colour models (*.gpl *.json *.csv)"))
         if path:
-            self._edit(self.tr("Import colour model"), lambda: self.doc.palette.import_file(path))
+            self._edit(self.tr("Import colour model"), lambda: self._open().palette.import_file(path))
 
     def export_dialog(self) -> None:
         """Write the palette as a GIMP .gpl or a JSON palette."""
         if self.doc is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, self.tr("Export the colour model"), f"{self.doc.name}.gpl",
+        path, _ = QFileDialog.getSaveFileName(self, self.tr("Export the colour model"), f"{self._open().name}.gpl",
                                               self.tr("GIMP palette (*.gpl);;JSON palette (*.json);;CSV colour "
                                                       "model (*.csv)"))
         if path:
-            self.doc.palette.export_file(path)
+            self._open().palette.export_file(path)
 
     def _tolerance_changed(self, value: float) -> None:
         pal = self.doc.palette if self.doc is not None else None

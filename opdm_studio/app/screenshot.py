@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             print("--fix needs the bundled sample cut (its ground truth is known)", file=sys.stderr)
             return 2
         frame = fix_largest_wrong_region(win, args.frame)
-    win.frames.thumbs.wait(10000)
+    if win.frames.thumbs is not None:
+        win.frames.thumbs.wait(10000)
     end = time.perf_counter() + 1.0
     while time.perf_counter() < end:   # let thumbnails and the last repaint land
         app.processEvents()
@@ -205,16 +206,16 @@ def fix_largest_wrong_region(win, frame: int | None) -> int:
     doc = win.doc
     doc.sync_palette()                  # (read in the background after opening: make sure)
     win.fixes.panel.refresh()
-    truth = generate_cut(**SAMPLE)      # type: ignore[arg-type]
+    truth = generate_cut(**SAMPLE)
     best: tuple[int, int, int] | None = None       # area, frame, label
     for f in ([frame] if frame is not None else doc.coloured_frames()):
         lab = doc.fixer.regions.labels(f)
         wrong = np.flatnonzero(region_colours(lab, truth.colors[f])[1:]
                                != region_colours(lab, doc.result_color(f))[1:]) + 1
         areas = np.bincount(lab.ravel())
-        for k in wrong:
-            if best is None or areas[k] > best[0]:
-                best = (int(areas[k]), f, int(k))
+        for w in wrong:
+            if best is None or areas[w] > best[0]:
+                best = (int(areas[w]), f, int(w))
     if best is None:
         return frame if frame is not None else doc.coloured_frames()[0]
     _, f, k = best

@@ -93,7 +93,7 @@ class AppSettings:
         recent = s.value("files/recent", [])
         if isinstance(recent, str):  # QSettings returns a bare string for one-element lists
             recent = [recent]
-        out.recent = [str(r) for r in (recent or [])][:MAX_RECENT]
+        out.recent = [str(r) for r in (recent if isinstance(recent, list) else [])][:MAX_RECENT]
         out.method = method_name(out.method)   # "opdm", the old name of "model", in older settings
         if out.method not in METHODS:
             out.method = "model"

@@ -99,8 +99,10 @@ class StatusBar:
         self.message.setText(text)
         if timeout_ms:
             # The label is the timer's context: the call is dropped if the window is gone by then.
-            QTimer.singleShot(timeout_ms, self.message,
-                              lambda t=text: self.message.text() == t and self.message.setText(""))
+            def clear() -> None:
+                if self.message.text() == text:
+                    self.message.setText("")
+            QTimer.singleShot(timeout_ms, self.message, clear)
 
     def show_swatch(self, rgb: tuple[int, int, int], name: str = "") -> str:
         """Show a colour as a chip (the current swatch, or a picked colour), with the swatch's

@@ -109,7 +109,14 @@ class SwatchTree(QTreeWidget):
         """Rebuild the items from ``palette`` (None: empty)."""
         self.blockSignals(True)
         self.clear()
-        for group, sets in paint_sets(palette) if palette is not None else []:
+        if palette is not None:
+            self._add_sets(palette)
+        self.expandAll()
+        self.blockSignals(False)
+
+    def _add_sets(self, palette: SwatchPalette) -> None:
+        """The items of ``palette``'s paint sets, under their group titles."""
+        for group, sets in paint_sets(palette):
             parent = self.invisibleRootItem()
             if group:
                 head = QTreeWidgetItem([group])
@@ -125,8 +132,6 @@ class SwatchTree(QTreeWidget):
                 parent.addChild(first)
                 for s in paint[1:]:
                     first.addChild(self._item(s, palette, lead=False))
-        self.expandAll()
-        self.blockSignals(False)
 
     @staticmethod
     def _item(s: Swatch, palette: SwatchPalette, lead: bool, tones: tuple[RGB, ...] = ()) -> QTreeWidgetItem:
@@ -150,11 +155,13 @@ class SwatchTree(QTreeWidget):
 
     def swatch_items(self) -> list[QTreeWidgetItem]:
         """The items of swatches, in display order (group titles left out)."""
-        out = []
+        out: list[QTreeWidgetItem] = []
 
         def walk(item: QTreeWidgetItem) -> None:
             for n in range(item.childCount()):
                 child = item.child(n)
+                if child is None:
+                    continue
                 if child.data(0, IdRole):
                     out.append(child)
                 walk(child)
@@ -174,7 +181,7 @@ class SwatchTree(QTreeWidget):
         """Select the item of ``swatch_id`` (none when it is not shown), without signals."""
         self.blockSignals(True)
         hit = next((it for it in self.swatch_items() if it.data(0, IdRole) == swatch_id), None)
-        self.setCurrentItem(hit) if hit is not None else self.setCurrentItem(None)  # type: ignore[arg-type]
+        self.setCurrentItem(hit) if hit is not None else self.setCurrentItem(None)  # type: ignore[call-overload]  # (Qt takes None: no current item)
         if hit is None:
             self.clearSelection()
         else:

@@ -288,12 +288,13 @@ class FrameDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self._model = model
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         """Tile size follows the thumbnail size."""
         img = self._model.image_size()
         return QSize(img.width() + 8, img.height() + 26)
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
         """Draw the tile."""
         painter.save()
         try:
@@ -301,7 +302,8 @@ class FrameDelegate(QStyledItemDelegate):
         finally:
             painter.restore()
 
-    def _paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def _paint(self, painter: QPainter, option: QStyleOptionViewItem,
+               index: QModelIndex | QPersistentModelIndex) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         r = option.rect.adjusted(2, 2, -2, -2)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
@@ -411,7 +413,8 @@ class TimelineView(QListView):
         """Sorted rows of the selected frames."""
         return sorted(i.row() for i in self.selectionModel().selectedIndexes())
 
-    def currentChanged(self, current: QModelIndex, previous: QModelIndex) -> None:
+    def currentChanged(self, current: QModelIndex | QPersistentModelIndex,
+                       previous: QModelIndex | QPersistentModelIndex) -> None:
         """Tell the window which frame is current."""
         super().currentChanged(current, previous)
         self.viewport().update()
@@ -466,4 +469,4 @@ def _first_local_file(mime) -> str | None:
 
 def _is_image_drop(mime) -> bool:
     p = _first_local_file(mime)
-    return bool(p) and p.lower().endswith(IMAGE_SUFFIXES)
+    return p is not None and p.lower().endswith(IMAGE_SUFFIXES)

@@ -6,7 +6,7 @@ keyframes side by side, low-confidence regions tinted for review) and shown as o
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView, QWidget
 
@@ -284,7 +284,7 @@ class Viewer(QGraphicsView):
         """True while a region is outlined."""
         return self._box.isVisible()
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+    def drawForeground(self, painter: QPainter, rect: QRectF | QRect) -> None:
         """Draw the hint text when nothing is shown."""
         if self.has_image():
             return

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, Self
 
 import numpy as np
 
@@ -71,7 +71,7 @@ class Workspace:
     # ------------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, folder: str | os.PathLike) -> Workspace:
+    def open(cls, folder: str | os.PathLike) -> Self:
         """Open a cut folder (or a project folder / file); resumes the cut's existing project."""
         return cls(open_project(folder))
 
