@@ -99,3 +99,15 @@ def test_a_fill_during_the_play_is_shown_at_once(qtbot, coloured):
     win.doc.forget(3)                        # what a fill or a finished frame does
     assert pb._generation > gen
     pb.stop()
+
+
+def test_space_plays_and_stops_wherever_the_focus_is(qtbot, coloured):
+    from PySide6.QtCore import Qt
+    win = coloured
+    win.timeline.setFocus()
+    qtbot.keyClick(win.timeline, Qt.Key.Key_Space)
+    assert win.playback.playing and win.playback.play.isChecked()
+    qtbot.keyClick(win.viewer, Qt.Key.Key_Space)
+    assert not win.playback.playing
+    qtbot.keyClick(win.viewer, Qt.Key.Key_O)
+    assert win.playback.skin.on and win.playback.onion.isChecked()
