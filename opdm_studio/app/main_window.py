@@ -346,15 +346,18 @@ class MainWindow(QMainWindow):
     def _on_progress(self, p: Progress) -> None:
         self.status_bar.job_progress(p)
         if self.doc is not None and self.jobs.kind == "colorize":
+            for f, rgb in p.previews.items():
+                self.doc.set_preview(f, rgb)   # a first picture while its interval is coloured
             for f in p.frames:
-                self.doc.forget(f)       # the timeline hears it (frames_changed)
-            if self.current_frame() in p.frames:
+                self.doc.drop_preview(f)       # its result now; the timeline hears it (frames_changed)
+            if self.current_frame() in p.frames or self.current_frame() in p.previews:
                 self.refresh_view()
 
     def _on_finished(self, outcome: Outcome) -> None:
         self.status_bar.job_ended()
         self._update_actions()
         if self.doc is not None:
+            self.doc.clear_previews()
             self.doc.forget()            # the timeline hears it (frames_changed) and repaints
         if outcome.kind == "colorize" and self.doc is not None:
             self.refresh_view()

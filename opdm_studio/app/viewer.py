@@ -54,6 +54,9 @@ def compose(doc, frame: int, mode: str) -> tuple[np.ndarray, str, int]:
         return _pad_label(line), "", 0
     if mode == "color":
         if color is None:
+            preview = doc.preview(frame)
+            if preview is not None:
+                return preview, translate("viewer", "being coloured: a first picture, its paint not decided yet"), 0
             return _pad_label(line), translate("viewer", "not coloured yet: showing the line art"), 0
         return doc.composite(frame), "", 0
     if mode == "overlay":

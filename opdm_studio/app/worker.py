@@ -48,6 +48,7 @@ class Progress:
     eta_s: float | None
     message: str
     frames: list[int]           # cut indices finished since the previous report
+    previews: dict[int, Any] = field(default_factory=dict)   # first pictures of frames being coloured
 
 
 @dataclass
@@ -138,6 +139,7 @@ class ColorizeWorker(QObject):
         done = total = 0
         fraction, eta = 0.0, None
         pending: list[int] = []
+        previews: dict[int, Any] = {}
         last_emit = 0.0
         message = ""
         cancel = self._cancel
@@ -150,6 +152,9 @@ class ColorizeWorker(QObject):
                 eta = ev.eta
                 if ev.kind == "done" and ev.index >= 0:
                     pending.append(int(ev.index))
+                    previews.pop(int(ev.index), None)
+                if ev.kind == "preview" and ev.index >= 0:
+                    previews[int(ev.index)] = ev.picture
                 if ev.kind in ("done", "skip"):
                     done = ev.frame
                 if ev.kind == "cancelled":
@@ -158,8 +163,8 @@ class ColorizeWorker(QObject):
                 now = time.perf_counter()
                 # Throttle: the GUI repaints at most ~20 times a second whatever the job does.
                 if now - last_emit >= MIN_INTERVAL_S:
-                    self._emit(fraction, done, total, eta, message, pending)
-                    pending = []
+                    self._emit(fraction, done, total, eta, message, pending, previews)
+                    pending, previews = [], {}
                     last_emit = now
                 if cancel.cancelled and job.kind != "colorize":
                     break  # the engine checks the token itself; other jobs stop here
@@ -174,13 +179,13 @@ class ColorizeWorker(QObject):
             log.error("unexpected error in %s job:\n%s", job.kind, details)
             outcome = Outcome(job.kind, done, total, time.perf_counter() - t0, error=exc, details=details)
         outcome.meta = job.meta
-        self._emit(fraction, done, total, None, message, pending)
+        self._emit(fraction, done, total, None, message, pending, previews)
         self._busy.clear()
         self.finished.emit(outcome)
 
     def _emit(self, fraction: float, done: int, total: int, eta: float | None, message: str,
-              frames: list[int]) -> None:
-        self.progress.emit(Progress(fraction, done, total, eta, message, list(frames)))
+              frames: list[int], previews: dict[int, Any] | None = None) -> None:
+        self.progress.emit(Progress(fraction, done, total, eta, message, list(frames), dict(previews or {})))
 
 
 class WorkerThread:

@@ -180,12 +180,14 @@ class FrameColorizer:
     def iter_guess(self, line_u8: np.ndarray, prev_rgb: np.ndarray, next_rgb: np.ndarray,
                    prev_line_u8: np.ndarray | None = None, next_line_u8: np.ndarray | None = None,
                    t: float = 0.5, cancel: CancelToken | None = None, seed: int | None = None,
-                   pair_id: Hashable = None, interval: Interval | None = None
+                   pair_id: Hashable = None, interval: Interval | None = None,
+                   preview: Callable[[np.ndarray], None] | None = None
                    ) -> Generator[tuple[int, int], None, Guess]:
         """The pipeline's full-resolution colour guess, before snapping: a generator of
         ``(step, steps)`` returning the :class:`~opdm_studio.pipelines.base.Guess` (uint8 (H, W, 3)
         colours and, where the pipeline knows it, the keys' warp confidence). Selects the key pair
-        :meth:`finish` snaps to."""
+        :meth:`finish` snaps to. ``preview``: called with a first picture where the pipeline has
+        one long before its guess."""
         h, w = line_u8.shape[:2]
         for name, img in (("previous keyframe", prev_rgb), ("next keyframe", next_rgb)):
             if img.shape[:2] != (h, w):
@@ -197,7 +199,7 @@ class FrameColorizer:
             cancel.raise_if_cancelled()
         inputs = FrameInputs(line_u8, prev_rgb, next_rgb, pair.prev_line, pair.next_line, t,
                              self.settings.seed if seed is None else int(seed), pair.key, interval,
-                             paint=pair.palette.colors)
+                             paint=pair.palette.colors, preview=preview)
         guess = yield from self.pipeline(inputs, cancel)
         return guess
 

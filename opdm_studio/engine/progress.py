@@ -21,8 +21,9 @@ class ProgressEvent:
     """One progress report of :meth:`Colorizer.run` (cheap: no image copies).
 
     kind: "start" (plan ready), "frame" (a frame starts), "step" (a step of the frame's work
-    finished: ``phase`` says which), "decide" (an interval's paint is being decided), "done" (a
-    frame finished and is saved; ``result`` and ``output`` set), "skip" (already finished
+    finished: ``phase`` says which), "decide" (an interval's paint is being decided), "preview"
+    (a first picture of a frame before it is finished: ``picture``, its colours without lines),
+    "done" (a frame finished and is saved; ``result`` and ``output`` set), "skip" (already finished
     earlier), "finished" (all done), "cancelled" (stopped; finished frames kept). ``message``:
     what runs, in a sentence (the command line's words; the app says it from the fields).
     """
@@ -43,6 +44,7 @@ class ProgressEvent:
     phase: str = ""              # what runs: "adapt" (to the keys), "sample", "decide", "" (other)
     keys: tuple[str, str] = ("", "")   # the interval's keyframes (file names), for adapt / decide
     share: float | None = None   # share of the run's work done, by its timed cost (the engine sets it)
+    picture: Any = None          # "preview": the frame's colours so far, uint8 (H, W, 3), no lines
 
     @property
     def fraction(self) -> float:

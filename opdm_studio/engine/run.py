@@ -300,7 +300,8 @@ class Colorizer:
                     yield from finish_plain(pos, item, frame_t0, sources)
                     continue
                 assert fc is not None
-                gen = self._color_guess(fc, item, cancel)
+                previews: list[np.ndarray] = []
+                gen = self._color_guess(fc, item, cancel, previews.append)
                 keys = (name(item.prev), name(item.next))
                 last_t, adapting_s = frame_t0, 0.0
                 try:
@@ -311,6 +312,8 @@ class Colorizer:
                             guess = stop.value
                             break
                         j, k = step
+                        if previews:
+                            yield event("preview", pos, item, picture=previews.pop(), eta=progress.eta())
                         now, phase = clock(), step_phase(step)
                         if phase == "adapt":
                             progress.note("adapt", now - last_t)
@@ -332,6 +335,8 @@ class Colorizer:
                 # Progress counts this frame from here: only deciding, snapping and writing are left.
                 progress.note("sample", clock() - frame_t0 - adapting_s)
                 progress.sampled += 1
+                # Shown until the interval's paint is decided and the frame is finished.
+                yield event("preview", pos, item, picture=guess.rgb, eta=progress.eta())
                 kept = pending.add(pos, item, frame_t0, sources, guess, fc.palette)
                 if painter is not None and kept is not None:
                     pending.evidence[item.index] = queue.background(measure, item.index, kept,
@@ -399,9 +404,10 @@ class Colorizer:
         intervals = {it.keys for it in todo if it.kind == "color" and it.prev < it.index < it.next}
         return sum(fc.adapt_steps(b - a + 1) for a, b in intervals)
 
-    def _color_guess(self, fc: FrameColorizer, item: PlanItem,
-                     cancel: CancelToken) -> Generator[tuple[int, int], None, Guess]:
-        """Generator of sampler steps returning the frame's full-resolution guess."""
+    def _color_guess(self, fc: FrameColorizer, item: PlanItem, cancel: CancelToken,
+                     preview: Any = None) -> Generator[tuple[int, int], None, Guess]:
+        """Generator of sampler steps returning the frame's full-resolution guess (``preview``:
+        called with a first picture where the pipeline has one before its guess)."""
         project = self.project
         cut = project.cut
         prev_rgb = project.key_color(item.prev)
@@ -417,7 +423,7 @@ class Colorizer:
         return (yield from fc.iter_guess(cut.line(item.index), prev_rgb, next_rgb,
                                          cut.line(item.prev), cut.line(item.next), item.t, cancel,
                                          seed, pair_id=("project", id(project), item.keys),
-                                         interval=interval))
+                                         interval=interval, preview=preview))
 
     def _key_frame(self, item: PlanItem) -> tuple[FrameOutput, FrameResult]:
         """A keyframe is copied through: its painted image is the composite, unchanged."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol, Self
 
 import numpy as np
 
-from opdm_studio.engine.composite import frame_composite, trace_treatment
+from opdm_studio.engine.composite import compose, frame_composite, trace_treatment
 from opdm_studio.engine.fixes import FillOutcome, Flagged, fixer_for, key_paint_colours, next_flagged
 from opdm_studio.engine.hints import HintSet, swatch_of_region
 from opdm_studio.engine.picture_cache import PictureCache
@@ -67,6 +67,7 @@ class Workspace:
         self.model_problem: str | None = None    # why the cut's colour model was not read
         self._warm_stop = threading.Event()
         self.stale_layers: set[int] = set()      # frames whose layer files must be written again
+        self._previews: dict[int, np.ndarray] = {}   # first colours of frames a run is colouring
 
     # ------------------------------------------------------------------ opening
 
@@ -206,10 +207,36 @@ class Workspace:
         return self._pictures.get(("composite", i, treatment),
                                   lambda: frame_composite(self.project, self.fixer, i))
 
+    def preview(self, i: int) -> np.ndarray | None:
+        """The first picture of frame ``i`` while a run colours it (its colours so far under its
+        lines, through the one composite), None when there is none."""
+        rgb = self._previews.get(i)
+        if rgb is None:
+            return None
+        return self._pictures.get(("preview", i), lambda: compose(self.project, i, rgb).composite)
+
+    def set_preview(self, i: int, rgb: np.ndarray) -> None:
+        """Show ``rgb`` (uint8 (H, W, 3), no lines) as frame ``i``'s colours until it is finished."""
+        self._previews[i] = rgb
+        self.forget(i)
+
+    def drop_preview(self, i: int) -> None:
+        """Frame ``i`` is finished (or its run is over): show its result, not its preview."""
+        self._previews.pop(i, None)
+        self.forget(i)
+
+    def clear_previews(self) -> None:
+        """Drop every preview: the run is over."""
+        for i in sorted(self._previews):
+            self.drop_preview(i)
+
     def thumbnail_source(self, i: int) -> np.ndarray:
-        """Image for the timeline tile: the coloured frame, else the drawing (thread-safe)."""
+        """Image for the timeline tile: the coloured frame, else its preview while a run colours
+        it, else the drawing (thread-safe)."""
         try:
             img = self.composite(i)
+            if img is None:
+                img = self.preview(i)
         except (ProjectError, CutError, OSError):
             img = None
         return img if img is not None else self.line(i)

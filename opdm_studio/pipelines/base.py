@@ -89,6 +89,9 @@ class FrameInputs:
     pair: Hashable = None   # identity of the key pair (pipelines cache per-pair work under it)
     interval: Interval | None = None   # the drawings between the keys, where known (chained flow)
     paint: np.ndarray | None = None    # uint8 (K, 3): the key pair's paint colours, where known
+    #: Called with a first picture of the frame (uint8 (H, W, 3)) where the pipeline has one long
+    #: before its guess (the flow's propagation, before the network adapts to the keys).
+    preview: Callable[[np.ndarray], None] | None = None
 
 
 @dataclass

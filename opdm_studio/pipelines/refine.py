@@ -86,6 +86,12 @@ class RefinePipeline:
         before its first frame samples: the spec's ``adapt_per_frame`` per in-between (0: none)."""
         return int(self.spec.adapt_per_frame or 0) * max(1, int(length) - 2)
 
+    def _will_adapt(self, inputs: FrameInputs) -> bool:
+        """True when this frame's network is first adapted to its key interval."""
+        if not self.spec.adapt_per_frame or inputs.interval is None:
+            return False
+        return self._adapted is None or self._adapted[0] != (inputs.interval.key, inputs.pair)
+
     def _network(self, inputs: FrameInputs, cancel: CancelToken | None
                  ) -> Generator[tuple[int, int], None, Any]:
         """The network for this frame: the model, or (spec ``adapt_per_frame``) a copy adapted to the
@@ -133,6 +139,8 @@ class RefinePipeline:
                                                               interpolation=cv2.INTER_LINEAR)
         if cancel is not None:
             cancel.raise_if_cancelled()
+        if inputs.preview is not None and self._will_adapt(inputs):
+            inputs.preview(prop_full)      # something to look at while the network adapts
 
         # 2. The network at the working size: warped keys as references, noised propagation as start.
         net = NetworkInputs(w, h, self.working_size, self.device, self.dtype)

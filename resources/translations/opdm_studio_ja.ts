@@ -770,8 +770,8 @@
         <translation>再生は毎秒{fps}コマでした</translation>
     </message>
     <message>
-        <source>Playing frames {first}-{last} at {fps} frames a second · frame {frame} (Space stops)</source>
-        <translation>フレーム {first}-{last} を毎秒{fps}コマで再生中 · フレーム {frame}（Space で停止）</translation>
+        <source>Playing frames {first}-{last} at {fps} frames a second (Space stops)</source>
+        <translation>フレーム {first}-{last} を毎秒{fps}コマで再生中（Space で停止）</translation>
     </message>
     <message>
         <source>preparing the pictures: {ready} of {n}</source>
@@ -1779,6 +1779,10 @@ Colour them again (their fixes are kept)?</source>
     <message>
         <source>Unpainted</source>
         <translation>塗り残し</translation>
+    </message>
+    <message>
+        <source>being coloured: a first picture, its paint not decided yet</source>
+        <translation>彩色中：最初の仮の絵（塗りはまだ決まっていません）</translation>
     </message>
     <message>
         <source>not coloured yet: showing the line art</source>

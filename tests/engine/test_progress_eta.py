@@ -62,7 +62,7 @@ def timed_run(cut_noholds, tmp_path, monkeypatch):
     adapted: set[tuple[int, int]] = set()
     real_guess = Colorizer._color_guess
 
-    def color_guess(self, fc, item, cancel):
+    def color_guess(self, fc, item, cancel, preview=None):
         if item.keys not in adapted:             # the network adapts once per key interval
             adapted.add(item.keys)
             n = fc.adapt_steps(item.next - item.prev + 1)
@@ -70,7 +70,7 @@ def timed_run(cut_noholds, tmp_path, monkeypatch):
                 clock.spend(COST["adapt"])
                 yield Step(i, n + 1, "adapt")
         clock.spend(COST["sample"])
-        return (yield from real_guess(self, fc, item, cancel))
+        return (yield from real_guess(self, fc, item, cancel, preview))
 
     def costs(kind, fn):
         def wrapped(*args, **kwargs):
@@ -134,3 +134,15 @@ def test_progress_says_what_runs(timed_run):
     total = events[-1].elapsed
     half = next(e for e in events if e.fraction >= 0.5)
     assert half.elapsed >= 0.35 * total
+
+
+def test_every_in_between_is_shown_before_its_interval_is_decided(timed_run):
+    events, _, project = timed_run
+    w, h = project.cut.size
+    for f in (1, 2, 3, 4, 6, 7, 8):
+        preview = next(i for i, e in enumerate(events) if e.kind == "preview" and e.index == f)
+        done = next(i for i, e in enumerate(events) if e.kind == "done" and e.index == f)
+        decide = next(i for i, e in enumerate(events)
+                      if e.kind == "decide" and e.keys[0] <= project.frame_name(f) <= e.keys[1])
+        assert preview < decide < done
+        assert events[preview].picture.shape == (h, w, 3)

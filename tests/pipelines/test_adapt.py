@@ -200,3 +200,21 @@ def test_a_bf16_model_is_adapted_in_fp32_and_colours_in_bf16(cut):
     assert steps[0] == (1, 5) and guess.rgb.shape == cut.colors[1].shape
     assert next(pipe._adapted[1].parameters()).dtype == torch.bfloat16
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_a_frame_shows_its_propagation_while_the_network_adapts(cut):
+    from dataclasses import replace
+
+    from opdm_studio.pipelines.base import step_phase
+    pipe = make_pipeline("model", _spec(1, "none"), _model(), CPU, torch.float32, working_size=64)
+    shown: list[np.ndarray] = []
+    gen = pipe(replace(_inputs(cut, 1), preview=shown.append))
+    first = next(gen)
+    # Before the first adaptation step is over, the frame already has a picture: the flow's.
+    assert step_phase(first) == "adapt" and len(shown) == 1
+    assert shown[0].shape == cut.colors[0].shape and shown[0].dtype == np.uint8
+    guess, phases = drain(gen)
+    assert [step_phase(s) for s in phases] == ["adapt"] * 3 + ["sample"]
+    # The next frame of the interval needs no adaptation: its guess comes soon, no early picture.
+    _run(pipe, replace(_inputs(cut, 2), preview=shown.append))
+    assert len(shown) == 1
