@@ -348,14 +348,16 @@ class Playback(QObject):
             self.win.panel.show_frame(doc, frame)
             self._panel_keys, self._panel_at = keys, now
         first, last = self.span
-        text = translate("Playback", "Playing frames {first}-{last} at {fps} frames a second · frame {frame} "
-                                     "(Space stops)").format(first=doc.frame_label(first), last=doc.frame_label(last),
-                                                             fps=self.fps, frame=doc.frame_label(frame))
+        # (No frame number: the timeline shows it, and a status line changing 24 times a second
+        # costs the play its time.)
+        text = translate("Playback", "Playing frames {first}-{last} at {fps} frames a second (Space stops)").format(
+            first=doc.frame_label(first), last=doc.frame_label(last), fps=self.fps)
         ready = sum(self._key(f, self._mode) in self.pool for f in range(first, last + 1))
         if ready < last - first + 1:       # the first round is as fast as the pictures are made
             text += " · " + translate("Playback", "preparing the pictures: {ready} of {n}").format(
                 ready=ready, n=last - first + 1)
-        self.win.status(text)
+        if text != self.win.status_bar.message.text():
+            self.win.status(text)
 
     def _prepare(self, doc, mode: str, stop: threading.Event) -> None:
         """The preparing thread: the pictures of the frames coming next, as many as the pool
