@@ -70,7 +70,9 @@ WORK = ("adapt", "sample", "measure", "finish", "light")
 #: Until a kind of work has been timed in this run, its seconds per unit relative to one sampled
 #: frame's: the cut bench's profile of the default pipeline on a 2-core AMD EPYC (AVX2), 1080p
 #: (docs/benchmarks.md, "Where the time goes"). Each kind's own timing replaces it once measured.
-PRIOR = {"adapt": 0.6, "sample": 1.0, "measure": 0.45, "finish": 0.3, "light": 0.1}
+PRIOR = {"adapt": 0.7, "sample": 1.0, "measure": 0.5, "finish": 0.35, "light": 0.35}
+#: Kinds whose timing says what a sampled frame costs (a key's copy is mostly writing files).
+_REFERENCE = ("adapt", "sample", "measure", "finish")
 
 
 class RunProgress:
@@ -80,8 +82,10 @@ class RunProgress:
     measure, to finish, drawings to copy), times each kind's seconds per unit as timed in this run
     (:data:`PRIOR` ratios to what was timed, for a kind not seen yet): so it counts the adaptation
     of every key interval from the start, and a frame's finishing before the first one finished.
-    ``clock``: the time source (tests give a fake one). Progress counts a frame once only its
-    finishing is left (``sampled``).
+    The sum is scaled by the run's own pace: the time the work took so far over what the same
+    model says it took (the measuring runs beside the sampling, a busy machine slows both, the
+    first frame of an interval also chains its flow). ``clock``: the time source (tests give a
+    fake one). Progress counts a frame once only its finishing is left (``sampled``).
     """
 
     def __init__(self, project: Project, total: int, todo: Iterable[PlanItem], adapt_steps: int = 0,
@@ -121,9 +125,10 @@ class RunProgress:
         timed yet)."""
         with self._lock:
             known = {k: self.spent[k] / self.timed[k] for k in WORK if self.timed[k] and self.spent[k] > 0}
-        if not known:
+        ref = [v / PRIOR[k] for k, v in known.items() if k in _REFERENCE]
+        if not ref:
             return None
-        frame = sum(v / PRIOR[k] for k, v in known.items()) / len(known)   # one sampled frame
+        frame = sum(ref) / len(ref)          # one sampled frame's seconds, from what was timed
         return {k: known.get(k, PRIOR[k] * frame) for k in WORK}
 
     def eta(self, running: float = 0.0, kind: str = "sample") -> float | None:
@@ -134,14 +139,18 @@ class RunProgress:
             return None
         with self._lock:
             left = sum(self.left[k] * unit[k] for k in WORK)
-        return max(0.0, left - min(max(0.0, running), unit[kind]))
+            done = sum(self.timed[k] * unit[k] for k in WORK)
+        left -= min(max(0.0, running), unit[kind])
+        elapsed = self.clock() - self.work_t0 if self.work_t0 is not None else 0.0
+        pace = min(2.0, max(0.5, elapsed / done)) if done > 0 and elapsed > 0 else 1.0
+        return max(0.0, left * pace)
 
-    def share(self) -> float | None:
-        """The share of the run's work done, by its timed cost (None until something was timed);
-        it never goes back when a kind of work turns out dearer than first thought."""
+    def share(self) -> float:
+        """The share of the run's work done, by its timed cost (0 until a frame's work was
+        timed); it never goes back when a kind of work turns out dearer than first thought."""
         unit = self.unit_seconds()
         if unit is None:
-            return None
+            return self._share
         with self._lock:
             done = sum(self.timed[k] * unit[k] for k in WORK)
             left = sum(self.left[k] * unit[k] for k in WORK)
