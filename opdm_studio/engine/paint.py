@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -29,8 +29,18 @@ from opdm_studio.imaging.paint_tracks import (
 )
 from opdm_studio.imaging.palette import Palette
 from opdm_studio.imaging.regions import Regions
-from opdm_studio.imaging.snapping import SNAP_MODES, RegionStats, SnapResult, region_stats, render
+from opdm_studio.imaging.snapping import (
+    SNAP_MODES,
+    RegionStats,
+    SnapResult,
+    ink_distance,
+    region_stats,
+    render,
+)
 from opdm_studio.pipelines.base import Guess
+
+#: What the evidence keeps of the distance to the ink: nothing (FrameDecision.snap makes it again).
+_NO_DISTANCE = np.zeros((0, 0), np.float32)
 
 #: A key further than this many drawings from the nearest guessed frame is not followed: its
 #: tracks would cost a correspondence per drawing and rarely survive that far.
@@ -64,6 +74,8 @@ class FrameDecision:
              fringe: int = 0) -> SnapResult:
         """The frame painted as decided (what :func:`snap_to_palette` gives for one frame alone)."""
         tp, st = self.paint, self.stats
+        if st.ink_distance.size == 0 and fringe > 0:
+            st = replace(st, ink_distance=ink_distance(self.regions.line_mask))
         image, color_only = render(st, self.regions, palette, tp.paint, tp.snapped, line_mask,
                                    line_rgb, fringe)
         conf = tp.confidence.astype(np.float32)
@@ -131,6 +143,12 @@ class IntervalPainter:
         reg = self.regions.regions(f)
         rgb = guess.rgb if isinstance(guess, Guess) else guess
         stats = region_stats(rgb, reg, palette, reg.line_mask)
+        # Kept until the interval is decided and painted (up to 24 frames): not a second copy of
+        # the guess, and the distance to the ink (8 MB a 1080p frame) made again only where a
+        # frame's painting needs it (FrameDecision.snap).
+        if stats.guess.shape == rgb.shape and rgb.dtype == np.uint8:
+            stats = replace(stats, guess=rgb)
+        stats = replace(stats, ink_distance=_NO_DISTANCE)
         warp = None
         if isinstance(guess, Guess) and guess.confidence is not None:
             warp = region_means(reg, guess.confidence)

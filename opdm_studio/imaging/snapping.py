@@ -79,6 +79,12 @@ class RegionStats:
     fraction: np.ndarray
 
 
+def ink_distance(line_mask: np.ndarray) -> np.ndarray:
+    """float32 (H, W): every pixel's distance to the ink (a 5x5 mask: a pixel next to a line is
+    at distance 1, where the 3x3 mask says 0.955)."""
+    return cv2.distanceTransform((~line_mask).astype(np.uint8), cv2.DIST_L2, 5)
+
+
 def _resize_to(img: np.ndarray, h: int, w: int) -> np.ndarray:
     if img.shape[:2] == (h, w):
         return img
@@ -204,8 +210,7 @@ def region_stats(guess_rgb: np.ndarray, regions: Regions, palette: Palette | np.
     n = regions.count + 1
     if line_mask is None:
         line_mask = labels == 0
-    # 5x5 mask: a pixel next to a line is at distance 1 (the 3x3 mask says 0.955).
-    dist = cv2.distanceTransform((~line_mask).astype(np.uint8), cv2.DIST_L2, 5)
+    dist = ink_distance(line_mask)
     s = _samples(src, med, labels, dist, n)
     wgt, robust, rms = _robust_means(s, n)
     k = len(palette)

@@ -26,3 +26,34 @@ def test_the_review_view_hatches_the_unsure_part_of_a_region_left_as_guessed():
     assert (cmap[:20, 25:] < 0.5).all() and (cmap[20:, 25:] == 1.0).all()
     assert (cmap[:, :20] == 1.0).all()                  # a painted region keeps its confidence
     assert np.array_equal(fd.snap(pal, mask).confidence_map, cmap)
+
+
+def test_evidence_kept_for_the_interval_paints_as_the_frame_measured_there_and_then():
+    """The evidence a run keeps per sampled frame (no second copy of the guess, no distance to
+    the ink) paints the frame exactly as stats measured when it is painted, fringe included."""
+    from dataclasses import replace
+
+    from opdm_studio.engine.fixes import RegionCache
+    from opdm_studio.engine.paint import IntervalPainter
+    from opdm_studio.synth.cut import generate_cut
+    cut = generate_cut(5, (96, 64), seed=4, holds=False)
+    cache = RegionCache(lambda i: cut.lines[i])
+    painter = IntervalPainter(cache, "auto")
+    pal = Palette(np.unique(cut.colors[0].reshape(-1, 3), axis=0))
+    rng = np.random.default_rng(0)
+    guesses = {f: np.clip(cut.colors[f].astype(int) + rng.integers(-9, 10, cut.colors[f].shape), 0, 255)
+               .astype(np.uint8) for f in (1, 2, 3)}
+    keys = {0: cut.colors[0], 4: cut.colors[4]}
+    kept = {f: painter.evidence(f, g, pal) for f, g in guesses.items()}
+    assert all(kept[f].stats.guess is guesses[f] and kept[f].stats.ink_distance.size == 0 for f in kept)
+    decided = painter.decide(pal, keys, guesses, kept)
+    fresh = painter.decide(pal, keys, guesses)
+    for f in guesses:
+        reg = decided[f].regions
+        full = replace(decided[f], stats=region_stats(guesses[f], reg, pal, reg.line_mask))
+        for fringe in (0, 2):
+            a = decided[f].snap(pal, reg.line_mask, fringe=fringe)
+            b = full.snap(pal, reg.line_mask, fringe=fringe)
+            c = fresh[f].snap(pal, reg.line_mask, fringe=fringe)
+            assert np.array_equal(a.image, b.image) and np.array_equal(a.image, c.image)
+            assert np.array_equal(a.color_only, b.color_only)
