@@ -61,16 +61,17 @@ class ProgressEvent:
         return min(1.0, done / self.frames)
 
 
-#: The kinds of work a run does, each counted in units: a step of adapting the network to a key
-#: interval, a frame sampled, a sampled frame measured over its regions (in the background), a
-#: frame finished (its share of the interval's decision, snapping, writing), a key or held
-#: drawing copied through.
-WORK = ("adapt", "sample", "measure", "finish", "light")
+#: The kinds of work a run does, each counted in units: a key interval's set-up before the network
+#: adapts to it (the flow chained through its drawings), a step of adapting the network, a frame
+#: sampled, a sampled frame measured over its regions (in the background), a frame's share of its
+#: interval's paint decision, a frame finished (snapped, written), a key or held drawing copied.
+WORK = ("setup", "adapt", "sample", "measure", "decide", "finish", "light")
 
 #: Until a kind of work has been timed in this run, its seconds per unit relative to one sampled
 #: frame's: the cut bench's profile of the default pipeline on a 2-core AMD EPYC (AVX2), 1080p
 #: (docs/benchmarks.md, "Where the time goes"). Each kind's own timing replaces it once measured.
-PRIOR = {"adapt": 0.7, "sample": 1.0, "measure": 0.5, "finish": 0.35, "light": 0.35}
+PRIOR = {"setup": 3.0, "adapt": 1.2, "sample": 1.0, "measure": 0.45, "decide": 0.15, "finish": 0.45,
+         "light": 0.35}
 #: Kinds whose timing says what a sampled frame costs (a key's copy is mostly writing files).
 _REFERENCE = ("adapt", "sample", "measure", "finish")
 
@@ -89,14 +90,16 @@ class RunProgress:
     """
 
     def __init__(self, project: Project, total: int, todo: Iterable[PlanItem], adapt_steps: int = 0,
-                 measured: bool = True, clock: Callable[[], float] = time.perf_counter) -> None:
+                 intervals: int = 0, measured: bool = True,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         self.project = project
         self.total = total
         self.clock = clock
         self.t0 = clock()
         todo = list(todo)
         coloured = sum(it.kind == "color" for it in todo)
-        self.left = {"adapt": int(adapt_steps), "sample": coloured, "measure": coloured * measured,
+        self.left = {"setup": int(intervals), "adapt": int(adapt_steps), "sample": coloured,
+                     "measure": coloured * measured, "decide": coloured * measured,
                      "finish": coloured, "light": len(todo) - coloured}
         self.spent = dict.fromkeys(WORK, 0.0)
         self.timed = dict.fromkeys(WORK, 0)

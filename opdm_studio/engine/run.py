@@ -186,7 +186,7 @@ class Colorizer:
         snap = fc.settings.snap if fc is not None else "off"
         painter = IntervalPainter(self.fixer.regions, snap) if snap != "off" else None
         todo = [it for it in items if it.index in work.todo]
-        progress = RunProgress(project, len(items), todo, self._adapt_steps(fc, todo),
+        progress = RunProgress(project, len(items), todo, *self._adapting(fc, todo),
                                measured=painter is not None, clock=self.clock)
         event = progress.event
         clock = progress.clock
@@ -256,7 +256,8 @@ class Colorizer:
                                     f" (keys {keys[0]} and {keys[1]})")
             t0 = clock()
             decisions = self._decide(pending, painter)
-            progress.note("finish", clock() - t0, units=0)
+            if decisions:
+                progress.note("decide", clock() - t0, units=len(decisions))
             for pos_, item_, frame_t0_, sources_, guess_ in pending.take():
                 if guess_ is None:
                     yield from finish_plain(pos_, item_, frame_t0_, sources_)
@@ -301,7 +302,14 @@ class Colorizer:
                     continue
                 assert fc is not None
                 previews: list[np.ndarray] = []
-                gen = self._color_guess(fc, item, cancel, previews.append)
+                setup = [0.0]     # the interval's set-up before adapting (its chained flow), seconds
+
+                def show(picture: np.ndarray, previews: list = previews, setup: list = setup,
+                         t0: float = frame_t0) -> None:
+                    previews.append(picture)
+                    setup[0] = clock() - t0
+                    progress.note("setup", setup[0])
+                gen = self._color_guess(fc, item, cancel, show)
                 keys = (name(item.prev), name(item.next))
                 last_t, adapting_s = frame_t0, 0.0
                 try:
@@ -316,6 +324,7 @@ class Colorizer:
                             yield event("preview", pos, item, picture=previews.pop(), eta=progress.eta())
                         now, phase = clock(), step_phase(step)
                         if phase == "adapt":
+                            last_t = max(last_t, frame_t0 + setup[0])
                             progress.note("adapt", now - last_t)
                             adapting_s += now - last_t
                             k = fc.adapt_steps(item.next - item.prev + 1)
@@ -323,7 +332,7 @@ class Colorizer:
                         else:
                             text = f"colouring {name(item.index)}: step {j}/{k}"
                         last_t = now
-                        running = 0.0 if phase == "adapt" else now - frame_t0 - adapting_s
+                        running = 0.0 if phase == "adapt" else now - frame_t0 - adapting_s - setup[0]
                         yield event("step", pos, item, step=j, steps=k, phase=phase, keys=keys,
                                     eta=progress.eta(running), message=text)
                 except Cancelled:
@@ -333,7 +342,7 @@ class Colorizer:
                     yield from self._cancelled(event("cancelled", pos, item))
                     return
                 # Progress counts this frame from here: only deciding, snapping and writing are left.
-                progress.note("sample", clock() - frame_t0 - adapting_s)
+                progress.note("sample", clock() - frame_t0 - adapting_s - setup[0])
                 progress.sampled += 1
                 # Shown until the interval's paint is decided and the frame is finished.
                 yield event("preview", pos, item, picture=guess.rgb, eta=progress.eta())
@@ -397,12 +406,14 @@ class Colorizer:
         return painter.decide(pending.palette, keys, guesses, evidence)
 
     @staticmethod
-    def _adapt_steps(fc: FrameColorizer | None, todo: list[PlanItem]) -> int:
-        """Steps of adapting the network to the key intervals with frames to colour (each once)."""
+    def _adapting(fc: FrameColorizer | None, todo: list[PlanItem]) -> tuple[int, int]:
+        """(steps of adapting the network, key intervals adapted to): each key interval with
+        frames to colour, once."""
         if fc is None:
-            return 0
+            return 0, 0
         intervals = {it.keys for it in todo if it.kind == "color" and it.prev < it.index < it.next}
-        return sum(fc.adapt_steps(b - a + 1) for a, b in intervals)
+        steps = [fc.adapt_steps(b - a + 1) for a, b in intervals]
+        return sum(steps), sum(s > 0 for s in steps)
 
     def _color_guess(self, fc: FrameColorizer, item: PlanItem, cancel: CancelToken,
                      preview: Any = None) -> Generator[tuple[int, int], None, Guess]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 
+import numpy as np
 import pytest
 
 import opdm_studio.engine.progress as progress_mod
@@ -18,7 +19,7 @@ from opdm_studio.pipelines.base import Step
 
 #: Fake seconds per unit of work (per adaptation step, per frame sampled, measured, finished,
 #: per key copied), deliberately unlike the progress model's prior ratios.
-COST = {"adapt": 1.0, "sample": 3.0, "measure": 1.2, "finish": 1.5, "light": 0.2}
+COST = {"setup": 4.0, "adapt": 1.0, "sample": 3.0, "measure": 1.2, "finish": 1.5, "light": 0.2}
 ADAPT_PER_FRAME = 2
 
 
@@ -65,6 +66,9 @@ def timed_run(cut_noholds, tmp_path, monkeypatch):
     def color_guess(self, fc, item, cancel, preview=None):
         if item.keys not in adapted:             # the network adapts once per key interval
             adapted.add(item.keys)
+            clock.spend(COST["setup"])           # the flow chained through the interval first
+            h, w = self.project.cut.line(item.index).shape
+            preview(np.zeros((h, w, 3), np.uint8))
             n = fc.adapt_steps(item.next - item.prev + 1)
             for i in range(1, n + 1):
                 clock.spend(COST["adapt"])
@@ -93,8 +97,9 @@ def timed_run(cut_noholds, tmp_path, monkeypatch):
 def test_the_eta_stays_within_30_percent_after_the_first_in_between(timed_run):
     events, total, _ = timed_run
     assert events[-1].kind == "finished"
-    # Expected fake time: 7 in-betweens x (sample + measure + finish), 2 x 4 + 2 x 3 adapt steps, 3 keys.
-    assert total == pytest.approx(7 * (3.0 + 1.2 + 1.5) + 14 * 1.0 + 3 * 0.2)
+    # Expected fake time: 7 in-betweens x (sample + measure + finish), 2 x 4 + 2 x 3 adapt steps
+    # after a set-up per interval, 3 keys.
+    assert total == pytest.approx(7 * (3.0 + 1.2 + 1.5) + 2 * 4.0 + 14 * 1.0 + 3 * 0.2)
     first_sampled = next(i for i, e in enumerate(events) if e.kind == "step" and e.phase == "sample")
     checked = 0
     for ev in events[first_sampled + 1:-1]:
