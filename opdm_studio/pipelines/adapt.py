@@ -27,6 +27,7 @@ from opdm_studio.core.device import prepare_for_inference
 from opdm_studio.core.diffusion import GaussianDiffusion
 from opdm_studio.core.losses import content_loss
 from opdm_studio.core.model import OPDM
+from opdm_studio.pipelines.base import gated_correction
 
 #: The adaptation recipe (lr, batch, crop side): the refine training recipe's lr and crops in
 #: batches of two (twice the steps of batches of four for the same time: as good on the
@@ -38,23 +39,11 @@ ADAPT_CROP = 128
 Batch = dict[str, torch.Tensor]
 
 
-def gate_of(confidence: torch.Tensor, mode: str) -> torch.Tensor | None:
-    """Where the network's correction applies: None (everywhere) or (1 - confidence) of the warp."""
-    if mode == "none":
-        return None
-    if mode == "confidence":
-        return (1.0 - confidence).clamp(0, 1)
-    raise ValueError(f"unknown gate {mode!r}: use none or confidence")
-
-
 def gated_composite(prop: torch.Tensor, y: torch.Tensor, confidence: torch.Tensor,
                     spec: InferenceSpec) -> torch.Tensor:
     """What the refine pipeline shows for the network's output ``y``: the propagation plus the
-    spec's ``strength`` x its gate x the correction, ``prop + strength * gate * (y - prop)``."""
-    gate = gate_of(confidence, spec.gate)
-    if gate is None:
-        return prop + spec.strength * (y - prop)
-    return prop + spec.strength * gate * (y - prop)
+    gated correction (:func:`~opdm_studio.pipelines.base.gated_correction`, the pipeline's own)."""
+    return prop + gated_correction(y - prop, confidence, spec.gate, spec.strength, torch.clamp)
 
 
 def refine_loss(model: OPDM, diffusion: GaussianDiffusion, spec: InferenceSpec, batch: Batch,

@@ -45,6 +45,22 @@ class CancelToken:
             raise Cancelled("stopped by the user; finished frames are kept")
 
 
+def gated_correction(correction: Any, confidence: Any, gate: str, strength: float,
+                     clip: Callable[[Any, float, float], Any]) -> Any:
+    """The part of the network's correction the refine pipeline adds to the flow's propagation:
+    ``correction`` times the gate (``"confidence"``: 1 - the warp's confidence, clipped to [0, 1];
+    ``"none"``: everywhere) and the spec's ``strength``. Arithmetic only, so the pipeline (numpy,
+    ``clip=np.clip``) and the refine objective it is trained and adapted on (torch,
+    ``clip=torch.clamp``) apply one definition; ``confidence`` broadcasts against ``correction``."""
+    if gate == "confidence":
+        correction = correction * clip(1.0 - confidence, 0.0, 1.0)
+    elif gate != "none":
+        raise ValueError(f"unknown gate {gate!r}: use none or confidence")
+    if strength != 1.0:
+        correction = correction * strength
+    return correction
+
+
 class Step(tuple):
     """``(step, steps)`` as a pipeline yields it, with its ``phase``: "sample" (a sampler step) or
     "adapt" (a step of adapting the network to the key interval, before its first frame samples).

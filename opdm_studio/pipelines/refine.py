@@ -39,6 +39,7 @@ from opdm_studio.pipelines.base import (
     Guess,
     Step,
     drive_sampler,
+    gated_correction,
     resize,
 )
 from opdm_studio.pipelines.flow import FlowPipeline
@@ -161,11 +162,8 @@ class RefinePipeline:
 
         # 3. Only the correction travels back to full resolution (the warp keeps its native detail).
         corr = out - prop_small[:net.rh, :net.rw].astype(np.float32)
-        if self.spec.gate == "confidence":
-            conf_small = resize(prop.confidence, (net.rw, net.rh))
-            corr *= np.clip(1.0 - conf_small, 0.0, 1.0)[..., None]
-        if self.spec.strength != 1.0:
-            corr *= float(self.spec.strength)
+        conf_small = resize(prop.confidence, (net.rw, net.rh))[..., None]
+        corr = gated_correction(corr, conf_small, self.spec.gate, float(self.spec.strength), np.clip)
         corr_full = to_full_size(corr, w, h)
         rgb = prop_full.astype(np.float32) + corr_full
         if inputs.paint is not None:
