@@ -103,6 +103,8 @@ class RunProgress:
                      "finish": coloured, "light": len(todo) - coloured}
         self.spent = dict.fromkeys(WORK, 0.0)
         self.timed = dict.fromkeys(WORK, 0)
+        self.done = dict.fromkeys(WORK, 0)
+        self.untimed_s = 0.0               # seconds of work left out of the timings
         self.sampled = 0
         self.work_t0: float | None = None
         self._lock = threading.Lock()     # measuring and finishing are timed in the background
@@ -115,13 +117,27 @@ class RunProgress:
             self.work_t0 = now
         return now
 
-    def note(self, kind: str, seconds: float, units: int = 1) -> None:
-        """``units`` of work of ``kind`` are done; they took ``seconds`` (0 units: time spent on
-        that kind without finishing a unit, e.g. an interval's decision before its frames finish)."""
+    def note(self, kind: str, seconds: float, units: int = 1, timed: bool = True) -> None:
+        """``units`` of work of ``kind`` are done; they took ``seconds``. ``timed=False``: not
+        what such work usually takes (a first adaptation step also builds the network's copy
+        and its optimiser), so left out of the timings and of the pace."""
         with self._lock:
-            self.spent[kind] += max(0.0, float(seconds))
-            self.timed[kind] += units
+            if timed:
+                self.spent[kind] += max(0.0, float(seconds))
+                self.timed[kind] += units
+            else:
+                self.untimed_s += max(0.0, float(seconds))
+            self.done[kind] += units
             self.left[kind] = max(0, self.left[kind] - units)
+
+    def _totals(self, unit: dict[str, float]) -> tuple[float, float, float]:
+        """(seconds left, seconds timed so far, by the units' seconds; seconds of work left out
+        of the timings). Measuring runs beside the sampling: only what is left of it after the
+        last frame is sampled counts, and what it took does not."""
+        with self._lock:
+            left = dict(self.left, measure=max(0, self.left["measure"] - self.left["sample"]))
+            return (sum(left[k] * unit[k] for k in WORK),
+                    sum(self.timed[k] * unit[k] for k in WORK if k != "measure"), self.untimed_s)
 
     def unit_seconds(self) -> dict[str, float] | None:
         """Seconds per unit of each kind of work: as timed, or from :data:`PRIOR` (None: nothing
@@ -140,11 +156,9 @@ class RunProgress:
         unit = self.unit_seconds()
         if unit is None:
             return None
-        with self._lock:
-            left = sum(self.left[k] * unit[k] for k in WORK)
-            done = sum(self.timed[k] * unit[k] for k in WORK)
+        left, done, untimed = self._totals(unit)
         left -= min(max(0.0, running), unit[kind])
-        elapsed = self.clock() - self.work_t0 if self.work_t0 is not None else 0.0
+        elapsed = self.clock() - self.work_t0 - untimed if self.work_t0 is not None else 0.0
         pace = min(2.0, max(0.5, elapsed / done)) if done > 0 and elapsed > 0 else 1.0
         return max(0.0, left * pace)
 
@@ -155,8 +169,9 @@ class RunProgress:
         if unit is None:
             return self._share
         with self._lock:
-            done = sum(self.timed[k] * unit[k] for k in WORK)
-            left = sum(self.left[k] * unit[k] for k in WORK)
+            done = sum(self.done[k] * unit[k] for k in WORK if k != "measure")
+        left, _, _ = self._totals(unit)
+        with self._lock:
             self._share = max(self._share, done / (done + left) if done + left > 0 else 1.0)
             return self._share
 

@@ -325,7 +325,8 @@ class Colorizer:
                         now, phase = clock(), step_phase(step)
                         if phase == "adapt":
                             last_t = max(last_t, frame_t0 + setup[0])
-                            progress.note("adapt", now - last_t)
+                            # The first step also builds the network's copy and its optimiser.
+                            progress.note("adapt", now - last_t, timed=j > 1)
                             adapting_s += now - last_t
                             k = fc.adapt_steps(item.next - item.prev + 1)
                             text = f"adapting to keys {keys[0]} and {keys[1]}: step {j}/{k}"

@@ -114,9 +114,10 @@ def test_the_eta_stays_within_30_percent_after_the_first_in_between(timed_run):
 
 def test_the_first_eta_counts_every_adaptation_step_still_to_come(timed_run):
     events, total, _ = timed_run
-    first = next(e for e in events if e.kind == "step" and e.phase == "adapt")
-    # Both intervals' adaptation (14 steps of 1 s) is in the estimate from the first step on.
-    assert first.eta is not None and first.eta >= 13 * COST["adapt"]
+    adapting = [e for e in events if e.kind == "step" and e.phase == "adapt"]
+    # The first step also builds the network's copy: the estimate starts with the second, and
+    # both intervals' adaptation (14 steps of 1 s) is in it from there on.
+    assert adapting[1].eta is not None and adapting[1].eta >= 12 * COST["adapt"]
     # Before the run timed anything, it does not guess.
     start = next(e for e in events if e.kind == "start")
     assert start.eta is None
