@@ -9,14 +9,16 @@ instant, and the same run again resumes with the frames that have no finished re
 files of an unfinished frame were claimed, so they are replaced rather than refused).
 
 Paint is decided per region track over a key interval: the in-betweens of one interval (at most
-:data:`CHUNK` at a time) are sampled first, then :class:`~opdm_studio.engine.paint.IntervalPainter`
-decides every region's paint along its track from key to key, then the frames are finished and
-written one by one (a cancel during sampling still finishes the frames already sampled).
+:data:`~opdm_studio.engine.cut_run.CHUNK` at a time) are sampled first, then
+:class:`~opdm_studio.engine.paint.IntervalPainter` decides every region's paint along its track
+from key to key, then the frames are finished and written one by one (a cancel during sampling
+still finishes the frames already sampled).
 
-Pieces: :class:`_Work` (what a run does, decided and checked up front),
-:class:`~opdm_studio.engine.paint.PendingInterval`
-(the sampled frames of the current interval), :mod:`~opdm_studio.engine.progress` (counters, ETA,
-events; snapping and writing frame i in a background thread while the next one is finished).
+Pieces: :class:`Work` (what a run does, decided and checked up front); the frame-level steps
+here (:meth:`Colorizer.color_guess`, :meth:`~Colorizer.key_frame`, :meth:`~Colorizer.held_frame`,
+:meth:`~Colorizer.write_frame`); the run itself as a list of steps in
+:mod:`~opdm_studio.engine.cut_run`; counters, ETA and the finishing thread in
+:mod:`~opdm_studio.engine.progress`.
 
 No Qt here: the GUI drives :meth:`Colorizer.run` from its worker thread and throttles the events.
 """
@@ -30,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from opdm_studio.engine.composite import compose, trace_treatment
+from opdm_studio.engine.composite import compose
+from opdm_studio.engine.cut_run import CutRun
 from opdm_studio.engine.fixes import fixer_for, frame_layers
 from opdm_studio.engine.frame import (
     FrameColorizer,
@@ -47,18 +50,17 @@ from opdm_studio.engine.layers import (
     write_layers,
 )
 from opdm_studio.engine.models import load_model, resolve_model
-from opdm_studio.engine.paint import FrameDecision, IntervalPainter, PendingInterval
 from opdm_studio.engine.plan import FileHolds, PlanItem, make_plan
-from opdm_studio.engine.progress import FinishingQueue, ProgressEvent, RunProgress
+from opdm_studio.engine.progress import ProgressEvent
 from opdm_studio.engine.project import ColorizeSettings, FrameResult, Project
-from opdm_studio.errors import Cancelled, ExportError, OPDMError, ProjectError
-from opdm_studio.pipelines.base import CancelToken, Guess, Interval, step_phase
+from opdm_studio.errors import ExportError, ProjectError
+from opdm_studio.pipelines.base import CancelToken, Guess, Interval
 
 __all__ = ["CancelToken", "Colorizer", "ProgressEvent"]
 
 
 @dataclass
-class _Work:
+class Work:
     """What a run does, decided and checked before anything is written."""
 
     items: list[PlanItem]                  # the plan
@@ -68,9 +70,6 @@ class _Work:
     recipe: dict[str, Any]                 # the recipe of every result made now
 
 
-#: In-betweens of one key interval sampled before their paint is decided together (memory: a
-#: 1080p guess is 6 MB, its region statistics about 14 MB more).
-CHUNK = 24
 
 
 class Colorizer:
@@ -134,7 +133,7 @@ class Colorizer:
             return False
         return project.is_finished(item.index, item.keys)
 
-    def _prepare(self, frames: Iterable[int] | None, force: bool) -> _Work:
+    def _prepare(self, frames: Iterable[int] | None, force: bool) -> Work:
         """Plan and check everything that can fail before the first file is written: the output
         folder and names, the data folder, every drawing and key to read, files in the way,
         the model. Then the project file is saved (it is valid before any frame is written)."""
@@ -165,7 +164,7 @@ class Colorizer:
         except OSError as exc:
             raise ExportError(f"cannot create the output folder {out_dir}: {exc.strerror or exc}") from exc
         project.save()
-        return _Work(items, {it.index for it in todo}, targets, fc, project.current_recipe())
+        return Work(items, {it.index for it in todo}, targets, fc, project.current_recipe())
 
     # -- running -----------------------------------------------------------------------------
     def run(self, frames: Iterable[int] | None = None, cancel: CancelToken | None = None,
@@ -179,196 +178,10 @@ class Colorizer:
         an output file, when the output folder is one the project reads, and when a drawing or
         key to read is unreadable or of the wrong size.
         """
-        project = self.project
-        cancel = cancel or CancelToken()
         work = self._prepare(frames, force)
-        items, targets, fc = work.items, work.targets, work.fc
-        snap = fc.settings.snap if fc is not None else "off"
-        painter = IntervalPainter(self.fixer.regions, snap) if snap != "off" else None
-        todo = [it for it in items if it.index in work.todo]
-        progress = RunProgress(project, len(items), todo, *self._adapting(fc, todo),
-                               measured=painter is not None, clock=self.clock)
-        event = progress.event
-        clock = progress.clock
-        name = project.frame_name
-        last_output: list[tuple[int, FrameOutput]] = []   # colours reused by the next held frames
-        queue = FinishingQueue()
+        return (yield from CutRun(self, work, cancel or CancelToken()).events())
 
-        def record(item: PlanItem, output: FrameOutput, result: FrameResult, frame_t0: float) -> None:
-            result.seconds = time.perf_counter() - frame_t0
-            result.finished = time.time()
-            project.record_result(result)
-            if item.kind == "color":
-                last_output[:] = [(item.index, output)]
-
-        def settle() -> Iterator[ProgressEvent]:
-            for pos_, item_, frame_t0_, output_, result_ in queue.settle():
-                record(item_, output_, result_, frame_t0_)
-                yield event("done", pos_, item_, step=1, steps=1, eta=progress.eta(),
-                            result=result_, output=output_)
-
-        def finish_color(item: PlanItem, guess: np.ndarray, palette: Any, sources: dict[str, str],
-                         decision: FrameDecision | None) -> tuple[FrameOutput, FrameResult]:
-            cut = project.cut
-            assert fc is not None
-            t0 = clock()
-            output = fc.finish(guess, cut.line(item.index), cut.line_rgb(item.index), palette=palette,
-                               treatment=trace_treatment(project), decision=decision)
-            result = FrameResult(item.index, "done", keys=item.keys, method=fc.settings.method,
-                                 recipe=work.recipe, sources=sources)
-            self._write_frame(item, output, result, targets[item.index])
-            progress.note("finish", clock() - t0)
-            return output, result
-
-        def measure(f: int, guess: Guess, palette: Any) -> Any:
-            """A sampled frame measured over its regions (on the finishing thread)."""
-            assert painter is not None
-            t0 = clock()
-            evidence = painter.evidence(f, guess, palette)
-            progress.note("measure", clock() - t0)
-            return evidence
-
-        def finish_plain(pos: int, item: PlanItem, frame_t0: float,
-                         sources: dict[str, str]) -> Iterator[ProgressEvent]:
-            """A keyframe copied through, or a held drawing taking its source's colours."""
-            yield from settle()
-            t0 = clock()
-            if item.kind == "key":
-                output, result = self._key_frame(item)
-            else:
-                output, result = self._held_frame(item, last_output[0] if last_output else None,
-                                                  work.recipe)
-            result.sources = sources
-            self._write_frame(item, output, result, targets[item.index])
-            record(item, output, result, frame_t0)
-            progress.note("light", clock() - t0)
-            progress.sampled += 1
-            yield event("done", pos, item, step=1, steps=1, eta=progress.eta(),
-                        result=result, output=output)
-
-        def flush() -> Iterator[ProgressEvent]:
-            """Decide the pending frames' paint along their tracks, then finish them in order."""
-            guessed = sorted(pending.guesses())
-            if painter is not None and guessed and pending.keys is not None:
-                keys = tuple(name(k) for k in pending.keys)
-                yield event("decide", 0, phase="decide", keys=keys, eta=progress.eta(),
-                            message=f"deciding the paint of {name(guessed[0])}-{name(guessed[-1])}"
-                                    f" (keys {keys[0]} and {keys[1]})")
-            t0 = clock()
-            decisions = self._decide(pending, painter)
-            if decisions:
-                progress.note("decide", clock() - t0, units=len(decisions))
-            for pos_, item_, frame_t0_, sources_, guess_ in pending.take():
-                if guess_ is None:
-                    yield from finish_plain(pos_, item_, frame_t0_, sources_)
-                    continue
-                yield from settle()
-                queue.submit(pos_, item_, frame_t0_, finish_color, item_, guess_.rgb, pending.palette,
-                             sources_, decisions.get(item_.index))
-
-        pending = PendingInterval()
-        try:
-            yield event("start", 0, message=f"{len(work.todo)} of {len(items)} frames to colour")
-            for pos, item in enumerate(items, start=1):
-                if item.index not in work.todo:
-                    yield from settle()
-                    res = project.results[item.index]
-                    missing = {k: p for k, p in targets[item.index].items() if not p.exists()}
-                    if missing:
-                        self._rewrite_missing(item, res, missing)
-                        project.record_result(res)
-                    progress.sampled += 1
-                    yield event("skip", pos, item, eta=progress.eta(), result=res)
-                    continue
-                if cancel.cancelled:
-                    yield from flush()
-                    yield from settle()
-                    yield from self._cancelled(event("cancelled", pos, item))
-                    return
-                frame_t0 = progress.frame_started()
-                # What the result is made from, read before its pixels: an edit made while the
-                # frame is coloured leaves it out of date rather than wrongly current.
-                sources = project.sources_of(item.index, item.keys)
-                yield event("frame", pos, item, eta=progress.eta(), phase="sample",
-                            message=f"colouring {name(item.index)}")
-                if pending.keys is not None and (item.keys != pending.keys or item.kind == "key"
-                                                  or pending.count >= CHUNK):
-                    yield from flush()
-                if item.kind == "held" and pending.keys is not None:
-                    pending.add(pos, item, frame_t0, sources, None)   # after its source is finished
-                    continue
-                if item.kind in ("key", "held"):
-                    yield from finish_plain(pos, item, frame_t0, sources)
-                    continue
-                assert fc is not None
-                previews: list[np.ndarray] = []
-                setup = [0.0]     # the interval's set-up before adapting (its chained flow), seconds
-
-                def show(picture: np.ndarray, previews: list = previews, setup: list = setup,
-                         t0: float = frame_t0) -> None:
-                    previews.append(picture)
-                    setup[0] = clock() - t0
-                    progress.note("setup", setup[0])
-                gen = self._color_guess(fc, item, cancel, show)
-                keys = (name(item.prev), name(item.next))
-                last_t, adapting_s = frame_t0, 0.0
-                try:
-                    while True:
-                        try:
-                            step = next(gen)
-                        except StopIteration as stop:
-                            guess = stop.value
-                            break
-                        j, k = step
-                        if previews:
-                            yield event("preview", pos, item, picture=previews.pop(), eta=progress.eta())
-                        now, phase = clock(), step_phase(step)
-                        if phase == "adapt":
-                            last_t = max(last_t, frame_t0 + setup[0])
-                            # The first step also builds the network's copy and its optimiser.
-                            progress.note("adapt", now - last_t, timed=j > 1)
-                            adapting_s += now - last_t
-                            k = fc.adapt_steps(item.next - item.prev + 1)
-                            text = f"adapting to keys {keys[0]} and {keys[1]}: step {j}/{k}"
-                        else:
-                            text = f"colouring {name(item.index)}: step {j}/{k}"
-                        last_t = now
-                        running = 0.0 if phase == "adapt" else now - frame_t0 - adapting_s - setup[0]
-                        yield event("step", pos, item, step=j, steps=k, phase=phase, keys=keys,
-                                    eta=progress.eta(running), message=text)
-                except Cancelled:
-                    # The frame being sampled is dropped; the ones sampled before are finished.
-                    yield from flush()
-                    yield from settle()
-                    yield from self._cancelled(event("cancelled", pos, item))
-                    return
-                # Progress counts this frame from here: only deciding, snapping and writing are left.
-                progress.note("sample", clock() - frame_t0 - adapting_s - setup[0])
-                progress.sampled += 1
-                # Shown until the interval's paint is decided and the frame is finished.
-                yield event("preview", pos, item, picture=guess.rgb, eta=progress.eta())
-                kept = pending.add(pos, item, frame_t0, sources, guess, fc.palette)
-                if painter is not None and kept is not None:
-                    pending.evidence[item.index] = queue.background(measure, item.index, kept,
-                                                                    fc.palette)
-            yield from flush()
-            yield from settle()
-        except GeneratorExit:
-            # Dropped by its caller (the window closed): the frames sampled so far are finished.
-            for _ in flush():
-                pass
-            raise
-        finally:
-            queue.close(record)
-            try:
-                project.save()      # fold the results log into the project file
-            except OPDMError:
-                pass                # the log keeps every result; the next save folds it
-        yield event("finished", len(items), eta=0.0,
-                    message=f"{len(work.todo)} frames coloured in "
-                            f"{clock() - progress.t0:.1f} s")
-
-    def _write_frame(self, item: PlanItem, output: FrameOutput, result: FrameResult,
+    def write_frame(self, item: PlanItem, output: FrameOutput, result: FrameResult,
                      targets: dict[str, Path]) -> None:
         """Write a finished frame's layers and stored result (not yet recorded in the project)."""
         # Claimed first: if the work stops between these writes and the result's record, the
@@ -388,35 +201,7 @@ class Colorizer:
             result.flagged = output.flagged
             result.regions = output.regions
 
-    def _cancelled(self, ev: ProgressEvent) -> Iterator[ProgressEvent]:
-        # The unfinished frame wrote nothing; the results log already holds every finished one.
-        self.project.save()
-        ev.message = f"stopped before {ev.name}; finished frames are kept"
-        yield ev
-
-    def _decide(self, pending: PendingInterval, painter: IntervalPainter | None) -> dict[int, FrameDecision]:
-        """The paint of the pending frames, decided along each region's track from key to key
-        by the run's ``painter`` (None with snapping "off": each frame keeps its guess and
-        frame-alone flags), from the evidence measured as they were sampled. The regions are the
-        fixer's, with the gap the run set up."""
-        guesses = pending.guesses()
-        if not guesses or pending.keys is None or painter is None:
-            return {}
-        keys = {k: self.project.key_color(k) for k in set(pending.keys)}
-        evidence = {f: fut.result() for f, fut in pending.evidence.items()}
-        return painter.decide(pending.palette, keys, guesses, evidence)
-
-    @staticmethod
-    def _adapting(fc: FrameColorizer | None, todo: list[PlanItem]) -> tuple[int, int]:
-        """(steps of adapting the network, key intervals adapted to): each key interval with
-        frames to colour, once."""
-        if fc is None:
-            return 0, 0
-        intervals = {it.keys for it in todo if it.kind == "color" and it.prev < it.index < it.next}
-        steps = [fc.adapt_steps(b - a + 1) for a, b in intervals]
-        return sum(steps), sum(s > 0 for s in steps)
-
-    def _color_guess(self, fc: FrameColorizer, item: PlanItem, cancel: CancelToken,
+    def color_guess(self, fc: FrameColorizer, item: PlanItem, cancel: CancelToken,
                      preview: Any = None) -> Generator[tuple[int, int], None, Guess]:
         """Generator of sampler steps returning the frame's full-resolution guess (``preview``:
         called with a first picture where the pipeline has one before its guess)."""
@@ -437,20 +222,20 @@ class Colorizer:
                                          seed, pair_id=("project", id(project), item.keys),
                                          interval=interval, preview=preview))
 
-    def _key_frame(self, item: PlanItem) -> tuple[FrameOutput, FrameResult]:
+    def key_frame(self, item: PlanItem) -> tuple[FrameOutput, FrameResult]:
         """A keyframe is copied through: its painted image is the composite, unchanged."""
         color_only, composite = key_layers(self.project, item.index)
         conf = np.ones(color_only.shape[:2], np.float32)
         out = FrameOutput(composite, color_only, composite, conf, 1.0, 0, 0)
         return out, FrameResult(item.index, "keyframe", keys=item.keys, method=None)
 
-    def _held_frame(self, item: PlanItem, last: tuple[int, FrameOutput] | None,
+    def held_frame(self, item: PlanItem, last: tuple[int, FrameOutput] | None,
                     recipe: dict[str, Any]) -> tuple[FrameOutput, FrameResult]:
         """A held drawing takes the colours of its source frame (a key or a coloured frame)."""
         project = self.project
         src = item.source
         if src in project.keyframes:
-            out, _ = self._key_frame(PlanItem(src, "key", src, src, 0.0, src))
+            out, _ = self.key_frame(PlanItem(src, "key", src, src, 0.0, src))
         elif last is not None and last[0] == src:
             out = last[1]
         else:
@@ -470,11 +255,11 @@ class Colorizer:
         return out, FrameResult(item.index, "held", keys=item.keys, method=method, source_index=src,
                                 recipe=None if from_key else recipe)
 
-    def _rewrite_missing(self, item: PlanItem, res: FrameResult, missing: dict[str, Path]) -> None:
+    def rewrite_missing(self, item: PlanItem, res: FrameResult, missing: dict[str, Path]) -> None:
         """Write layer files of a finished frame that are missing (e.g. a layer added later)."""
         project = self.project
         if res.status == "keyframe":
-            out, _ = self._key_frame(item)
+            out, _ = self.key_frame(item)
             color, composite = out.color_only, out.composite
         else:
             color = project.stored_color(item.index)

@@ -61,7 +61,7 @@ def timed_run(cut_noholds, tmp_path, monkeypatch):
     monkeypatch.setattr(FrameColorizer, "adapt_steps",
                         lambda self, length: ADAPT_PER_FRAME * max(1, length - 2))
     adapted: set[tuple[int, int]] = set()
-    real_guess = Colorizer._color_guess
+    real_guess = Colorizer.color_guess
 
     def color_guess(self, fc, item, cancel, preview=None):
         if item.keys not in adapted:             # the network adapts once per key interval
@@ -82,10 +82,10 @@ def timed_run(cut_noholds, tmp_path, monkeypatch):
             return fn(*args, **kwargs)
         return wrapped
 
-    monkeypatch.setattr(Colorizer, "_color_guess", color_guess)
+    monkeypatch.setattr(Colorizer, "color_guess", color_guess)
     monkeypatch.setattr(IntervalPainter, "evidence", costs("measure", IntervalPainter.evidence))
     monkeypatch.setattr(FrameColorizer, "finish", costs("finish", FrameColorizer.finish))
-    monkeypatch.setattr(Colorizer, "_key_frame", costs("light", Colorizer._key_frame))
+    monkeypatch.setattr(Colorizer, "key_frame", costs("light", Colorizer.key_frame))
     project = Project.create(cut_noholds, tmp_path / "out", keys=[0, 5, 9],
                              settings=ColorizeSettings(method="flow", snap="auto"))
     colorizer = Colorizer(project)
