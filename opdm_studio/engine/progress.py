@@ -68,9 +68,9 @@ class ProgressEvent:
 WORK = ("setup", "adapt", "sample", "measure", "decide", "finish", "light")
 
 #: Until a kind of work has been timed in this run, its seconds per unit relative to one sampled
-#: frame's: the cut bench's profile of the default pipeline on a 2-core AMD EPYC (AVX2), 1080p
-#: (docs/benchmarks.md, "Where the time goes"). Each kind's own timing replaces it once measured.
-PRIOR = {"setup": 3.0, "adapt": 1.2, "sample": 1.0, "measure": 0.45, "decide": 0.15, "finish": 0.45,
+#: frame's: the cut bench's default pipeline on a 2-core AMD EPYC (AVX2), 1080p, under load 6-15
+#: (docs/benchmarks.md, "Progress and ETA"). Each kind's own timing replaces it once measured.
+PRIOR = {"setup": 3.0, "adapt": 1.2, "sample": 1.0, "measure": 0.45, "decide": 0.07, "finish": 0.25,
          "light": 0.35}
 #: Kinds whose timing says what a sampled frame costs (a key's copy is mostly writing files).
 _REFERENCE = ("adapt", "sample", "measure", "finish")
