@@ -163,6 +163,72 @@ def measure_latency(method: str, n: int, size: int, steps: int, workdir: Path) -
             "warmup_max_stall_ms": round(max(warmup, default=0.0), 1)}
 
 
+def measure_first_frame(timeout_s: float = 900.0) -> dict:
+    """Colour the whole sample cut in the window with the default model as a user would (the
+    model preloaded, all frames selected, Colorize): when the first in-between (a frame that is
+    not a keyframe nor a held drawing's copy) is on screen (a first picture, or finished), when the first is finished, when
+    each frame after it is, and the status bar's ETA against the time really left."""
+    from PySide6.QtWidgets import QApplication
+
+    from opdm_studio.app.launch import make_app
+    from opdm_studio.app.main_window import MainWindow
+    from opdm_studio.app.settings import AppSettings
+    from opdm_studio.engine.project_home import sample_cut_path
+
+    cut = sample_cut_path()
+    if cut is None:
+        raise RuntimeError("no sample cut is bundled with this installation")
+    make_app()
+    win = MainWindow(settings=AppSettings(), open_sample=False, open_dialogs_on_finish=False)
+    win.show()
+    if not win.open_cut(cut) or win.doc is None:
+        raise RuntimeError(f"cannot open the sample cut {cut}")
+    end = time.perf_counter() + 120
+    while not win.preloader.done() and time.perf_counter() < end:   # the model, loaded at start-up
+        QApplication.processEvents()
+        time.sleep(0.005)
+    keys = set(win.doc.keys())
+    n = win.doc.n_frames
+    shown: dict[int, float] = {}       # frame -> when it was finished
+    seen: dict[int, float] = {}        # frame -> when it was first on screen (a first picture)
+    etas: list[tuple[float, float | None]] = []
+
+    def on_progress(p) -> None:
+        now = time.perf_counter() - t0
+        etas.append((now, p.eta_s))
+        for f in [*p.previews, *p.frames]:
+            info = win.doc.result_info(f) if win.doc is not None else None
+            if f not in keys and not (info is not None and info.status == "held"):
+                seen.setdefault(f, now)     # a held drawing is its source's copy: not counted
+        for f in p.frames:
+            info = win.doc.result_info(f) if win.doc is not None else None
+            if f not in keys and not (info is not None and info.status == "held"):
+                shown.setdefault(f, now)
+    win.jobs.progress.connect(on_progress)
+    win.timeline.select_range(0, n - 1)
+    t0 = time.perf_counter()
+    win.colorize_selection()
+    if not win.jobs.wait_idle(timeout_s):
+        raise RuntimeError("colouring the sample cut did not finish")
+    total = time.perf_counter() - t0
+    outcome = win.jobs.last_outcome
+    win.undo.setClean()
+    win.close()
+    if outcome is None or outcome.error is not None:
+        raise RuntimeError(f"colouring failed in the benchmark: {outcome and outcome.error}")
+    times = sorted(shown.values())
+    first = times[0] if times else None
+    on_screen = min(seen.values()) if seen else None
+    from opdm_studio.bench.cut_bench import eta_truth
+    eta = eta_truth(etas + [(total, 0.0)], first)
+    return {"cut": "sample", "frames": n, "keys": sorted(keys),
+            "first_frame_s": None if on_screen is None else round(on_screen, 2),
+            "first_finished_s": None if first is None else round(first, 2), "total_s": round(total, 2),
+            "after_first_s_per_frame": round((times[-1] - first) / (len(times) - 1), 2)
+            if first is not None and len(times) > 1 else None,
+            "eta_max_error": eta.get("eta_max_error"), "eta_record": eta.get("eta_record")}
+
+
 def measure_playback(seconds: float, onion: bool = True) -> dict:
     """Play the sample cut (coloured with the flow preview first) at 24 fps in the window."""
     from PySide6.QtCore import QEventLoop, QTimer
@@ -252,6 +318,9 @@ def main(argv: list[str]) -> int:
         try:
             out["latency"] = [measure_latency(m, args.frames, args.size, args.steps, tmp)
                               for m in args.methods]
+            if "model" in args.methods:
+                out["first_frame"] = measure_first_frame()
+                out["first_frame_s"] = out["first_frame"]["first_frame_s"]
             if args.play_seconds:
                 out["playback"] = measure_playback(args.play_seconds)
                 out["playback_fps"] = out["playback"]["playback_fps"]
@@ -275,6 +344,12 @@ def main(argv: list[str]) -> int:
         print(f"  {r['method']:<6} {r['frames']:>6} {r['size']:>5} {r['colour_seconds']:>9.2f} "
               f"{r['max_stall_ms']:>13.1f} {r['p99_stall_ms']:>7.1f} {r['stalls_over_100ms']:>8} "
               f"{r['warmup_max_stall_ms']:>30.1f}")
+    if "first_frame" in out:
+        r = out["first_frame"]
+        print(f"sample cut with the default model: first in-between on screen after {r['first_frame_s']} s "
+              f"(target 5 s), the first finished after {r['first_finished_s']} s, then "
+              f"{r['after_first_s_per_frame']} s per frame, all in {r['total_s']} s; "
+              f"ETA error after it at most {r['eta_max_error']}")
     if "playback" in out:
         r = out["playback"]
         print(f"playback of the sample cut ({r['size']}, {r['frames']} frames, onion skin), target 24 fps: "
