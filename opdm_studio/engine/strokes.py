@@ -4,7 +4,10 @@ On sketchy or extracted line art an open line makes one region of a forearm and 
 fill paints both. The hand tools paint *pixels* with the current swatch instead of a region:
 
 - a **brush** stroke: a path of points and a radius (every pixel within the radius of the path);
-- an **enclose-and-fill** lasso: a closed outline (every pixel inside it).
+- an **enclose-and-fill** lasso: a closed outline: the regions inside it, and the part inside it
+  of a region it cuts through (the leaking one), but not the slivers of the neighbours it only
+  grazes (a part under :data:`LASSO_PART` of what it encloses), so an outline drawn loosely round
+  a forearm does not paint the background beside it.
 
 Line ink is never painted (the drawing's lines stay on top; the colour layer under them is filled
 from the neighbouring paint, as for fills). A stroke is a :class:`~opdm_studio.engine.hints.Fix`
@@ -30,6 +33,9 @@ KINDS = (BRUSH, LASSO)
 #: A region counts as found by a stroke (and the stroke is carried to it) when the stroke
 #: paints at least this share of it.
 COVERED = 0.9
+#: A region the lasso cuts through is painted inside it when its part is at least this share of
+#: what the lasso encloses (smaller parts are neighbours the outline only grazes).
+LASSO_PART = 0.25
 #: At most this many found regions are carried per stroke (the largest ones).
 MAX_CARRIED_REGIONS = 32
 #: Brush radius limits, in frame pixels.
@@ -102,8 +108,17 @@ def covered_regions(labels: np.ndarray, mask: np.ndarray, share: float = COVERED
 
 
 def stroke_pixels(shape: Shape, labels: np.ndarray) -> np.ndarray:
-    """bool (H, W): what ``shape`` paints on a frame with region ``labels`` (lines excluded)."""
-    return shape_mask(shape, labels.shape) & (labels > 0)
+    """bool (H, W): what ``shape`` paints on a frame with region ``labels`` (lines excluded;
+    for a lasso, not the slivers of regions it only grazes: see the module doc)."""
+    mask = shape_mask(shape, labels.shape) & (labels > 0)
+    if shape.kind != LASSO or not mask.any():
+        return mask
+    n = int(labels.max()) + 1
+    area = np.bincount(labels.ravel(), minlength=n)
+    inside = np.bincount(labels[mask], minlength=n)
+    keep = (inside >= COVERED * np.maximum(area, 1)) | (inside >= LASSO_PART * int(mask.sum()))
+    keep[0] = False
+    return mask & keep[labels]
 
 
 def paint_layers(color_only: np.ndarray, labels: np.ndarray,

@@ -43,6 +43,10 @@ def test_a_lasso_paints_only_inside_its_outline_on_a_leaking_region():
     assert (img[20, 20] == skin.source).all() and (img[50, 30] == skin.source).all()
     assert (img[20, 60] == red.source).all()        # the vest keeps its red
     assert out.fix.shape is not None and out.fix.carried == () and out.frames == [1]
+    # An outline drawn loosely past the box's left line does not paint the sliver outside it.
+    fixer.paint(1, Shape.make(LASSO, [(0, 6), (39, 6), (39, 54), (0, 54)]), skin.id)
+    assert (fixer.fixed(1, base)[20, 2] == 0).all() and (fixer.fixed(1, base)[20, 20] == skin.source).all()
+    fixer.remove(max(fixer.hints.fixes))
     # The stroke counts as fixed for the confidence map, its pixels only.
     mask = fixer.fixed_mask(1)
     assert mask[20, 20] and mask[20, 60]           # (the fill covers the region too)
