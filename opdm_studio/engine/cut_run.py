@@ -170,9 +170,7 @@ class CutRun:
             running = 0.0 if phase == "adapt" else now - frame_t0 - adapting_s - setup[0]
             yield self.event("step", pos, item, step=j, steps=k, phase=phase, keys=keys,
                              eta=progress.eta(running), message=text)
-        # After adapting, the first frame also readies the adapted copy for inference: not what
-        # sampling a frame takes.
-        progress.note("sample", clock() - frame_t0 - adapting_s - setup[0], timed=adapting_s == 0.0)
+        progress.note("sample", clock() - frame_t0 - adapting_s - setup[0])
         return guess
 
     def keep(self, pos: int, item: PlanItem, frame_t0: float, sources: dict[str, str],

@@ -108,7 +108,8 @@ def adapt(model: OPDM, diffusion: GaussianDiffusion, spec: InferenceSpec,
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     data = [{k: v.to(device=device, dtype=torch.float32) for k, v in it.items()} for it in items]
     noise_gen = torch.Generator(device=device).manual_seed(int(seed))
-    for i in range(1, int(steps) + 1):
+    steps = int(steps)
+    for i in range(1, steps + 1):
         # Grad mode only around the step's own work, never while the caller holds control.
         with torch.enable_grad():
             batch = _crops(data, gen, ADAPT_BATCH, ADAPT_CROP)
@@ -116,7 +117,12 @@ def adapt(model: OPDM, diffusion: GaussianDiffusion, spec: InferenceSpec,
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+        if i == steps:
+            # Readied for inference within the last step (its time is the adaptation's, not the
+            # first frame's sampling: the run's ETA times the two apart).
+            del opt
+            prepare_for_inference(net, device, dtype, inplace=True)   # in place: the same module
         yield i
-    del opt
-    prepare_for_inference(net, device, dtype, inplace=True)   # in place: the same module
+    if steps < 1:
+        prepare_for_inference(net, device, dtype, inplace=True)
     return net
