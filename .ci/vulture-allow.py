@@ -19,6 +19,3 @@ _.ssim224, _.msssim224, _.qssim224
 
 # pytest passes fixtures by parameter name; a test asks for one for its effect only.
 ja, one_torch_thread
-
-# Written, never read, in the synthetic-cut generator that is being moved (remove them there).
-_.gradient_background, _.first_id, _.ids_color, _.ids_family, _.ids_trace

@@ -50,7 +50,6 @@ class SynthCut:
     palette_names: list[str]
     region_ids: np.ndarray
     drawings: list[int]
-    gradient_background: bool = False
     seed: int = 0
     meta: dict = field(default_factory=dict)
 
@@ -136,7 +135,7 @@ def generate_cut(n_frames: int = 24, size: tuple[int, int] = (256, 256), seed: i
     if grad is not None:
         used[scene.sky] = False
     return SynthCut(lines, line_rgb, colors, pal[used], [names[k] for k in np.flatnonzero(used)],
-                    region_ids, drawings, background == "gradient", seed,
+                    region_ids, drawings, seed,
                     {"size": [w, h], "frames": n_frames, "line_width": scene.line_width})
 
 

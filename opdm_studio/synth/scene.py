@@ -7,7 +7,7 @@ blue trace lines on shadow and highlight borders, open strokes). Deterministic f
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -108,7 +108,6 @@ class _Character:
     theta0: float
     omega: float
     squash: float
-    first_id: int = 0
 
 
 def _make_character(rng: np.random.Generator, pal: _PaletteMaker, radius: float, w: int, h: int,
@@ -210,9 +209,6 @@ class Scene:
     chars: list[_Character]
     pan: np.ndarray
     line_width: int
-    ids_color: list[int] = field(default_factory=list)   # region id -> palette index
-    ids_family: list[int] = field(default_factory=list)  # region id -> family (trace borders)
-    ids_trace: list[str] = field(default_factory=list)
 
 
 def build_scene(rng: np.random.Generator, w: int, h: int, n_characters: int, n_houses: int,
