@@ -54,6 +54,7 @@ class CutRun:
         self.queue = FinishingQueue()
         self.pending = PendingInterval()
         self.last_output: list[tuple[int, FrameOutput]] = []   # colours reused by held frames
+        self.set_up: set[tuple[int, int]] = set()   # key intervals whose first frame was sampled
 
     # -- the run ------------------------------------------------------------------------------
     def events(self) -> Iterator[ProgressEvent]:
@@ -170,7 +171,14 @@ class CutRun:
             running = 0.0 if phase == "adapt" else now - frame_t0 - adapting_s - setup[0]
             yield self.event("step", pos, item, step=j, steps=k, phase=phase, keys=keys,
                              eta=progress.eta(running), message=text)
-        progress.note("sample", clock() - frame_t0 - adapting_s - setup[0])
+        if item.keys in self.set_up or setup[0] > 0:
+            progress.note("sample", clock() - frame_t0 - adapting_s - setup[0])
+        else:
+            # The interval's first frame also set it up (its flow chained through the drawings)
+            # with no mark between the two: it all counts as the interval's set-up.
+            progress.note("setup", clock() - frame_t0 - adapting_s)
+            progress.note("sample", 0.0, timed=False)
+        self.set_up.add(item.keys)
         return guess
 
     def keep(self, pos: int, item: PlanItem, frame_t0: float, sources: dict[str, str],
@@ -277,13 +285,13 @@ class CutRun:
 
 
 def adapting(fc: Any, todo: list[PlanItem]) -> tuple[int, int]:
-    """(steps of adapting the network, key intervals adapted to): each key interval with frames
-    to colour, once (``fc``: the run's FrameColorizer, None when nothing is coloured)."""
+    """(steps of adapting the network, key intervals to set up): each key interval with frames to
+    colour, once (``fc``: the run's FrameColorizer, None when nothing is coloured)."""
     if fc is None:
         return 0, 0
-    intervals = {it.keys for it in todo if it.kind == "color" and it.prev < it.index < it.next}
-    steps = [fc.adapt_steps(b - a + 1) for a, b in intervals]
-    return sum(steps), sum(s > 0 for s in steps)
+    intervals = {it.keys for it in todo if it.kind == "color"}
+    steps = [fc.adapt_steps(b - a + 1) for a, b in intervals if a < b]
+    return sum(steps), len(intervals)
 
 
 __all__ = ["CHUNK", "CutRun", "adapting"]
