@@ -32,7 +32,7 @@ import numpy as np
 
 from opdm_studio.engine.hints import Fix, HintSet, apply_fills, paint_regions, region_fills
 from opdm_studio.engine.strokes import MAX_CARRIED_REGIONS, Shape, covered_regions, paint_layers, stroke_pixels
-from opdm_studio.engine.swatches import RGB, SwatchPalette
+from opdm_studio.engine.swatches import RGB, Swatch, SwatchPalette
 from opdm_studio.errors import ProjectError
 from opdm_studio.imaging.lineart import line_mask_from_drawing
 from opdm_studio.imaging.regions import Regions, find_regions
@@ -220,12 +220,7 @@ class Fixer:
         ProjectError on a keyframe (its paint is the truth), on a line, or with a deleted swatch.
         The frame's earlier fixes of the same region are replaced.
         """
-        if frame in set(self._keys()):
-            raise ProjectError("this frame is a keyframe: its paint is the truth the other frames "
-                               "are coloured from; fix it in your paint program and drop it back")
-        sw = self.palette.get(swatch)
-        if sw.deleted:
-            raise ProjectError(f"the swatch {sw.name!r} is deleted: choose another one")
+        sw = self._paintable(frame, swatch)
         label = self.region_at(frame, x, y)
         if label == 0:
             raise ProjectError("that is a line, not a paint region: click inside a region")
@@ -244,16 +239,22 @@ class Fixer:
                          *(g for f in replaced for g, _, _ in f.carried)})
         return FillOutcome(fix, replaced, frames)
 
-    def paint(self, frame: int, shape: Shape, swatch: str, carry: bool = True) -> FillOutcome:
-        """A brush or lasso stroke on ``frame`` with ``swatch``: its pixels (lines excluded) are
-        painted; each region it covers whole is carried like a fill (``carry``). ProjectError on a
-        keyframe, a deleted swatch, or a stroke that covers no paint region."""
+    def _paintable(self, frame: int, swatch: str) -> Swatch:
+        """The swatch a fill or a stroke paints ``frame`` with; ProjectError on a keyframe (its
+        paint is the truth) or a deleted swatch."""
         if frame in set(self._keys()):
             raise ProjectError("this frame is a keyframe: its paint is the truth the other frames "
                                "are coloured from; fix it in your paint program and drop it back")
         sw = self.palette.get(swatch)
         if sw.deleted:
             raise ProjectError(f"the swatch {sw.name!r} is deleted: choose another one")
+        return sw
+
+    def paint(self, frame: int, shape: Shape, swatch: str, carry: bool = True) -> FillOutcome:
+        """A brush or lasso stroke on ``frame`` with ``swatch``: its pixels (lines excluded) are
+        painted; each region it covers whole is carried like a fill (``carry``). ProjectError on a
+        keyframe, a deleted swatch, or a stroke that covers no paint region."""
+        sw = self._paintable(frame, swatch)
         labels = self.regions.labels(frame)
         mask = stroke_pixels(shape, labels)
         if not mask.any():
