@@ -132,11 +132,12 @@ class RunProgress:
 
     def _totals(self, unit: dict[str, float]) -> tuple[float, float, float]:
         """(seconds left, seconds timed so far, by the units' seconds; seconds of work left out
-        of the timings). Measuring runs beside the sampling: only what is left of it after the
-        last frame is sampled counts, and what it took does not."""
+        of the timings). Measuring runs beside the sampling: it counts only for the time it needs
+        beyond the sampling still to do, and what it took does not count as done."""
         with self._lock:
-            left = dict(self.left, measure=max(0, self.left["measure"] - self.left["sample"]))
-            return (sum(left[k] * unit[k] for k in WORK),
+            left = sum(self.left[k] * unit[k] for k in WORK if k != "measure")
+            beside = self.left["measure"] * unit["measure"] - self.left["sample"] * unit["sample"]
+            return (left + max(0.0, beside),
                     sum(self.timed[k] * unit[k] for k in WORK if k != "measure"), self.untimed_s)
 
     def unit_seconds(self) -> dict[str, float] | None:
