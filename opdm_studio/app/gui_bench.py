@@ -319,8 +319,12 @@ def main(argv: list[str]) -> int:
             out["latency"] = [measure_latency(m, args.frames, args.size, args.steps, tmp)
                               for m in args.methods]
             if "model" in args.methods:
+                # A home of its own: the sample cut's project starts uncoloured (the playback
+                # below colours the same cut in the other home).
+                os.environ["OPDM_STUDIO_HOME"] = str(tmp / "home_first_frame")
                 out["first_frame"] = measure_first_frame()
                 out["first_frame_s"] = out["first_frame"]["first_frame_s"]
+                os.environ["OPDM_STUDIO_HOME"] = str(home)
             if args.play_seconds:
                 out["playback"] = measure_playback(args.play_seconds)
                 out["playback_fps"] = out["playback"]["playback_fps"]
