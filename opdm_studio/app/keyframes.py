@@ -235,8 +235,14 @@ class KeyframePanel(QWidget):
             return
         is_key = doc.is_key(frame)
         prev, nxt = doc.neighbours(frame)
-        state = self.tr("keyframe") if is_key else self.tr("line only") if not doc.has_result(frame) else \
-            self.tr("coloured, out of date (Colorize redoes it)") if doc.is_outdated(frame) else self.tr("coloured")
+        if is_key:
+            state = self.tr("keyframe")
+        elif not doc.has_result(frame):
+            state = self.tr("being coloured") if doc.preview(frame) is not None else self.tr("line only")
+        elif doc.is_outdated(frame):
+            state = self.tr("coloured, out of date (Colorize redoes it)")
+        else:
+            state = self.tr("coloured")
         self.header.setText(self.tr("<b>Frame {label}</b> ({name}) — {state}").format(
             label=doc.frame_label(frame), name=doc.frame_name(frame), state=state))
         for slot, k in ((self.prev_slot, prev), (self.next_slot, nxt)):

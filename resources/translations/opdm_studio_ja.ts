@@ -425,6 +425,10 @@
         <translation>線画のみ</translation>
     </message>
     <message>
+        <source>being coloured</source>
+        <translation>彩色中</translation>
+    </message>
+    <message>
         <source>coloured, out of date (Colorize redoes it)</source>
         <translation>彩色済み・要再彩色（彩色でやり直します）</translation>
     </message>

@@ -29,6 +29,7 @@ def test_the_colour_view_shows_a_frame_being_coloured(qtbot, window, cut_dir):
         # Red paint where the drawing has no ink, the drawing's lines on top.
         assert (img.reshape(-1, 3) == (200, 40, 40)).all(axis=1).mean() > 0.5
         assert window.viewer.has_image()
+        assert "being coloured" in window.panel.header.text()
         window._on_progress(Progress(0.5, 2, 8, None, "done", [3], {}))
         assert doc.preview(3) is None
     finally:
