@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from opdm_studio import paths
 from opdm_studio.app.i18n import translate
+from opdm_studio.app.theme import help_label
 from opdm_studio.errors import OPDMError
 from training.compare import Comparison, read_comparison
 from training.finetune import read_state
@@ -85,13 +86,10 @@ class ResultPage(QWizardPage):
         super().__init__()
         self.setTitle(self.tr("Before and after"))
         self.setSubTitle(self.tr("Both models colour frames held back from your cuts."))
-        self.help = QLabel(self.tr("The frames were never trained on. PSNR: how close the colours come to your "
-                                   "finished frames (higher is closer; +1 dB is about 11 % less colour error). "
-                                   "SSIM: how well shapes, edges and shading match (1 = identical). Rows of the "
-                                   "sheet: drawing | start model | fine-tuned | your finished frame."))
-        self.help.setObjectName("comparisonHelp")
-        self.help.setWordWrap(True)
-        self.help.setStyleSheet("color: #6e7074;")
+        self.help = help_label(self.tr("The frames were never trained on. PSNR: how close the colours come to your "
+                                       "finished frames (higher is closer; +1 dB is about 11 % less colour error). "
+                                       "SSIM: how well shapes, edges and shading match (1 = identical). Rows of the "
+                                       "sheet: drawing | start model | fine-tuned | your finished frame."), "comparisonHelp")
         self.summary = QLabel()
         self.summary.setObjectName("comparisonSummary")
         self.summary.setWordWrap(True)

@@ -15,6 +15,7 @@ from PySide6.QtCore import QT_TRANSLATE_NOOP, QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWizardPage
 
+from opdm_studio.app.theme import help_label
 from opdm_studio.errors import OPDMError
 from training.finetune import read_state, spent_minutes, update_state
 
@@ -135,15 +136,12 @@ class TrainPage(QWizardPage):
         self.bar.setFormat(self.tr("%p% of the time budget"))
         self.plot = LossPlot()
         # What the curve and the figures mean, in a colourist's words.
-        self.plot_help = QLabel(self.tr("The curve is the training error: how far the model's colours still are "
-                                        "from the frames it learns from (lower is better). It falls, then levels "
-                                        "out. The held-back frames, never trained on, tell whether it learnt your "
-                                        "cuts' colouring or only those frames: PSNR there is how close its colours "
-                                        "come to your finished frames (higher is closer; +1 dB is about 11 % less "
-                                        "colour error), SSIM how well shapes and shading match (1 = identical)."))
-        self.plot_help.setObjectName("trainingHelp")
-        self.plot_help.setWordWrap(True)
-        self.plot_help.setStyleSheet("color: #6e7074;")
+        self.plot_help = help_label(self.tr("The curve is the training error: how far the model's colours still are "
+                                            "from the frames it learns from (lower is better). It falls, then levels "
+                                            "out. The held-back frames, never trained on, tell whether it learnt your "
+                                            "cuts' colouring or only those frames: PSNR there is how close its colours "
+                                            "come to your finished frames (higher is closer; +1 dB is about 11 % less "
+                                            "colour error), SSIM how well shapes and shading match (1 = identical)."), "trainingHelp")
         self.sample = QLabel()
         self.pause_btn = QPushButton(self.tr("Pause"))
         self.pause_btn.clicked.connect(self.pause)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from PySide6.QtGui import QColor, QIcon, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 
 ACCENT = QColor(64, 156, 255)
 KEY_COLOR = QColor(255, 196, 0)
@@ -58,3 +58,13 @@ def icon(name: str, color: str = "#dcdee1") -> QIcon:
         return qta.icon(name, color=color, color_disabled="#6e7074")
     except Exception:  # an icon font that fails to load must not stop the app
         return QIcon()
+
+
+def help_label(text: str, name: str) -> QLabel:
+    """A wrapping, muted label that explains a page's figures (``name``: its object name, which
+    tests and style sheets find it by)."""
+    label = QLabel(text)
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #6e7074;")
+    return label
