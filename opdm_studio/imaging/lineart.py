@@ -19,8 +19,20 @@ PROTOCOL_THRESHOLD = 0.25
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
     """Rec. 601 luma of an RGB uint8 image as float32 in [0, 255]."""
-    rgb = rgb.astype(np.float32)
-    return 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+    # Channel by channel on contiguous planes (numpy on the interleaved image is ~5x slower),
+    # in the same float32 order of operations as 0.299 * r + 0.587 * g + 0.114 * b.
+    r, g, b = (c.astype(np.float32) for c in _planes(rgb))
+    luma = np.float32(0.299) * r
+    luma += np.float32(0.587) * g
+    luma += np.float32(0.114) * b
+    return luma
+
+
+def _planes(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The R, G, B planes of an (H, W, >=3) image as contiguous arrays."""
+    rgb = np.ascontiguousarray(rgb[..., :3]) if rgb.shape[2] != 3 else np.ascontiguousarray(rgb)
+    r, g, b = cv2.split(rgb)
+    return r, g, b
 
 
 def extract_lines(rgb: np.ndarray, sigma: float = PROTOCOL_SIGMA,
@@ -62,11 +74,13 @@ def rgb_lines_to_gray(rgb: np.ndarray) -> np.ndarray:
     Darkness is the larger of (1 - luma) and the chroma, so a light-blue highlight line is as much
     a line as a black one; white paper and gray pencil keep their luma.
     """
-    rgb16 = rgb.astype(np.int16)
-    chroma = (rgb16.max(axis=2) - rgb16.min(axis=2)).astype(np.float32)
-    luma = luminance(rgb)
-    darkness = np.maximum(255.0 - luma, chroma)
-    return np.clip(255.0 - darkness + 0.5, 0, 255).astype(np.uint8)
+    r, g, b = _planes(rgb)
+    # (OpenCV's per-channel max / min: numpy's reduction over the last axis is ~10x slower.)
+    chroma = cv2.subtract(cv2.max(cv2.max(r, g), b), cv2.min(cv2.min(r, g), b)).astype(np.float32)
+    darkness = np.maximum(np.float32(255.0) - luminance(rgb), chroma)
+    out = np.float32(255.0) - darkness
+    out += np.float32(0.5)
+    return np.clip(out, 0, 255, out=out).astype(np.uint8)
 
 
 @dataclass

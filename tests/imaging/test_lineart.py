@@ -10,6 +10,7 @@ from opdm_studio.imaging.lineart import (
     extract_lines,
     find_trace_lines,
     line_mask_from_darkness,
+    luminance,
     rgb_lines_to_gray,
 )
 
@@ -65,3 +66,18 @@ def test_trace_lines_are_ink_with_their_colour():
     assert (tl.kind[10] == TraceLines.RED).all() and (tl.kind[15] == TraceLines.BLUE).all()
     assert (tl.kind[20] == TraceLines.OTHER).all()
     assert not tl.mask[5].any() and not tl.mask[25].any()
+
+
+def test_luma_and_line_darkness_follow_their_formulas_on_any_layout():
+    """The plane-by-plane versions give exactly the formulas' float32 results, also for a view
+    that is not contiguous and for an image with alpha."""
+    rng = np.random.default_rng(5)
+    img = rng.integers(0, 256, (33, 47, 4), dtype=np.uint8)
+    for rgb in (img[..., :3], img[:, ::-1, :3], np.ascontiguousarray(img[..., :3])):
+        f = rgb.astype(np.float32)
+        luma = 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
+        assert np.array_equal(luminance(rgb), luma)
+        chroma = (rgb.astype(np.int16).max(axis=2) - rgb.astype(np.int16).min(axis=2)).astype(np.float32)
+        gray = np.clip(255.0 - np.maximum(255.0 - luma, chroma) + 0.5, 0, 255).astype(np.uint8)
+        assert np.array_equal(rgb_lines_to_gray(rgb), gray)
+    assert np.array_equal(luminance(img), luminance(img[..., :3]))
