@@ -7,12 +7,20 @@ keys' paint and the palette, follows every paint region through the drawings fro
 fill tool carries fixes with) and returns, per frame, which regions get which paint, their
 confidence and their review flags (:class:`FrameDecision`). The cut run
 (:mod:`opdm_studio.engine.run`) and the evaluation's model rows use it, so both colour alike.
+
+A region kept as guessed because its keys show several tones there (its lines stay open) is
+judged once more by the shapes the drawing's own strokes close in it
+(:class:`OpenShapes`, :mod:`opdm_studio.imaging.shapes`): the Review view hatches a shape the
+guess paints in several paints, where the keys paint their shapes flat. Flags only: nothing
+painted changes.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import cv2
@@ -22,6 +30,7 @@ from opdm_studio.engine.fixes import RegionCache
 from opdm_studio.engine.plan import PlanItem
 from opdm_studio.imaging.paint_tracks import (
     FLAG_BELOW,
+    SEVERAL,
     WARP_FLAG,
     IntervalFrame,
     TrackPaint,
@@ -29,6 +38,7 @@ from opdm_studio.imaging.paint_tracks import (
 )
 from opdm_studio.imaging.palette import Palette
 from opdm_studio.imaging.regions import Regions
+from opdm_studio.imaging.shapes import KEYS_FLAT_SHARE, drawing_shapes, flat_share, mottled_pixels
 from opdm_studio.imaging.snapping import (
     SNAP_MODES,
     RegionStats,
@@ -46,6 +56,10 @@ _NO_DISTANCE = np.zeros((0, 0), np.float32)
 #: tracks would cost a correspondence per drawing and rarely survive that far.
 MAX_LINK_GAP = 16
 
+#: The confidence the Review view shows on a shape the guess paints in several paints inside a
+#: region kept for its several tones (below :data:`FLAG_BELOW`: flagged).
+MOTTLED_CONFIDENCE = 0.8 * FLAG_BELOW
+
 
 @dataclass
 class FrameDecision:
@@ -55,19 +69,34 @@ class FrameDecision:
     stats: RegionStats
     regions: Regions
     warp: np.ndarray | None = None     # the keys' warp confidence per pixel (uint8 or float)
+    #: bool (H, W) on demand: the drawing's shapes the guess paints in several paints (None: not
+    #: judged, the keys do not paint their shapes flat); see :class:`OpenShapes`.
+    shapes: Callable[[], np.ndarray | None] | None = None
+    _mottled: list[np.ndarray | None] = field(default_factory=list, repr=False, compare=False)
 
     def confidence_map(self) -> np.ndarray:
         """float32 (H, W): each region's confidence; inside a region left as guessed, lower where
         the keys' warp is unsure (a region whose lines stay open can be right in one part and
-        wrong in another: the Review view hatches the unsure part)."""
+        wrong in another: the Review view hatches the unsure part); inside a region kept for its
+        keys' several tones, below the flag on the drawing's shapes the guess paints in several
+        paints."""
+        labels = self.regions.labels
         conf = self.paint.confidence.astype(np.float32)
-        cmap = conf[self.regions.labels]
-        if self.warp is None:
-            return cmap
-        warp = unit_map(self.warp, cmap.shape)
-        kept = ~self.paint.snapped[self.regions.labels] & (self.regions.labels > 0)
-        unsure = kept & (warp < WARP_FLAG)
-        cmap[unsure] = np.minimum(cmap[unsure], FLAG_BELOW * warp[unsure] / WARP_FLAG)
+        cmap = conf[labels]
+        if self.warp is not None:
+            warp = unit_map(self.warp, cmap.shape)
+            kept = ~self.paint.snapped[labels] & (labels > 0)
+            unsure = kept & (warp < WARP_FLAG)
+            cmap[unsure] = np.minimum(cmap[unsure], FLAG_BELOW * warp[unsure] / WARP_FLAG)
+        several = self.paint.source == SEVERAL
+        several[0] = False
+        if self.shapes is not None and several.any():
+            if not self._mottled:
+                self._mottled.append(self.shapes())
+            mottled = self._mottled[0]
+            if mottled is not None:
+                low = several[labels] & mottled
+                cmap[low] = np.minimum(cmap[low], MOTTLED_CONFIDENCE)
         return cmap
 
     def snap(self, palette: Palette, line_mask: np.ndarray, line_rgb: np.ndarray | None = None,
@@ -112,6 +141,41 @@ class FrameEvidence:
     regions: Regions
     stats: RegionStats
     warp: np.ndarray | None
+
+
+class OpenShapes:
+    """The drawing's own shapes judged inside the regions an interval keeps for their keys'
+    several tones (:mod:`opdm_studio.imaging.shapes`): whether the keys paint their shapes flat
+    (measured once, on first use, by whichever thread asks first) and, per frame, the shapes its
+    guess paints in several paints."""
+
+    def __init__(self, regions: RegionCache, keys: Mapping[int, np.ndarray], palette: Palette) -> None:
+        self.regions = regions
+        self.keys = dict(keys)
+        self.palette = palette
+        self._flat: bool | None = None
+        self._lock = threading.Lock()
+
+    def keys_flat(self) -> bool:
+        """Whether every key paints at least :data:`~opdm_studio.imaging.shapes.KEYS_FLAT_SHARE`
+        of its drawing's shapes flat (cel paint, as opposed to soft shading or texture)."""
+        with self._lock:
+            if self._flat is None:
+                self._flat = all(flat_share(rgb, self._shapes(k), self.palette) >= KEYS_FLAT_SHARE
+                                 for k, rgb in self.keys.items())
+            return self._flat
+
+    def mottled(self, f: int, guess: np.ndarray) -> np.ndarray | None:
+        """bool (H, W): the shapes of drawing ``f`` that ``guess`` paints in several paints; None
+        where the keys do not paint their own shapes flat."""
+        if not self.keys_flat():
+            return None
+        reg = self.regions.regions(f)
+        return mottled_pixels(guess, self.regions.line(f), self.palette, reg.line_mask, reg.gap)
+
+    def _shapes(self, k: int) -> Regions:
+        reg = self.regions.regions(k)
+        return drawing_shapes(self.regions.line(k), reg.line_mask, reg.gap)
 
 
 class IntervalPainter:
@@ -178,12 +242,14 @@ class IntervalPainter:
         links = [] if self.mode == "off" else [
             self.regions.correspondence(a, a + 1).matches() for a in drawings[:-1]]
         decided = decide_tracks(frames, palette, links, self.mode)
+        shapes = OpenShapes(self.regions, {k: keys[k] for k in used}, palette)
         out: dict[int, FrameDecision] = {}
         for f, fr, tp in zip(drawings, frames, decided, strict=True):
             if tp is not None and f in guesses:
                 g = guesses[f]
                 out[f] = FrameDecision(tp, stats[f], fr.regions,
-                                       g.confidence if isinstance(g, Guess) else None)
+                                       g.confidence if isinstance(g, Guess) else None,
+                                       partial(shapes.mottled, f, stats[f].guess))
         return out
 
 

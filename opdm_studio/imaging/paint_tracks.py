@@ -63,8 +63,11 @@ CONTRADICTION = 0.3
 #: of such regions were wrong, 20 % of the wrong ones, 15 % of the frame's area.
 WARP_FLAG = 0.4
 
-# How a region's paint was decided (``TrackPaint.source``).
-ALONE, KEY, VOTE, KEPT = 0, 1, 2, 3
+# How a region's paint was decided (``TrackPaint.source``): alone (in no track), its track's key,
+# its track's vote, kept as guessed, kept as guessed because its track's keys show several tones
+# there (an unclosed line, shading: :mod:`~opdm_studio.imaging.shapes` judges such a region by
+# the shapes the drawing's strokes close in it).
+ALONE, KEY, VOTE, KEPT, SEVERAL = 0, 1, 2, 3, 4
 
 
 @dataclass
@@ -84,7 +87,7 @@ class TrackPaint:
 
     ``paint`` palette index painted flat, -1 where the guess is kept; ``confidence`` in [0, 1];
     ``flagged`` regions to review; ``track`` the track id (-1: the region is in no track with
-    another drawing); ``source`` how it was decided (ALONE, KEY, VOTE, KEPT).
+    another drawing); ``source`` how it was decided (ALONE, KEY, VOTE, KEPT, SEVERAL).
     """
 
     paint: np.ndarray
@@ -342,7 +345,8 @@ def _node_decision(nd: _Nodes, votes: _Votes, sl: slice, st: RegionStats,
     conf = st.confidence[1:].copy()
     painted = linked & (t_snap | ((t_keys == 1) & ~KEY_NEEDS_SNAP)) & support & (t_keys != 2)
     paint[linked] = np.where(painted, t_best, -1)[linked]
-    source[linked] = np.where(t_keys == 1, KEY, np.where(painted, VOTE, KEPT))[linked]
+    source[linked] = np.where(t_keys == 1, KEY, np.where(
+        painted, VOTE, np.where(t_keys == 2, SEVERAL, KEPT)))[linked]
     conf = _confidence(conf, paint, t_best, t_keys, t_share, agree, agreement, distance, spread,
                        linked, exact, nd.warp[sl])
     if mode == "all":

@@ -57,3 +57,40 @@ def test_evidence_kept_for_the_interval_paints_as_the_frame_measured_there_and_t
             c = fresh[f].snap(pal, reg.line_mask, fringe=fringe)
             assert np.array_equal(a.image, b.image) and np.array_equal(a.image, c.image)
             assert np.array_equal(a.color_only, b.color_only)
+
+
+def _pencil_cut() -> tuple[np.ndarray, dict[int, np.ndarray], Palette]:
+    """Three identical drawings in light pencil (gray 200: lighter than the line mask sees, so the
+    whole frame is one paint region) closing a box the keys paint A on paper white."""
+    drawing = np.full((64, 96), 255, np.uint8)
+    box = (slice(20, 44), slice(30, 60))
+    drawing[19:45, 29] = drawing[19:45, 60] = 200
+    drawing[19, 29:61] = drawing[44, 29:61] = 200
+    key = np.full((64, 96, 3), 255, np.uint8)
+    key[box] = (200, 60, 40)
+    pal = Palette(np.array([[255, 255, 255], [200, 60, 40]], np.uint8))
+    return drawing, {0: key, 2: key}, pal
+
+
+def test_a_shape_the_pencil_closes_painted_in_two_paints_is_flagged_where_its_region_is_open():
+    """A drawing whose strokes are too light for the line mask is one region the keys paint in
+    several paints: kept as guessed, no region rule judges it. The box the strokes close is one
+    paint on the keys; a guess painting half of it paper white is hatched there (flags only: the
+    painted colours stay the guess's), and a guess painting it flat is not."""
+    from opdm_studio.engine.fixes import RegionCache
+    from opdm_studio.engine.paint import IntervalPainter
+    from opdm_studio.imaging.paint_tracks import SEVERAL
+    drawing, keys, pal = _pencil_cut()
+    cache = RegionCache(lambda i: drawing)
+    assert cache.regions(1).count == 1                 # the pencil box is no region of its own
+    half = keys[0].copy()
+    half[20:44, 45:60] = 255                           # the box's right half left paper white
+    painter = IntervalPainter(cache, "auto")
+    fd = painter.decide(pal, keys, {1: half})[1]
+    assert (fd.paint.source[1:] == SEVERAL).all() and not fd.paint.snapped.any()
+    cmap = fd.confidence_map()
+    assert (cmap[24:40, 34:56] < 0.5).all()            # the box, both halves: review it
+    assert (cmap[:12] >= 0.5).all() and (cmap[:, :20] >= 0.5).all()   # the paper around: not
+    assert np.array_equal(fd.snap(pal, cache.regions(1).line_mask).color_only, half)
+    flat = painter.decide(pal, keys, {1: keys[0].copy()})[1]
+    assert (flat.confidence_map() >= 0.5).all()

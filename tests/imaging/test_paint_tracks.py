@@ -1,7 +1,7 @@
 """Paint decided per region track over a key interval (imaging.paint_tracks)."""
 import numpy as np
 
-from opdm_studio.imaging.paint_tracks import ALONE, KEPT, KEY, IntervalFrame, decide_tracks
+from opdm_studio.imaging.paint_tracks import ALONE, KEY, SEVERAL, IntervalFrame, decide_tracks
 from opdm_studio.imaging.palette import Palette
 from opdm_studio.imaging.regions import find_regions
 from opdm_studio.imaging.snapping import region_stats, snap_to_palette
@@ -120,7 +120,7 @@ def test_keys_in_several_tones_keep_the_guess_and_flag_nothing():
               IntervalFrame(reg, key_rgb=key)]
     out = decide_tracks(frames, PALETTE, [_identity_links(reg)] * 2, "auto")
     right = reg.labels[24, 36]
-    assert out[1].paint[right] == -1 and out[1].source[right] == KEPT
+    assert out[1].paint[right] == -1 and out[1].source[right] == SEVERAL
     assert not out[1].flagged[right]
     assert out[1].paint[reg.labels[24, 10]] == 0
 
