@@ -147,6 +147,16 @@ def _samples(src: np.ndarray, med: np.ndarray, labels: np.ndarray, dist: np.ndar
     return _Samples(lbl, lab, depth, deep, cap, scale)
 
 
+def _lab_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distance of two float32 (N, 3) CIELAB arrays row by row, summed in the order
+    numpy's ``sum(axis=1)`` does (bit for bit the same), column by column (~5x faster)."""
+    d = a - b
+    d *= d
+    out = d[:, 0] + d[:, 1]
+    out += d[:, 2]
+    return np.sqrt(out, out=out)
+
+
 def _robust_means(s: _Samples, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(core weight of each sample, robust mean CIELAB per region, RMS spread per region)."""
     lbl, lab = s.lbl, s.lab
@@ -158,7 +168,7 @@ def _robust_means(s: _Samples, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     wsum = np.maximum(np.bincount(lbl, weights=wgt, minlength=n), 1e-6)
     sums = np.stack([np.bincount(lbl, weights=lab[:, c] * wgt, minlength=n) for c in range(3)], axis=1)
     mean = (sums / wsum[:, None]).astype(np.float32)
-    d = np.sqrt(((lab - mean[lbl]) ** 2).sum(axis=1))
+    d = _lab_distance(lab, mean[lbl])
     rms = np.sqrt(np.bincount(lbl, weights=d * d * wgt, minlength=n) / wsum)
     # Trimmed mean: drop pixels farther than the RMS spread (specks, leftovers of other colours).
     keep = wgt * (d <= np.maximum(rms, 2.0)[lbl])
@@ -172,7 +182,7 @@ def _agreement(s: _Samples, wgt: np.ndarray, chosen: np.ndarray, tol: float, n: 
     """Share of each region's pixels within ``tol`` of its chosen paint (CIELAB (n, 3)): the
     lower of its core's share and nearly all of it but a thin band along the lines."""
     lbl = s.lbl
-    ok = np.sqrt(((s.lab - chosen[lbl]) ** 2).sum(axis=1)) <= tol
+    ok = _lab_distance(s.lab, chosen[lbl]) <= tol
     wsum = np.maximum(np.bincount(lbl, weights=wgt, minlength=n), 1e-6)
     core_agree = np.bincount(lbl, weights=wgt * ok, minlength=n) / wsum
     # Unclosed lines leave details next to the strokes that a flat fill would erase, and the
@@ -219,7 +229,7 @@ def region_stats(guess_rgb: np.ndarray, regions: Regions, palette: Palette | np.
         dist_all = np.sqrt(((robust[:, None, :] - pal_lab[None, :, :]) ** 2).sum(axis=2))
         idx = np.argmin(dist_all, axis=1)
         d1 = dist_all[np.arange(n), idx]
-        resid = np.sqrt(((fast_lab(src) - fast_lab(med)) ** 2).sum(axis=1))
+        resid = _lab_distance(fast_lab(src), fast_lab(med))
         tol = max(agree_tol, 2.0 * float(np.median(resid)))
         agreement = _agreement(s, wgt, pal_lab[idx].astype(np.float32), tol, n)
         confidence = agreement * np.clip(1.0 - d1 / (2.0 * max_distance), 0.0, 1.0)

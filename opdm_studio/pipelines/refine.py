@@ -169,7 +169,7 @@ class RefinePipeline:
         if inputs.paint is not None:
             # Where the network moved a pixel, it moved it towards some paint: the nearest of the
             # keys' paints when it is close, so corrected regions come out flat and exact.
-            moved = np.abs(corr_full).max(axis=2) > PAINT_MOVED
+            moved = _largest_channel(np.abs(corr_full)) > PAINT_MOVED
             if moved.any():
                 px = rgb[moved]
                 self._paint_lookup(inputs.paint).snap(px, PAINT_REACH)
@@ -180,3 +180,10 @@ class RefinePipeline:
             prop.confidence, (w, h), interpolation=cv2.INTER_LINEAR)
         return Guess(np.clip(rgb + 0.5, 0, 255).astype(np.uint8),
                      np.clip(conf, 0.0, 1.0).astype(np.float32))
+
+
+def _largest_channel(img: np.ndarray) -> np.ndarray:
+    """Per pixel the largest of the channels of a float32 (H, W, 3) image (plane by plane:
+    numpy's max over the last axis is several times slower on a 1080p frame)."""
+    a, b, c = cv2.split(np.ascontiguousarray(img, np.float32))
+    return cv2.max(cv2.max(a, b), c)
