@@ -24,11 +24,16 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
 def fast_lab(rgb: np.ndarray) -> np.ndarray:
     """CIELAB of uint8 RGB via OpenCV's 8-bit path (a table lookup; within ~0.5 unit of the
     float conversion), as float32 (N, 3)."""
-    lab8 = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2Lab).reshape(-1, 3)
-    out = lab8.astype(np.float32)
-    out[:, 0] *= np.float32(100.0 / 255.0)
-    out[:, 1:] -= np.float32(128.0)
-    return out
+    lab8 = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2Lab)
+    # L * 100 / 255 and a, b - 128 in float32 by one table lookup (numpy's column-wise scaling of
+    # an (N, 3) array took 10x the conversion itself on a 1080p frame).
+    return cv2.LUT(lab8, _LAB8_TABLE).reshape(-1, 3)
+
+
+_V256 = np.arange(256, dtype=np.float32)
+#: 8-bit CIELAB code -> CIELAB units per channel, (1, 256, 3) float32 for cv2.LUT.
+_LAB8_TABLE = np.stack([_V256 * np.float32(100.0 / 255.0), _V256 - np.float32(128.0),
+                        _V256 - np.float32(128.0)], axis=1)[None]
 
 
 @dataclass
