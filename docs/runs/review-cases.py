@@ -9,7 +9,9 @@ Review view grabbed (docs/images/review-*.png):
 
 For each frame it prints the share of the frame the Review view hatches, and for the named
 region (a point inside it) its colour against the real frame's, whether it is flagged, and its
-confidence. The cuts are built in OUT_DIR from the evaluation clips (never copied into the
+confidence; for a named paint of the real frame (Anita's hair, whose pencil lines make no region
+of their own), how much of it the Colour view gets wrong (a channel more than 24 levels off) and
+how much of that the Review view hatches. The cuts are built in OUT_DIR from the evaluation clips (never copied into the
 repository)."""
 import os
 import shutil
@@ -63,8 +65,23 @@ def truth_of(case: str, frame: int) -> np.ndarray | None:
     return generate_cut(**SAMPLE).colors[frame]   # type: ignore[arg-type]
 
 
+def paint_line(name: str, paint: tuple[int, int, int], color: np.ndarray, truth: np.ndarray,
+               conf: np.ndarray | None) -> str:
+    """How much of the real frame's pixels in ``paint`` the Colour view gets wrong, and how much
+    of that the Review view hatches."""
+    real = np.abs(truth.astype(int) - paint).max(axis=2) <= 12
+    wrong = real & (np.abs(color.astype(int) - truth.astype(int)).max(axis=2) > 24)
+    low = conf < 0.5 if conf is not None else np.zeros(real.shape, bool)
+    white = wrong & (color.min(axis=2) >= 240)
+    return (f"; {name} (real paint {paint}): {real.sum()} px, {wrong.sum() / max(real.sum(), 1):.1%} "
+            f"wrong, of which {low[wrong].mean() if wrong.any() else 0:.1%} hatched (paper-white "
+            f"{white.sum()} px, {low[white].mean() if white.any() else 0:.1%} hatched); "
+            f"wrong and not hatched: {(wrong & ~low).sum()} px")
+
+
 def run_case(app, case: str, cut: Path, keys: list[int], frames: list[int],
-             points: dict[int, tuple[int, int]]) -> None:
+             points: dict[int, tuple[int, int]],
+             paints: dict[int, tuple[str, tuple[int, int, int]]] | None = None) -> None:
     win = MainWindow(open_sample=False, open_dialogs_on_finish=False)
     win.resize(1400, 860)
     win.show()
@@ -97,6 +114,10 @@ def run_case(app, case: str, cut: Path, keys: list[int], frames: list[int],
             line += (f"; region at ({x}, {y}): {region.sum()} px, colour {tuple(got)} "
                      f"(real {tuple(want) if want is not None else '?'}), confidence {c:.2f}, "
                      f"{'flagged' if c < 0.5 else 'not flagged'}")
+        if paints and f in paints:
+            truth = truth_of(case, f)
+            assert truth is not None
+            line += paint_line(*paints[f], color, truth, conf)
         print(line, flush=True)
         win.go_to(f)
         win.set_mode("review")
@@ -121,7 +142,8 @@ def main() -> None:
     if "sample" in which:
         run_case(app, "sample", sample, [0, 12, 23], [2, 4, 6], {})
     if "anita" in which:
-        run_case(app, "anita", anita_cut(cuts), [20, 36], [28], {})
+        run_case(app, "anita", anita_cut(cuts), [20, 36], [28], {},
+                 {28: ("the hair", (232, 235, 213))})
     if "konobi" in which:
         run_case(app, "konobi", konobi_cut(cuts), [0, 21], [10], {})
 
