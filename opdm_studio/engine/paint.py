@@ -75,7 +75,8 @@ class FrameDecision:
     #: bool (H, W) on demand: the drawing's shapes the guess paints in several paints (None: not
     #: judged, the keys do not paint their shapes flat); see :class:`OpenShapes`.
     shapes: Callable[[], np.ndarray | None] | None = None
-    _mottled: list[np.ndarray | None] = field(default_factory=list, repr=False, compare=False)
+    _mottled: list[np.ndarray | None] = field(default_factory=list, init=False, repr=False,
+                                              compare=False)
 
     def confidence_map(self) -> np.ndarray:
         """float32 (H, W): each region's confidence; inside a region left as guessed, lower where
