@@ -7,8 +7,9 @@ the bench's in-memory cut), the project's :class:`~opdm_studio.engine.hints.Hint
 
 - :meth:`Fixer.fill` records a fix (frame, region, swatch) and carries it to the same region in
   the neighbouring frames of its keyframe interval, frame by frame
-  (:class:`~opdm_studio.imaging.tracking.Correspondence`), stopping at a keyframe, where the match
-  is unsure, or at a region that has a fix of its own;
+  (:class:`~opdm_studio.imaging.tracking.Correspondence`; the pieces of a region a crossing line
+  splits go together), stopping at a keyframe, where the match is unsure, or at a region that
+  has a fix of its own;
 - :meth:`Fixer.fixed` puts a frame's hints on a result (the swatches' pixel colours), and
   :meth:`Fixer.shown` also shows the swatches' current colours: what the viewer shows and what
   the run and the export write. Results are stored without hints, so a fix is undone by dropping
@@ -276,35 +277,31 @@ class Fixer:
               ) -> tuple[list[tuple[int, int, int]], tuple[str, str]]:
         """Follow region ``label`` of ``frame`` backwards and forwards through its keyframe
         interval: [(frame, x, y)] of the matched regions, and why it stopped on each side
-        (``holds_only``: stop at the first drawing that differs)."""
+        (``holds_only``: stop at the first drawing that differs). Where a crossing line splits
+        the region, each of its pieces is carried to and followed on
+        (:meth:`~opdm_studio.imaging.tracking.Correspondence.follow`)."""
         lo, hi = self.interval(frame)
         out: list[tuple[int, int, int]] = []
         stops = []
         for step in (-1, 1):
-            cur, lab, g = frame, label, frame + step
+            cur, labs, g = frame, [label], frame + step
             reason = "end"
             while True:
                 if g < lo or g > hi:
                     reason = "keyframe" if 0 <= g < self.n_frames else "end"
                     break
                 corr = self.regions.correspondence(cur, g)
-                if holds_only and not corr.identical:
-                    reason = "unsure"
-                    break
-                m = corr.match(lab)
-                if not m.sure:
-                    reason = "unsure"
-                    break
+                found = [] if holds_only and not corr.identical else corr.follow(labs)
                 labels_g = self.regions.labels(g)
-                if any(self._label_of(labels_g, f.x, f.y) == m.label for f in self.hints.own(g)):
+                pts = [(k, region_point(labels_g, k)) for k in found]
+                if not found or any(pt is None for _, pt in pts):
+                    reason = "unsure"
+                    break
+                if {self._label_of(labels_g, f.x, f.y) for f in self.hints.own(g)} & set(found):
                     reason = "fixed"
                     break
-                pt = region_point(labels_g, m.label)
-                if pt is None:
-                    reason = "unsure"
-                    break
-                out.append((g, pt[0], pt[1]))
-                cur, lab, g = g, m.label, g + step
+                out.extend((g, pt[0], pt[1]) for _, pt in pts if pt is not None)
+                cur, labs, g = g, found, g + step
             stops.append(reason)
         out.sort()
         return out, (stops[0], stops[1])

@@ -7,7 +7,9 @@ by :func:`pair_flow`), which gives every pixel of ``b`` the label of ``a`` it ca
 region of ``b`` that most of the warped region fills, and that is filled mostly by it, is the
 match. A match is *sure* only when both overlaps are high and no other region of ``b`` competes:
 where a region splits, merges, appears from behind another or the flow fails, tracking stops
-rather than guesses.
+rather than guesses. :meth:`Correspondence.follow` follows a *set* of regions instead: where a
+crossing line splits a region, every piece that comes from it is found, and the pieces are
+followed on together until they close again.
 
 numpy / OpenCV only (no torch). Labels are :class:`~opdm_studio.imaging.regions.Regions` labels
 (int32 (H, W), 0 on lines).
@@ -29,6 +31,14 @@ MIN_PURITY = 0.6
 MAX_GROWTH = 2.0
 #: ... and the runner-up takes at most this fraction of what the match takes.
 MAX_RIVAL = 0.35
+
+#: Following a set of regions (:meth:`Correspondence.follow`): a region of ``b`` is one of its
+#: pieces when at least this share of its pixels that land on paint come from the set ...
+PIECE_PURITY = 0.95
+#: ... and it takes at least this share of the set's pixels ...
+PIECE_SHARE = 0.1
+#: ... and the pieces together take at least this share of them (else the set is lost).
+PIECES_FOUND = 0.5
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,8 @@ class Correspondence:
         self._n = counts.astype(np.int64)
         # Each region of ``a`` as it lands on ``b`` (its pixels on b's paint, lines excluded).
         self.landed_a = np.bincount(self._a, weights=self._n, minlength=self.count_a)
+        # Each region of ``b``'s pixels that come from some region of ``a`` (not from a line).
+        self.landed_b = np.bincount(self._b, weights=self._n, minlength=self.count_b)
         order = np.argsort(self._a, kind="stable")
         self._a, self._b, self._n = self._a[order], self._b[order], self._n[order]
         self._start = np.searchsorted(self._a, np.arange(self.count_a + 1))
@@ -147,6 +159,25 @@ class Correspondence:
         best[la] = lb
         sure[la] = ok
         return best, sure
+
+    def follow(self, labels_a: list[int]) -> list[int]:
+        """The regions of ``b`` that the set of regions ``labels_a`` of ``a`` went to: every
+        region made (:data:`PIECE_PURITY`) of the set's pixels and holding a real part of them
+        (:data:`PIECE_SHARE`), and the sure match of a single region; [] when the pieces hold
+        less than :data:`PIECES_FOUND` of the set (it was hidden, or the flow lost it). A region
+        split by a crossing line comes back as its pieces; pieces that close again as one."""
+        if self.identical:
+            return [int(k) for k in labels_a if 0 < k < self.count_a]
+        one = self.match(labels_a[0]) if len(labels_a) == 1 else NO_MATCH
+        sel = np.isin(self._a, np.asarray(labels_a, np.int64))
+        if not sel.any():
+            return []
+        got = np.bincount(self._b[sel], weights=self._n[sel], minlength=self.count_b)
+        total = float(got.sum())
+        pieces = np.flatnonzero((got >= PIECE_SHARE * total)
+                                & (got >= PIECE_PURITY * np.maximum(self.landed_b, 1.0)))
+        found = sorted({*([one.label] if one.sure else []), *(int(k) for k in pieces if k > 0)})
+        return found if found and got[found].sum() >= PIECES_FOUND * total else []
 
     def match(self, label_a: int) -> Match:
         """Where region ``label_a`` of ``a`` went in ``b`` (see :class:`Match`)."""
