@@ -12,7 +12,7 @@ clips in docs/model.md ("Adapting to the keys").
 """
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 
 import torch
 
@@ -87,6 +87,45 @@ def _crops(items: Sequence[Batch], gen: torch.Generator, batch: int, crop: int) 
     return {k: torch.cat(v) for k, v in out.items()}
 
 
+class Adam:
+    """Adam with torch.optim.Adam's defaults and arithmetic (its single-tensor path, which a CPU
+    takes), for the adaptation's few steps: ``torch.optim.Adam`` imports torch._dynamo and
+    sympy on first use, 2-5 s of the first interval of every run on a 2-core CPU. The same
+    steps give the same weights bit for bit (``tests/pipelines/test_adapt.py``)."""
+
+    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        self.params = [p for p in params if p.requires_grad]
+        self.lr, self.betas, self.eps = float(lr), betas, float(eps)
+        self.state: dict[int, tuple[torch.Tensor, torch.Tensor, int]] = {}
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop the gradients (as ``set_to_none``: the next backward writes fresh ones)."""
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One update of every parameter that has a gradient."""
+        beta1, beta2 = self.betas
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            grad = p.grad
+            if i not in self.state:
+                self.state[i] = (torch.zeros_like(p, memory_format=torch.preserve_format),
+                                 torch.zeros_like(p, memory_format=torch.preserve_format), 0)
+            exp_avg, exp_avg_sq, n = self.state[i]
+            n += 1
+            self.state[i] = (exp_avg, exp_avg_sq, n)
+            exp_avg.lerp_(grad, 1 - beta1)
+            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            step = float(n)
+            step_size = self.lr / (1 - beta1 ** step)
+            denom = (exp_avg_sq.sqrt() / (1 - beta2 ** step) ** 0.5).add_(self.eps)
+            p.addcdiv_(exp_avg, denom, value=-step_size)
+
+
 def adapt(model: OPDM, diffusion: GaussianDiffusion, spec: InferenceSpec,
           items: Sequence[Batch], steps: int, device: torch.device, dtype: torch.dtype,
           seed: int = 0) -> Generator[int, None, OPDM]:
@@ -104,7 +143,7 @@ def adapt(model: OPDM, diffusion: GaussianDiffusion, spec: InferenceSpec,
     net.load_state_dict({k: v.detach().float() for k, v in model.state_dict().items()})
     net = net.to(device)
     net.train()
-    opt = torch.optim.Adam(net.parameters(), lr=ADAPT_LR)
+    opt = Adam(net.parameters(), lr=ADAPT_LR)
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     data = [{k: v.to(device=device, dtype=torch.float32) for k, v in it.items()} for it in items]
     noise_gen = torch.Generator(device=device).manual_seed(int(seed))

@@ -218,3 +218,29 @@ def test_a_frame_shows_its_propagation_while_the_network_adapts(cut):
     # The next frame of the interval needs no adaptation: its guess comes soon, no early picture.
     _run(pipe, replace(_inputs(cut, 2), preview=shown.append))
     assert len(shown) == 1
+
+
+def test_the_adaptations_adam_steps_exactly_as_torchs(monkeypatch):
+    """The adaptation's own Adam (no torch._dynamo import on first use) gives the weights
+    torch.optim.Adam gives, bit for bit."""
+    import opdm_studio.pipelines.adapt as adapt_module
+    torch.manual_seed(0)
+    model = OPDM(ModelConfig.preset("tiny"))
+    diffusion = GaussianDiffusion.from_config(model.config)
+    g = torch.Generator().manual_seed(1)
+    items = []
+    for _ in range(2):
+        warp = torch.rand(1, 3, 48, 64, generator=g) * 2 - 1
+        items.append({"line": torch.rand(1, 1, 48, 64, generator=g) * 2 - 1, "prev": warp,
+                      "next": warp, "prop": warp, "target": torch.rand(1, 3, 48, 64, generator=g) * 2 - 1,
+                      "confidence": torch.rand(1, 1, 48, 64, generator=g)})
+
+    def weights() -> dict[str, torch.Tensor]:
+        net, _ = drain(adapt(model, diffusion, _spec(1), items, 4, CPU, torch.float32))
+        return {k: v.clone() for k, v in net.state_dict().items()}
+
+    ours = weights()
+    monkeypatch.setattr(adapt_module, "Adam", lambda params, lr: torch.optim.Adam(params, lr=lr))
+    theirs = weights()
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+    assert any(not torch.equal(ours[k], v) for k, v in model.state_dict().items())   # it learnt
