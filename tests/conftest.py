@@ -32,6 +32,15 @@ def _private_home(tmp_path_factory, monkeypatch):
     yield home
 
 
+@pytest.fixture(autouse=True)
+def _no_kept_adaptation():
+    """Each test adapts its networks itself: no adapted copy kept from another test."""
+    yield
+    import sys
+    if "opdm_studio.pipelines.adapt" in sys.modules:
+        sys.modules["opdm_studio.pipelines.adapt"].forget_adapted()
+
+
 def _bf16_reason() -> str | None:
     import torch
 

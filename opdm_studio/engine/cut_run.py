@@ -148,6 +148,9 @@ class CutRun:
         gen = self.colorizer.color_guess(fc, item, self.cancel, show)
         keys = (self.name(item.prev), self.name(item.next))
         last_t, adapting_s = frame_t0, 0.0
+        # The interval's planned adaptation steps, until they are run or found not needed (an
+        # adapted copy kept from an earlier run of the interval, a frame not chained).
+        adapt_due = 0 if item.keys in self.set_up else fc.adapt_steps(item.next - item.prev + 1)
         while True:
             try:
                 step = next(gen)
@@ -158,6 +161,9 @@ class CutRun:
             if previews:
                 yield self.event("preview", pos, item, picture=previews.pop(), eta=progress.eta())
             now, phase = clock(), step_phase(step)
+            if phase != "adapt" and adapt_due:
+                progress.note("adapt", 0.0, units=adapt_due, timed=False)
+            adapt_due = 0 if phase != "adapt" else max(0, adapt_due - 1)
             if phase == "adapt":
                 last_t = max(last_t, frame_t0 + setup[0])
                 # The first step also builds the network's copy and its optimiser.

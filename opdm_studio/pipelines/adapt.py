@@ -12,6 +12,9 @@ clips in docs/model.md ("Adapting to the keys").
 """
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Generator, Iterable, Sequence
 
 import torch
@@ -126,6 +129,34 @@ class Adam:
             p.addcdiv_(exp_avg, denom, value=-step_size)
 
 
+#: Adapted copies kept after their run, by what they were adapted on: colouring more frames of a
+#: key interval later (the next selection), or the same frames again, needs no second adaptation.
+KEEP_ADAPTED = 2
+_kept: OrderedDict[bytes, tuple[OPDM, OPDM]] = OrderedDict()
+_kept_lock = threading.Lock()
+
+
+def _recipe(model: OPDM, spec: InferenceSpec, items: Sequence[Batch], steps: int,
+            device: torch.device, dtype: torch.dtype, seed: int) -> bytes:
+    """What an adapted copy depends on besides ``model`` itself (compared by identity): the
+    pairs' pixels, the steps, the spec, the recipe's constants, the device, dtype and seed."""
+    h = hashlib.blake2b(digest_size=20)
+    h.update(repr((steps, spec, str(device), str(dtype), int(seed), ADAPT_LR, ADAPT_BATCH,
+                   ADAPT_CROP)).encode())
+    for it in items:
+        for k in sorted(it):
+            t = it[k].detach().to("cpu").contiguous()
+            h.update(f"{k}{tuple(t.shape)}{t.dtype}".encode())
+            h.update(t.numpy().tobytes())
+    return h.digest()
+
+
+def forget_adapted() -> None:
+    """Drop the adapted copies kept for later runs."""
+    with _kept_lock:
+        _kept.clear()
+
+
 def adapt(model: OPDM, diffusion: GaussianDiffusion, spec: InferenceSpec,
           items: Sequence[Batch], steps: int, device: torch.device, dtype: torch.dtype,
           seed: int = 0) -> Generator[int, None, OPDM]:
@@ -133,10 +164,17 @@ def adapt(model: OPDM, diffusion: GaussianDiffusion, spec: InferenceSpec,
     :func:`refine_loss` batch at the working size), prepared for inference on ``device`` /
     ``dtype``: a generator that yields after each step (1-based; the caller may stop there) and
     returns the copy. ``model`` itself is left as it is (it may be shared). The same seed and
-    items give the same copy.
+    items give the same copy: the last :data:`KEEP_ADAPTED` copies made to the end are kept and
+    given again at once (no step is yielded then).
     """
     if not items:
         raise ValueError("adapting needs at least one training pair")
+    recipe = _recipe(model, spec, items, int(steps), device, dtype, seed)
+    with _kept_lock:
+        kept = _kept.get(recipe)
+        if kept is not None and kept[0] is model:
+            _kept.move_to_end(recipe)
+            return kept[1]
     # A fresh fp32 module with the prepared network's weights (its packed CPU convolutions are
     # an inference path): what the user colours with is where adaptation starts.
     net = type(model)(model.config)
@@ -164,4 +202,8 @@ def adapt(model: OPDM, diffusion: GaussianDiffusion, spec: InferenceSpec,
         yield i
     if steps < 1:
         prepare_for_inference(net, device, dtype, inplace=True)
+    with _kept_lock:
+        _kept[recipe] = (model, net)
+        while len(_kept) > KEEP_ADAPTED:
+            _kept.popitem(last=False)
     return net

@@ -55,6 +55,11 @@ class InlineExecutor:
 def timed_run(cut_noholds, tmp_path, monkeypatch):
     """A run of a 10-frame cut with keys 0, 5, 9 where each kind of work costs COST fake seconds;
     returns (events, total fake seconds, clock)."""
+    return _timed_run(cut_noholds, tmp_path, monkeypatch)
+
+
+def _timed_run(cut_noholds, tmp_path, monkeypatch, kept=()):
+    """(``kept``: key intervals whose adapted network an earlier run left, so no step is run.)"""
     clock = FakeClock()
     monkeypatch.setattr(progress_mod, "ThreadPoolExecutor", InlineExecutor)
     monkeypatch.setattr(FrameColorizer, "adapt_steps",
@@ -68,7 +73,7 @@ def timed_run(cut_noholds, tmp_path, monkeypatch):
             clock.spend(COST["setup"])           # the flow chained through the interval first
             h, w = self.project.cut.line(item.index).shape
             preview(np.zeros((h, w, 3), np.uint8))
-            n = fc.adapt_steps(item.next - item.prev + 1)
+            n = 0 if (item.prev, item.next) in kept else fc.adapt_steps(item.next - item.prev + 1)
             for i in range(1, n + 1):
                 clock.spend(COST["adapt"])
                 yield Step(i, n + 1, "adapt")
@@ -153,3 +158,22 @@ def test_every_in_between_is_shown_before_its_interval_is_decided(timed_run):
                       if e.kind == "decide" and e.keys[0] <= project.frame_name(f) <= e.keys[1])
         assert preview < decide < done
         assert events[preview].picture.shape == (h, w, 3)
+
+
+def test_an_adaptation_kept_from_an_earlier_run_leaves_the_eta(cut_noholds, tmp_path, monkeypatch):
+    """The second interval's network was adapted by an earlier run (kept): its planned steps
+    leave the estimate when its first frame samples without them (until then the estimate
+    counts them: which intervals need none is known only once their pairs are made)."""
+    events, total, _ = _timed_run(cut_noholds, tmp_path, monkeypatch, kept={(5, 9)})
+    assert total == pytest.approx(7 * (3.0 + 1.5) + 2 * 4.0 + 8 * 1.0 + 3 * 0.2)
+    assert not [e for e in events if e.phase == "adapt" and e.keys[0] == "0005.png"]
+    second = next(i for i, e in enumerate(events)
+                  if e.kind == "step" and e.phase == "sample" and e.keys[0] == "0005.png")
+    checked = 0
+    for ev in events[second:-1]:
+        truth = total - ev.elapsed
+        if truth < 0.1 * total:
+            break
+        assert abs(ev.eta - truth) <= 0.3 * truth, (ev.kind, ev.name, ev.eta, truth)
+        checked += 1
+    assert checked >= 3

@@ -13,7 +13,7 @@ from opdm_studio.core.model import OPDM
 from opdm_studio.errors import Cancelled
 from opdm_studio.imaging.chain import ChainPropagator
 from opdm_studio.pipelines import make_pipeline
-from opdm_studio.pipelines.adapt import adapt, refine_loss
+from opdm_studio.pipelines.adapt import adapt, forget_adapted, refine_loss
 from opdm_studio.pipelines.base import CancelToken, FrameInputs, Interval
 from tests.conftest import requires_bf16
 from tests.pipelines.helpers import drain
@@ -118,6 +118,10 @@ def test_refine_adapts_once_per_interval_and_reports_the_steps(cut):
     assert steps == [(1, 5), (2, 5), (3, 5), (4, 5), (1, 1)]   # 1 step per in-between (4)
     _, steps = _run(pipe, _inputs(cut, 2))
     assert steps == [(1, 1)]                                  # the interval's copy is kept
+    _, steps = _run(pipe, _inputs(cut, 2, key="another interval"))
+    assert steps == [(1, 1)]             # the same drawings and keys: the copy kept by content
+    pipe.reset()
+    forget_adapted()
     _, steps = _run(pipe, _inputs(cut, 2, key="another interval"))
     assert steps[0] == (1, 5)
     # The adapted copy colours differently from the shipped network (same propagation, same seed).
@@ -244,3 +248,37 @@ def test_the_adaptations_adam_steps_exactly_as_torchs(monkeypatch):
     theirs = weights()
     assert all(torch.equal(ours[k], theirs[k]) for k in ours)
     assert any(not torch.equal(ours[k], v) for k, v in model.state_dict().items())   # it learnt
+
+
+def _pairs(seed: int) -> list[dict[str, torch.Tensor]]:
+    g = torch.Generator().manual_seed(seed)
+    warp = torch.rand(1, 3, 48, 64, generator=g) * 2 - 1
+    return [{"line": torch.rand(1, 1, 48, 64, generator=g) * 2 - 1, "prev": warp, "next": warp,
+             "prop": warp, "target": torch.rand(1, 3, 48, 64, generator=g) * 2 - 1,
+             "confidence": torch.rand(1, 1, 48, 64, generator=g)}]
+
+
+def test_an_adapted_copy_is_kept_for_the_same_pairs_and_only_those():
+    """Colouring more of a key interval later needs no second adaptation: the same model, pairs
+    and steps give the kept copy at once; other pairs, another model, or an adaptation stopped
+    half-way are adapted afresh."""
+    torch.manual_seed(0)
+    model = OPDM(ModelConfig.preset("tiny"))
+    diffusion = GaussianDiffusion.from_config(model.config)
+    first, steps = drain(adapt(model, diffusion, _spec(1), _pairs(1), 3, CPU, torch.float32))
+    assert steps == [1, 2, 3]
+    again, steps = drain(adapt(model, diffusion, _spec(1), _pairs(1), 3, CPU, torch.float32))
+    assert again is first and steps == []
+    other, steps = drain(adapt(model, diffusion, _spec(1), _pairs(2), 3, CPU, torch.float32))
+    assert other is not first and steps == [1, 2, 3]
+    _, steps = drain(adapt(model, diffusion, _spec(1), _pairs(1), 4, CPU, torch.float32))
+    assert steps == [1, 2, 3, 4]
+    twin = OPDM(ModelConfig.preset("tiny"))
+    twin.load_state_dict(model.state_dict())
+    _, steps = drain(adapt(twin, diffusion, _spec(1), _pairs(1), 3, CPU, torch.float32))
+    assert steps == [1, 2, 3]
+    stopped = adapt(model, diffusion, _spec(1), _pairs(3), 3, CPU, torch.float32)
+    next(stopped)
+    stopped.close()                                   # cancelled after one step
+    _, steps = drain(adapt(model, diffusion, _spec(1), _pairs(3), 3, CPU, torch.float32))
+    assert steps == [1, 2, 3]
