@@ -48,8 +48,9 @@ class Fix:
     shape: Shape | None = None
 
     def carried_frames(self) -> list[int]:
-        """The frames the fix was carried to, in order."""
-        return sorted(f for f, _, _ in self.carried)
+        """The frames the fix was carried to, in order, each once (a region a crossing line
+        splits is carried to each of its pieces)."""
+        return sorted({f for f, _, _ in self.carried})
 
 
 @dataclass

@@ -37,8 +37,9 @@ def test_a_fill_is_carried_to_both_pieces_of_a_split_region_and_beyond():
     sw = fixer.palette.live()[0]
     out = fixer.fill(1, 60, 27, sw.id)
     # Frame 2: both pieces of the box (left and right of the crossing line); frame 3 beyond.
-    assert out.fix.carried_frames() == [2, 2, 3]
-    assert out.fix.stops == ("keyframe", "keyframe")
+    assert sorted(f for f, _, _ in out.fix.carried) == [2, 2, 3]
+    assert out.fix.carried_frames() == [2, 3] and out.fix.stops == ("keyframe", "keyframe")
+    assert out.describe() == "frame 1, carried to 2-3 (stopped at a keyframe)"
     lab2 = fixer.regions.labels(2)
     pieces = {int(lab2[27, 15]), int(lab2[27, 60])}
     assert len(pieces) == 2 and 0 not in pieces
@@ -46,7 +47,8 @@ def test_a_fill_is_carried_to_both_pieces_of_a_split_region_and_beyond():
     assert int(fixer.regions.labels(3)[27, 60]) in fixer.fills(3)
     # From the far side too, up to the frame's own fix; the fill on frame 1 stays its own.
     back = fixer.fill(3, 60, 27, fixer.palette.live()[1].id)
-    assert back.fix.carried_frames() == [2, 2] and back.fix.stops == ("fixed", "keyframe")
+    assert len(back.fix.carried) == 2 and back.fix.carried_frames() == [2]
+    assert back.fix.stops == ("fixed", "keyframe")
     assert fixer.fills(1) == {int(fixer.regions.labels(1)[27, 60]): sw.id}
 
 
