@@ -49,3 +49,14 @@ def test_region_point_is_inside_the_region():
     x, y = region_point(la, k)
     assert la[y, x] == k and 30 <= x <= 50
     assert region_point(la, 999) is None
+
+
+def test_follow_finds_the_pieces_of_a_split_region_and_the_whole_again():
+    a, b, c = drawing(0), drawing(2, split=True), drawing(4)
+    la, lb, lc = labels_of(a), labels_of(b), labels_of(c)
+    pieces = Correspondence.between(la, lb, a, b).follow([int(la[45, 40])])
+    assert sorted(pieces) == sorted({int(lb[30, 42]), int(lb[60, 42])}) and 0 not in pieces
+    whole = Correspondence.between(lb, lc, b, c).follow(pieces)
+    assert whole == [int(lc[45, 44])]
+    # The circle beside it is its own region: following it finds only itself.
+    assert Correspondence.between(la, lb, a, b).follow([int(la[48, 120])]) == [int(lb[48, 120])]
