@@ -293,6 +293,12 @@ class FixTool:
         if self.win.mode not in FILL_MODES:
             self.win.set_mode("review")
         self.win.viewer.show_box(hit.box)
+        if hit.part:
+            self.win.status(translate("FixTool", "Flagged place on frame {frame} ({area} px) inside a region "
+                                                 "that is not flagged as a whole: paint it with the brush (P) "
+                                                 "or enclose and fill it (L), or N for the next one").format(
+                frame=doc.frame_label(hit.frame), area=hit.area))
+            return
         self.win.status(translate("FixTool", "Flagged region on frame {frame} ({area} px): fill it with the "
                                              "right swatch (B, click), or N for the next one").format(
             frame=doc.frame_label(hit.frame), area=hit.area))

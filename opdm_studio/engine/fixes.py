@@ -53,6 +53,10 @@ class Flagged:
     y: int
     box: tuple[int, int, int, int]
     area: int
+    #: A hatched place inside a region not flagged as a whole (its lines leave one big region,
+    #: e.g. faint pencil): fixed with the brush or an enclosing fill, not by filling the region.
+    #: ``label`` is then a negative id of the place on its frame.
+    part: bool = False
 
 
 @dataclass
@@ -449,27 +453,3 @@ def key_paint_colours(key_images: Iterable[tuple[np.ndarray, np.ndarray]]) -> li
     pals = [extract_palette(rgb, line_mask=line_mask_from_drawing(line)) for rgb, line in key_images]
     merged = merge_palettes(*pals)
     return [(int(c[0]), int(c[1]), int(c[2])) for c in merged.colors]
-
-
-def next_flagged(fixer: Fixer, frame: int, after: int | None, frames: Iterable[int],
-                 confidence: Callable[[int], Any]) -> Flagged | None:
-    """The next flagged region after region ``after`` of ``frame`` (None: from the frame's
-    start), through ``frames`` (the coloured frames, in cut order) and round to the beginning."""
-    order = sorted(set(frames))
-    if not order:
-        return None
-    start = next((n for n, f in enumerate(order) if f >= frame), 0)
-    seq = order[start:] + order[:start]
-    if seq and seq[0] == frame:
-        seq = seq + [frame]          # wrapping round comes back to the regions before ``after``
-    for n, f in enumerate(seq):
-        regions = fixer.flagged(f, confidence(f))
-        if n == 0 and f == frame and after is not None:
-            labels = [r.label for r in regions]
-            regions = regions[labels.index(after) + 1:] if after in labels else regions
-        elif n == len(seq) - 1 and f == frame and n > 0 and after is not None:
-            labels = [r.label for r in regions]
-            regions = regions[:labels.index(after) + 1] if after in labels else regions
-        if regions:
-            return regions[0]
-    return None

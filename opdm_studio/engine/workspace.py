@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Protocol, Self
 import numpy as np
 
 from opdm_studio.engine.composite import compose, frame_composite, trace_treatment
-from opdm_studio.engine.fixes import FillOutcome, Flagged, fixer_for, key_paint_colours, next_flagged
+from opdm_studio.engine.fixes import FillOutcome, Flagged, fixer_for, key_paint_colours
 from opdm_studio.engine.hints import HintSet, swatch_of_region
 from opdm_studio.engine.picture_cache import PictureCache
 from opdm_studio.engine.project import FrameResult, KeyFrame, Project
 from opdm_studio.engine.project_home import open_project, project_root_for, sample_cut_path
+from opdm_studio.engine.review import next_flagged
 from opdm_studio.engine.strokes import Shape
 from opdm_studio.engine.swatches import RGB, Swatch, SwatchPalette
 from opdm_studio.errors import CutError, ProjectError

@@ -182,6 +182,10 @@
         <translation>要確認の領域はありません。彩色済みのフレームはすべて確定しています</translation>
     </message>
     <message>
+        <source>Flagged place on frame {frame} ({area} px) inside a region that is not flagged as a whole: paint it with the brush (P) or enclose and fill it (L), or N for the next one</source>
+        <translation>フレーム {frame} の要確認箇所（{area} px、領域全体は要確認ではない）: ブラシ（P）か囲って塗る（L）で塗るか、N で次へ</translation>
+    </message>
+    <message>
         <source>Flagged region on frame {frame} ({area} px): fill it with the right swatch (B, click), or N for the next one</source>
         <translation>フレーム {frame} の要確認領域（{area} px）: 正しい色で塗りつぶすか（B、クリック）、N で次へ</translation>
     </message>

@@ -186,3 +186,32 @@ def test_hints_kept_across_saving_reopening_and_recolouring(qtbot, coloured, cut
     win.acts.promote.trigger()
     qtbot.waitUntil(lambda: not win.busy, timeout=60000)
     assert 3 in win.doc.keys() and tuple(win.doc.key_color(3)[BALL[1], BALL[0]]) == green.rgb
+
+
+def test_next_flagged_stops_at_a_hatched_place_inside_a_region(qtbot, coloured, monkeypatch):
+    """A place hatched inside a region that is not flagged as a whole is a stop too, with the
+    brush or the enclosing fill as the way to fix it (filling would repaint the whole region)."""
+    win = coloured
+    doc = win.doc
+    from opdm_studio.engine import review
+    from opdm_studio.imaging.export import write_png_atomic
+    monkeypatch.setattr(review, "PLACE_MIN", 16)           # a place of these 64 px frames
+    for f in range(1, 7):
+        res = doc.project.results[f]
+        conf = np.full((64, 64), 255, np.uint8)
+        if f == 3:
+            lab = doc.fixer.regions.labels(f)
+            k = int(np.bincount(lab[lab > 0]).argmax())          # the biggest region
+            import cv2
+            depth = cv2.distanceTransform((lab == k).astype(np.uint8), cv2.DIST_L2, 3)
+            cy, cx = np.unravel_index(int(depth.argmax()), depth.shape)   # deep inside it
+            part = (lab == k) & (np.abs(np.arange(64)[:, None] - cy) < 6) \
+                & (np.abs(np.arange(64)[None, :] - cx) < 6)
+            assert 16 <= part.sum() < 0.5 * (lab == k).sum()
+            conf[part] = 0
+        write_png_atomic(doc.project.root / res.confidence_path, conf, overwrite=True)
+    doc.forget()
+    win.go_to(0)
+    win.acts.next_flag.trigger()
+    assert win.current_frame() == 3 and win.viewer.box_shown()
+    assert "brush (P)" in win.status_bar.message.text()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from opdm_studio.engine.fixes import Fixer, RegionCache, key_paint_colours, next_flagged
+from opdm_studio.engine.fixes import Fixer, RegionCache, key_paint_colours
 from opdm_studio.engine.hints import HintSet
+from opdm_studio.engine.review import next_flagged, review_places
 from opdm_studio.engine.swatches import SwatchPalette
 from opdm_studio.errors import ProjectError
 
@@ -135,3 +136,32 @@ def test_fill_honours_gap_closing():
         out = fixer.fixed(1, base)
         assert (out[40, 60] == (0, 0, 255)).all()
         assert bool((out[5, 5] == (0, 0, 255)).all()) is leaks   # outside the box
+
+
+def test_a_hatched_place_inside_a_region_not_flagged_is_a_stop_of_the_review(cut):
+    """Faint lines can leave one big region hatched only in places: "Next flagged region" stops at
+    each place big enough to see (``part``), after the flagged regions, and round again."""
+    fixer, _ = make_fixer(cut)
+    conf = {f: np.ones(cut.lines[f].shape, np.float32) for f in range(1, 9)}
+    k, x, y = biggest_region(fixer, 4)
+    lab = fixer.regions.labels(4)
+    ys, xs = np.nonzero(lab == k)
+    cy, cx = int(np.median(ys)), int(np.median(xs))
+    place = np.zeros(lab.shape, bool)
+    place[cy - 4:cy + 4, cx - 4:cx + 4] = True
+    place &= lab == k
+    assert 0 < place.sum() < 0.5 * (lab == k).sum()          # the region itself is not flagged
+    conf[4][place] = 0.1
+    assert fixer.flagged(4, conf[4]) == []
+    stops = review_places(fixer, 4, conf[4])
+    assert len(stops) == 1 and stops[0].part and stops[0].label < 0
+    assert place[stops[0].y, stops[0].x] and stops[0].area == int(place.sum())
+    hit = next_flagged(fixer, 1, None, range(1, 9), conf.get)
+    assert hit is not None and (hit.frame, hit.label, hit.part) == (4, stops[0].label, True)
+    again = next_flagged(fixer, 4, hit.label, range(1, 9), conf.get)   # round to itself
+    assert again is not None and again.label == hit.label
+    small = np.ones(lab.shape, np.float32)
+    small[cy, cx] = 0.1                                            # a speck is not a stop
+    assert review_places(fixer, 4, small) == []
+    fixer.fill(4, x, y, fixer.palette.live()[0].id, carry=False)   # a fill settles the region
+    assert review_places(fixer, 4, conf[4]) == []
