@@ -102,8 +102,8 @@ class Adam:
         self.lr, self.betas, self.eps = float(lr), betas, float(eps)
         self.state: dict[int, tuple[torch.Tensor, torch.Tensor, int]] = {}
 
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        """Drop the gradients (as ``set_to_none``: the next backward writes fresh ones)."""
+    def zero_grad(self) -> None:
+        """Drop the gradients (the next backward writes fresh ones, as torch's default)."""
         for p in self.params:
             p.grad = None
 
@@ -191,7 +191,7 @@ def adapt(model: OPDM, diffusion: GaussianDiffusion, spec: InferenceSpec,
         with torch.enable_grad():
             batch = _crops(data, gen, ADAPT_BATCH, ADAPT_CROP)
             loss = refine_loss(net, diffusion, spec, batch, noise_gen)["loss"]
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             loss.backward()
             opt.step()
         if i == steps:
