@@ -4,7 +4,8 @@
     .venv/bin/python docs/runs/cache-guesses.py resources/models/default.safetensors ../shared/evaldata /tmp/guesses
     .venv/bin/python docs/runs/region-corrections.py cells128,cells256,dominant,pal0 [CLIP_GLOB]
 
-Variants: ``cellsN`` every paint region under N of the network's pixels takes the mean of the
+Variants: ``revcellsN`` every paint region under N of the network's pixels keeps the chained
+flow's pixels; ``cellsN`` every paint region under N of the network's pixels takes the mean of the
 correction (guess - chained flow) over the region; ``medN`` the same under N pixels; ``dominant``
 each region's pixels further than 24 levels from its dominant colour take that colour; ``palM``
 the chained flow's pixels back in regions whose mean colour the correction moved further (by M
@@ -99,6 +100,20 @@ def variant(raw, fl, lab, v):
         noint = (lab > 0) & ~interior & ~same
         c2[noint] = 0
         return np.clip(fl.astype(np.int16) + c2, 0, 255).astype(np.uint8)
+    if v.startswith("revcells"):
+        # small regions (under N of the network's pixels) keep the chained flow's pixels
+        from opdm_studio.pipelines.base import working_geometry
+        H, W = lab.shape
+        rw, rh, _, _ = working_geometry(W, H, 224)
+        A = int(v[8:]) * (W / rw) * (H / rh)
+        n = lab.max() + 1
+        area = np.bincount(lab.ravel(), minlength=n)
+        small = area < A
+        small[0] = False
+        out = raw.copy()
+        m = small[lab]
+        out[m] = fl[m]
+        return out
     if v.startswith("med") or v.startswith("cells"):
         # small regions (area < A) take the median correction of the region
         if v.startswith("cells"):
