@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from opdm_studio.engine.fixes import REVIEW_THRESHOLD, Fixer, Flagged
+from opdm_studio.engine.strokes import stroke_pixels
 
 #: A hatched place inside a region not flagged as a whole is a stop when it covers at least this
 #: share of the frame (and this many pixels).
@@ -24,7 +25,8 @@ PLACE_SHARE, PLACE_MIN = 0.0005, 64
 def review_places(fixer: Fixer, frame: int, confidence: np.ndarray | None) -> list[Flagged]:
     """Where "Next flagged region" stops on ``frame``, in reading order: the flagged regions
     (:meth:`Fixer.flagged`) and, inside the other regions no fill settles, each connected hatched
-    place of at least :data:`PLACE_SHARE` of the frame (``part``)."""
+    place of at least :data:`PLACE_SHARE` of the frame (``part``) that no brush or enclosing fill
+    painted over."""
     regions = fixer.flagged(frame, confidence)
     if confidence is None:
         return regions
@@ -34,6 +36,9 @@ def review_places(fixer: Fixer, frame: int, confidence: np.ndarray | None) -> li
     settled[[r.label for r in regions]] = True
     settled[list(fixer.fills(frame))] = True
     low = (confidence < REVIEW_THRESHOLD) & ~settled[lab]
+    for f in fixer.hints.strokes(frame):     # what the brush / an enclosing fill painted is settled
+        if f.shape is not None and low.any():
+            low &= ~stroke_pixels(f.shape, lab)
     if not low.any():
         return regions
     n, cc, stats, _ = cv2.connectedComponentsWithStats(low.astype(np.uint8), connectivity=8)

@@ -163,5 +163,11 @@ def test_a_hatched_place_inside_a_region_not_flagged_is_a_stop_of_the_review(cut
     small = np.ones(lab.shape, np.float32)
     small[cy, cx] = 0.1                                            # a speck is not a stop
     assert review_places(fixer, 4, small) == []
+    from opdm_studio.engine.strokes import Shape
+    brush = Shape("brush", ((cx - 6, cy), (cx + 6, cy)), radius=8)   # painted over: settled
+    fixer.paint(4, brush, fixer.palette.live()[0].id, carry=False)
+    assert review_places(fixer, 4, conf[4]) == []
+    fixer.remove(max(fixer.hints.fixes))
+    assert len(review_places(fixer, 4, conf[4])) == 1
     fixer.fill(4, x, y, fixer.palette.live()[0].id, carry=False)   # a fill settles the region
     assert review_places(fixer, 4, conf[4]) == []
