@@ -20,6 +20,7 @@ import numpy as np
 from opdm_studio.engine.models import LoadedModel, prepare_model
 from opdm_studio.engine.paint import FrameDecision
 from opdm_studio.engine.project import ColorizeSettings
+from opdm_studio.engine.review import to_review
 from opdm_studio.errors import ProjectError
 from opdm_studio.imaging.export import make_layers
 from opdm_studio.imaging.lineart import (
@@ -253,9 +254,10 @@ class FrameColorizer:
         # THE composite (imaging.export.make_layers, as the viewer's and every export's).
         image = res.image if treatment is None or fringe else make_layers(
             res.color_only, mask, line_rgb, treatment).composite
+        confidence_map = np.asarray(res.confidence_map, dtype=np.float32)
         return FrameOutput(composite=image, color_only=res.color_only, raw=guess,
-                           confidence_map=np.asarray(res.confidence_map, dtype=np.float32),
-                           confidence=mean_conf, flagged=int(np.count_nonzero(res.flagged)),
+                           confidence_map=confidence_map, confidence=mean_conf,
+                           flagged=to_review(regions.labels, res.flagged, confidence_map),
                            regions=int(getattr(regions, "count", len(conf))))
 
     def reset(self) -> None:

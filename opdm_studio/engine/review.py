@@ -22,6 +22,20 @@ from opdm_studio.engine.strokes import stroke_pixels
 PLACE_SHARE, PLACE_MIN = 0.0005, 64
 
 
+def to_review(labels: np.ndarray, flagged: np.ndarray, confidence_map: np.ndarray) -> int:
+    """How many regions of a coloured frame are to review: those flagged as a whole (``flagged``,
+    bool per label) and those with a hatched place as big as :func:`review_places` stops at (the
+    timeline's triangle, the status bar's count)."""
+    n = int(np.count_nonzero(flagged))
+    hatched = confidence_map < REVIEW_THRESHOLD
+    if not hatched.any():
+        return n
+    inside = np.bincount(labels[hatched], minlength=len(flagged))
+    partly = inside >= max(PLACE_MIN, PLACE_SHARE * labels.size)
+    partly[0] = False
+    return n + int(np.count_nonzero(partly[:len(flagged)] & ~np.asarray(flagged, bool)))
+
+
 def review_places(fixer: Fixer, frame: int, confidence: np.ndarray | None) -> list[Flagged]:
     """Where "Next flagged region" stops on ``frame``, in reading order: the flagged regions
     (:meth:`Fixer.flagged`) and, inside the other regions no fill settles, each connected hatched

@@ -171,3 +171,18 @@ def test_a_hatched_place_inside_a_region_not_flagged_is_a_stop_of_the_review(cut
     assert len(review_places(fixer, 4, conf[4])) == 1
     fixer.fill(4, x, y, fixer.palette.live()[0].id, carry=False)   # a fill settles the region
     assert review_places(fixer, 4, conf[4]) == []
+
+
+def test_regions_to_review_count_those_with_a_hatched_place():
+    """The timeline's triangle and the status bar count the regions flagged as a whole and those
+    hatched in a place big enough to stop at."""
+    from opdm_studio.engine.review import PLACE_MIN, to_review
+    labels = np.zeros((40, 60), np.int32)
+    labels[:, :20], labels[:, 20:40], labels[:, 40:] = 1, 2, 3
+    flagged = np.array([False, False, True, False])     # region 2 flagged as a whole
+    conf = np.ones(labels.shape, np.float32)
+    assert to_review(labels, flagged, conf) == 1
+    conf[:10, 22:22 + PLACE_MIN // 10 + 1] = 0.0            # a place in region 2 (flagged anyway)
+    conf[20:30, 42:42 + PLACE_MIN // 10 + 1] = 0.0          # and one in region 3
+    conf[0, 0] = 0.0                                        # a speck in region 1
+    assert to_review(labels, flagged, conf) == 2
