@@ -4,7 +4,8 @@ Review view grabbed (docs/images/review-*.png):
     QT_QPA_PLATFORM=offscreen .venv/bin/python docs/runs/review-cases.py ../shared/evaldata OUT_DIR
 
 - the sample cut (keys 0, 12, 23): frames 2-6, whose faces came out mottled and unflagged;
-- Anita (lineart/ + color/, keys 20 and 36): frame 28, whose hair came out mostly white;
+- Anita (lineart/ + color/, keys 20 and 36): frame 28, whose hair came out mostly white (and
+  where "Next flagged region" stops first on it: review-anita-next.png);
 - konobi 007 (colour frames only, keys 0 and 21): frame 10, whose hand took the vest's red.
 
 For each frame it prints the share of the frame the Review view hatches, and for the named
@@ -128,6 +129,18 @@ def run_case(app, case: str, cut: Path, keys: list[int], frames: list[int],
             time.sleep(0.02)
         image = win.grab().toImage().scaledToWidth(1200, Qt.TransformationMode.SmoothTransformation)
         image.save(str(out / f"review-{case}-{f:04d}.png"), "PNG")
+    if case == "anita":
+        # "Next flagged region" (N) from the start of the frame: where it stops, what it says.
+        win.go_to(frames[0])
+        win.acts.next_flag.trigger()
+        end = time.perf_counter() + 0.8
+        while time.perf_counter() < end:
+            app.processEvents()
+            time.sleep(0.02)
+        print(f"{case}: N on frame {frames[0]} stops on frame {win.current_frame()}: "
+              f"{win.status_bar.message.text()}", flush=True)
+        image = win.grab().toImage().scaledToWidth(1200, Qt.TransformationMode.SmoothTransformation)
+        image.save(str(out / f"review-{case}-next.png"), "PNG")
     win.undo.setClean()
     win.close()
 
