@@ -59,6 +59,11 @@ class Flagged:
     part: bool = False
 
 
+def reading_order(f: Flagged) -> tuple[int, int]:
+    """Sort key of review stops: top to bottom in 16 px bands, then left to right."""
+    return f.box[1] // 16, f.box[0]
+
+
 @dataclass
 class FillOutcome:
     """What one click of the fill tool did."""
@@ -416,7 +421,7 @@ class Fixer:
             out.append(Flagged(frame, k, pt[0], pt[1],
                                (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1),
                                int(area[k])))
-        out.sort(key=lambda f: (f.box[1] // 16, f.box[0]))
+        out.sort(key=reading_order)
         return out
 
     @staticmethod

@@ -14,7 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from opdm_studio.engine.fixes import REVIEW_THRESHOLD, Fixer, Flagged
+from opdm_studio.engine.fixes import REVIEW_THRESHOLD, Fixer, Flagged, reading_order
 from opdm_studio.engine.strokes import stroke_pixels
 
 #: A hatched place inside a region not flagged as a whole is a stop when it covers at least this
@@ -23,9 +23,10 @@ PLACE_SHARE, PLACE_MIN = 0.0005, 64
 
 
 def to_review(labels: np.ndarray, flagged: np.ndarray, confidence_map: np.ndarray) -> int:
-    """How many regions of a coloured frame are to review: those flagged as a whole (``flagged``,
-    bool per label) and those with a hatched place as big as :func:`review_places` stops at (the
-    timeline's triangle, the status bar's count)."""
+    """How many regions of a coloured frame are to review (the timeline's triangle, the status
+    bar's count): those flagged as a whole (``flagged``, bool per label) and those holding as many
+    hatched pixels as the smallest place :func:`review_places` stops at (counted over the region,
+    not per connected place: cheap enough for every finished frame)."""
     n = int(np.count_nonzero(flagged))
     hatched = confidence_map < REVIEW_THRESHOLD
     if not hatched.any():
@@ -66,9 +67,9 @@ def review_places(fixer: Fixer, frame: int, confidence: np.ndarray | None) -> li
         mid = len(ys) // 2
         places.append(Flagged(frame, 0, x0 + int(xs[mid]), y0 + int(ys[mid]),
                               (x0, y0, x0 + bw, y0 + bh), area, part=True))
-    places.sort(key=lambda f: (f.box[1] // 16, f.box[0]))
-    places = [replace(f, label=-(i + 1)) for i, f in enumerate(places)]
-    return sorted(regions + places, key=lambda f: (f.box[1] // 16, f.box[0]))
+    stops = sorted(regions + places, key=reading_order)
+    ids = iter(range(-1, -len(places) - 1, -1))      # places numbered -1, -2, ... in that order
+    return [replace(f, label=next(ids)) if f.part else f for f in stops]
 
 
 def next_flagged(fixer: Fixer, frame: int, after: int | None, frames: Iterable[int],

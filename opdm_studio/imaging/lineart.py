@@ -19,20 +19,27 @@ PROTOCOL_THRESHOLD = 0.25
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
     """Rec. 601 luma of an RGB uint8 image as float32 in [0, 255]."""
-    # Channel by channel on contiguous planes (numpy on the interleaved image is ~5x slower),
-    # in the same float32 order of operations as 0.299 * r + 0.587 * g + 0.114 * b.
-    r, g, b = (c.astype(np.float32) for c in _planes(rgb))
-    luma = np.float32(0.299) * r
-    luma += np.float32(0.587) * g
-    luma += np.float32(0.114) * b
-    return luma
+    return _luma(*_planes(rgb))
 
 
 def _planes(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The R, G, B planes of an (H, W, >=3) image as contiguous arrays."""
-    rgb = np.ascontiguousarray(rgb[..., :3]) if rgb.shape[2] != 3 else np.ascontiguousarray(rgb)
-    r, g, b = cv2.split(rgb)
+    """The R, G, B planes of an (H, W, >=3) image as contiguous arrays (numpy on the interleaved
+    image, channel slices or reductions over the last axis, is 5-10x slower)."""
+    r, g, b = cv2.split(np.ascontiguousarray(rgb[..., :3]))
     return r, g, b
+
+
+def _luma(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rec. 601 luma of uint8 planes in the float32 order of 0.299 * r + 0.587 * g + 0.114 * b."""
+    luma = np.float32(0.299) * r.astype(np.float32)
+    luma += np.float32(0.587) * g.astype(np.float32)
+    luma += np.float32(0.114) * b.astype(np.float32)
+    return luma
+
+
+def _chroma(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """uint8 max - min of the channels of uint8 planes."""
+    return cv2.subtract(cv2.max(cv2.max(r, g), b), cv2.min(cv2.min(r, g), b))
 
 
 def extract_lines(rgb: np.ndarray, sigma: float = PROTOCOL_SIGMA,
@@ -75,9 +82,7 @@ def rgb_lines_to_gray(rgb: np.ndarray) -> np.ndarray:
     a line as a black one; white paper and gray pencil keep their luma.
     """
     r, g, b = _planes(rgb)
-    # (OpenCV's per-channel max / min: numpy's reduction over the last axis is ~10x slower.)
-    chroma = cv2.subtract(cv2.max(cv2.max(r, g), b), cv2.min(cv2.min(r, g), b)).astype(np.float32)
-    darkness = np.maximum(np.float32(255.0) - luminance(rgb), chroma)
+    darkness = np.maximum(np.float32(255.0) - _luma(r, g, b), _chroma(r, g, b).astype(np.float32))
     out = np.float32(255.0) - darkness
     out += np.float32(0.5)
     return np.clip(out, 0, 255, out=out).astype(np.uint8)
@@ -98,10 +103,7 @@ def find_trace_lines(line_rgb: np.ndarray, line_mask: np.ndarray | None = None,
                      min_chroma: int = TRACE_CHROMA) -> TraceLines:
     """Find coloured (red/blue/other) trace lines among the line pixels of an RGB drawing."""
     rgb = np.ascontiguousarray(line_rgb)
-    r, g, b = cv2.split(rgb)
-    # (OpenCV's per-channel max / min: numpy's reduction over the last axis is ~10x slower.)
-    chroma = cv2.subtract(cv2.max(cv2.max(r, g), b), cv2.min(cv2.min(r, g), b))
-    mask = chroma >= min_chroma
+    mask = _chroma(*_planes(rgb)) >= min_chroma
     if line_mask is not None:
         mask &= line_mask
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)  # hue in [0, 180)
