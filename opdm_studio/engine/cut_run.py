@@ -55,6 +55,7 @@ class CutRun:
         self.pending = PendingInterval()
         self.last_output: list[tuple[int, FrameOutput]] = []   # colours reused by held frames
         self.set_up: set[tuple[int, int]] = set()   # key intervals whose first frame was sampled
+        self._keys: tuple[tuple[int, int], dict[int, np.ndarray]] | None = None
 
     # -- the run ------------------------------------------------------------------------------
     def events(self) -> Iterator[ProgressEvent]:
@@ -199,7 +200,8 @@ class CutRun:
         kept = self.pending.add(pos, item, frame_t0, sources, guess, self.fc.palette)
         if self.painter is not None and kept is not None:
             self.pending.evidence[item.index] = self.queue.background(
-                self.measure, item.index, kept, self.fc.palette)
+                self.measure, item.index, Guess(kept.rgb, kept.confidence, guess.base),
+                self.fc.palette, self.key_colors(item.keys))
 
     def flush(self) -> Iterator[ProgressEvent]:
         """Decide the pending frames' paint along their tracks, then finish them in order."""
@@ -230,15 +232,20 @@ class CutRun:
         guesses = pending.guesses()
         if not guesses or pending.keys is None or self.painter is None:
             return {}
-        keys = {k: self.project.key_color(k) for k in set(pending.keys)}
         evidence = {f: fut.result() for f, fut in pending.evidence.items()}
-        return self.painter.decide(pending.palette, keys, guesses, evidence)
+        return self.painter.decide(pending.palette, self.key_colors(pending.keys), guesses, evidence)
 
-    def measure(self, f: int, guess: Guess, palette: Any) -> Any:
+    def key_colors(self, keys: tuple[int, int]) -> dict[int, np.ndarray]:
+        """The key interval's key colours (index -> uint8 (H, W, 3)), read once per interval."""
+        if self._keys is None or self._keys[0] != keys:
+            self._keys = (keys, {k: self.project.key_color(k) for k in set(keys)})
+        return self._keys[1]
+
+    def measure(self, f: int, guess: Guess, palette: Any, keys: dict[int, np.ndarray]) -> Any:
         """A sampled frame measured over its regions (on the finishing thread)."""
         assert self.painter is not None
         t0 = self.clock()
-        evidence = self.painter.evidence(f, guess, palette)
+        evidence = self.painter.evidence(f, guess, palette, keys)
         self.progress.note("measure", self.clock() - t0)
         return evidence
 

@@ -79,7 +79,8 @@ class _ModelRows:
                                     position=index, length=len(lines))
             out = fc.colorize(target, task.prev_rgb, task.next_rgb, task.prev_line,
                               task.next_line, t=t, interval=interval)
-            cache[key] = (out.raw, out.composite, time.perf_counter() - t0, target, out.warp)
+            cache[key] = (out.raw, out.composite, time.perf_counter() - t0, target, out.warp,
+                          out.base)
         return cache[key]
 
     def decide(self, task: Task, snap: str) -> tuple[dict[int, Any], float]:
@@ -95,8 +96,8 @@ class _ModelRows:
             last = len(lines) - 1
             raws = {}
             for j in range(1, last):
-                raw, _, _, _, warp = self.sample(task, lines[j], j / last, j)
-                raws[j] = Guess(raw, warp)
+                raw, _, _, _, warp, base = self.sample(task, lines[j], j / last, j)
+                raws[j] = Guess(raw, warp, base)
             t0 = time.perf_counter()
             assert fc.palette is not None       # the window's key pair was just used
             # One region cache per window: the auto and all rows share its regions and flows.

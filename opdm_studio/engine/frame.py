@@ -48,6 +48,7 @@ class FrameOutput:
     flagged: int                 # regions flagged for review
     regions: int                 # closed regions in the drawing
     warp: np.ndarray | None = None   # float32 (H, W): the keys' warp confidence, where known
+    base: np.ndarray | None = None   # uint8 (H, W, 3): the keys' warp the network corrected (Guess.base)
 
 
 def line_mask_of(line_u8: np.ndarray) -> np.ndarray:
@@ -175,7 +176,7 @@ class FrameColorizer:
         guess = yield from self.iter_guess(line_u8, prev_rgb, next_rgb, prev_line_u8,
                                            next_line_u8, t, cancel, seed, pair_id, interval)
         out = self.finish(guess.rgb, line_u8, line_rgb)
-        out.warp = guess.confidence
+        out.warp, out.base = guess.confidence, guess.base
         return out
 
     def iter_guess(self, line_u8: np.ndarray, prev_rgb: np.ndarray, next_rgb: np.ndarray,

@@ -35,6 +35,9 @@ from opdm_studio.imaging.paint_tracks import (
     IntervalFrame,
     TrackPaint,
     decide_tracks,
+    exact_paint,
+    key_evidence,
+    warped_paint,
 )
 from opdm_studio.imaging.palette import Palette
 from opdm_studio.imaging.regions import Regions
@@ -195,6 +198,20 @@ class IntervalPainter:
             raise ValueError(f"mode must be one of {SNAP_MODES}, not {mode!r}")
         self.regions = regions
         self.mode = mode
+        self._exact: tuple[tuple[int, ...], Palette, bool] | None = None
+        self._exact_lock = threading.Lock()
+
+    def keys_exact(self, keys: Mapping[int, np.ndarray], palette: Palette) -> bool:
+        """Whether the keys (index -> uint8 (H, W, 3)) are exact flat paint of ``palette``
+        (:func:`~opdm_studio.imaging.paint_tracks.exact_paint`; measured once per key pair)."""
+        with self._exact_lock:
+            known = self._exact
+            if known is None or known[0] != tuple(sorted(keys)) or known[1] is not palette:
+                frames = [IntervalFrame(self.regions.regions(k), key_rgb=keys[k]) for k in sorted(keys)]
+                evidence = {i: key_evidence(fr, palette) for i, fr in enumerate(frames)}
+                known = (tuple(sorted(keys)), palette, exact_paint(frames, evidence))
+                self._exact = known
+            return known[2]
 
     def span(self, keys: dict[int, np.ndarray], guessed: list[int]) -> tuple[list[int], list[int]]:
         """(drawings followed, in order; keys followed): from the first to the last guessed frame,
@@ -204,14 +221,24 @@ class IntervalPainter:
         first, last = min([lo, *used]), max([hi, *used])
         return list(range(first, last + 1)), used
 
-    def evidence(self, f: int, guess: Guess | np.ndarray, palette: Palette) -> FrameEvidence:
+    def evidence(self, f: int, guess: Guess | np.ndarray, palette: Palette,
+                 keys: Mapping[int, np.ndarray] | None = None) -> FrameEvidence:
         """Frame ``f``'s guess measured over its regions. It depends on nothing else, so the cut
         run measures each frame as soon as it is sampled (in the background, while the next one
         samples) and hands the evidence to :meth:`decide`; also readies the correspondence with
-        the drawing before, which the tracks follow."""
+        the drawing before, which the tracks follow. With the interval's ``keys`` given and exact
+        paint, the small regions the keys' warp (``Guess.base``) fills with one paint are measured
+        as that paint, flat, and keep the warp's own pixels where they are not painted over
+        (:func:`~opdm_studio.imaging.paint_tracks.warped_paint`)."""
         reg = self.regions.regions(f)
         rgb = guess.rgb if isinstance(guess, Guess) else guess
-        stats = region_stats(rgb, reg, palette, reg.line_mask)
+        base = guess.base if isinstance(guess, Guess) else None
+        decide_on = rgb
+        if base is not None and keys and self.mode != "off" and base.shape == rgb.shape \
+                and self.keys_exact(keys, palette):
+            decide_on, rgb, _ = warped_paint(rgb, base, region_stats(base, reg, palette, reg.line_mask),
+                                             reg, palette)
+        stats = region_stats(decide_on, reg, palette, reg.line_mask)
         # Kept until the interval is decided and painted (up to 24 frames): not a second copy of
         # the guess, and the distance to the ink (8 MB a 1080p frame) made again only where a
         # frame's painting needs it (FrameDecision.snap).
@@ -239,7 +266,7 @@ class IntervalPainter:
         stats: dict[int, RegionStats] = {}
         for f in drawings:
             if f in guesses:
-                ev = (evidence or {}).get(f) or self.evidence(f, guesses[f], palette)
+                ev = (evidence or {}).get(f) or self.evidence(f, guesses[f], palette, keys)
                 reg, stats[f], warp = ev.regions, ev.stats, ev.warp
             else:
                 reg, warp = self.regions.regions(f), None
@@ -276,9 +303,13 @@ class PendingInterval:
         if guess is not None:
             self.palette = palette
             self.count += 1
-            if guess.confidence is not None and guess.confidence.dtype != np.uint8:
+            conf = guess.confidence
+            if conf is not None and conf.dtype != np.uint8:
                 # Kept as 8 bits: a 1080p interval's confidences in 50 MB rather than 200.
-                guess = Guess(guess.rgb, np.clip(guess.confidence * 255.0 + 0.5, 0, 255).astype(np.uint8))
+                conf = np.clip(conf * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            # Without the warp (Guess.base): the frame's evidence, measured once, holds what the
+            # decision needs of it, and an interval of 1080p frames keeps 150 MB less.
+            guess = Guess(guess.rgb, conf)
         self._items.append((pos, item, frame_t0, sources, guess))
         return guess
 

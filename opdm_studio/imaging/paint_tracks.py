@@ -58,6 +58,13 @@ MAX_FRACTION = 0.6
 AGREE_TOL = 6.0
 #: A guess contradicts its track's key when it picks another paint with at least this confidence.
 CONTRADICTION = 0.3
+#: With exact-paint keys, a region the keys' warp fills with one paint on at least this share of
+#: it (``RegionStats.agreement`` of the warp) ...
+WARP_PAINT_AGREEMENT = 0.4
+#: ... and no larger than this share of the frame takes that paint, flat, whatever the network's
+#: correction made of it (chosen on the synthetic cuts 2024 and 0 and on Anita's extracted
+#: lines; docs/evaluation.md, "The warp's paint in small regions").
+WARP_PAINT_FRACTION = 0.005
 #: A region whose mean warp confidence (the pipeline's, 1 = the keys' warp matches the drawing's
 #: lines) is below this is flagged: on konobi 007's windows (drawing regions, G=8 and 16) 99.6 %
 #: of such regions were wrong, 20 % of the wrong ones, 15 % of the frame's area.
@@ -181,6 +188,29 @@ def exact_paint(frames: list[IntervalFrame], evidence: Mapping[int, tuple[np.nda
     exact = sum(float(ev[2].sum()) for ev in evidence.values())
     total = sum(float(frames[f].regions.areas[1:].sum()) for f in evidence)
     return total > 0 and exact >= EXACT_SHARE * total
+
+
+def warped_paint(guess: np.ndarray, warp: np.ndarray, warp_stats: RegionStats, regions: Regions,
+                 palette: Palette) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The small regions the keys' warp fills with one paint, given back to the warp: (the guess
+    with each of them painted flat with the warp's paint, to decide on; the guess with the
+    warp's own pixels there, to paint from: the keys' line anti-aliasing stays; bool per region:
+    given back). For exact-paint keys only (:func:`exact_paint`): the warp carries the keys'
+    paint exactly, and where it fills a small region with one paint (at least
+    :data:`WARP_PAINT_AGREEMENT` of it, the region no larger than :data:`WARP_PAINT_FRACTION` of
+    the frame) the network's correction broke the region far more often than it mended it.
+    ``warp`` uint8 (H, W, 3) as the guess; ``warp_stats``: :func:`region_stats` of it."""
+    take = (warp_stats.agreement >= WARP_PAINT_AGREEMENT) & (
+        warp_stats.fraction <= WARP_PAINT_FRACTION) & (warp_stats.palette_index >= 0)
+    take[0] = False
+    if not take.any() or len(palette) == 0:
+        return guess, guess, take
+    mask = take[regions.labels]
+    flat = guess.copy()
+    flat[mask] = palette.colors[np.maximum(warp_stats.palette_index, 0)][regions.labels[mask]]
+    shown = guess.copy()
+    shown[mask] = warp[mask]
+    return flat, shown, take
 
 
 @dataclass

@@ -116,6 +116,10 @@ class Guess:
 
     rgb: np.ndarray                        # uint8 (H, W, 3)
     confidence: np.ndarray | None = None   # float32 (H, W) in [0, 1] where the pipeline knows it
+    #: uint8 (H, W, 3): the keys' warp the network corrected (the refine pipeline), where there
+    #: is one: with exact-paint keys the paint decision keeps its paint in small regions it fills
+    #: with one paint (:func:`~opdm_studio.imaging.paint_tracks.warped_paint`).
+    base: np.ndarray | None = None
 
 
 class Pipeline(Protocol):

@@ -179,7 +179,7 @@ class RefinePipeline:
         conf = prop.confidence if small is None else cv2.resize(
             prop.confidence, (w, h), interpolation=cv2.INTER_LINEAR)
         return Guess(np.clip(rgb + 0.5, 0, 255).astype(np.uint8),
-                     np.clip(conf, 0.0, 1.0).astype(np.float32))
+                     np.clip(conf, 0.0, 1.0).astype(np.float32), base=prop_full)
 
 
 def _largest_channel(img: np.ndarray) -> np.ndarray:

@@ -94,3 +94,39 @@ def test_a_shape_the_pencil_closes_painted_in_two_paints_is_flagged_where_its_re
     assert np.array_equal(fd.snap(pal, cache.regions(1).line_mask).color_only, half)
     flat = painter.decide(pal, keys, {1: keys[0].copy()})[1]
     assert (flat.confidence_map() >= 0.5).all()
+
+
+def _box_interval(noise: int) -> tuple[np.ndarray, dict[int, np.ndarray], Palette]:
+    """A 200x200 drawing with a small closed box (paint A) on paper; keys with ``noise`` levels of
+    noise (0: exact cel paint; 20: frames from compressed video)."""
+    drawing = np.full((200, 200), 255, np.uint8)
+    drawing[20, 20:33] = drawing[32, 20:33] = drawing[20:33, 20] = drawing[20:33, 32] = 0
+    key = np.full((200, 200, 3), 255, np.uint8)
+    key[21:32, 21:32] = (200, 60, 40)
+    key[drawing == 0] = 0
+    rng = np.random.default_rng(2)
+    key = np.clip(key.astype(int) + rng.integers(-noise, noise + 1, key.shape), 0, 255).astype(np.uint8)
+    pal = Palette(np.array([[255, 255, 255], [200, 60, 40], [40, 60, 200]], np.uint8))
+    return drawing, {0: key, 2: key}, pal
+
+
+def test_with_exact_keys_a_small_region_keeps_the_paint_the_warp_carried_into_it():
+    """The network's correction painted the box another paint than the keys' warp carried into it
+    (the refine pipeline's Guess.base): with exact-paint keys the box takes the warp's paint; with
+    noisy keys, or without the warp, the guess stays."""
+    from opdm_studio.engine.fixes import RegionCache
+    from opdm_studio.engine.paint import IntervalPainter
+    from opdm_studio.pipelines.base import Guess
+    for noise, expect in ((0, (200, 60, 40)), (20, (40, 60, 200))):
+        drawing, keys, pal = _box_interval(noise)
+        cache = RegionCache(lambda i, d=drawing: d)
+        warp = keys[0].copy()
+        guess = warp.copy()
+        guess[21:32, 21:32] = (40, 60, 200)
+        painter = IntervalPainter(cache, "auto")
+        assert painter.keys_exact(keys, pal) == (noise == 0)
+        fd = painter.decide(pal, keys, {1: Guess(guess, np.ones((200, 200), np.float32), warp)})[1]
+        out = fd.snap(pal, cache.regions(1).line_mask).color_only
+        assert tuple(out[26, 26]) == expect
+        bare = painter.decide(pal, keys, {1: Guess(guess, np.ones((200, 200), np.float32))})[1]
+        assert tuple(bare.snap(pal, cache.regions(1).line_mask).color_only[26, 26]) == (40, 60, 200)

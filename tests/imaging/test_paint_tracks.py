@@ -173,3 +173,32 @@ def test_a_region_the_keys_warp_is_unsure_of_is_flagged():
     out = decide_tracks(frames, PALETTE, [_identity_links(reg)] * 2, "auto")[1]
     assert out.flagged[right] and not out.flagged[left]
     assert out.confidence[right] < out.confidence[left]
+
+
+def test_a_small_region_the_warp_fills_with_one_paint_takes_it_flat_whatever_the_guess():
+    """warped_paint: the keys' warp (exact paint) fills a small box with A on most of it and bleeds
+    B over a corner; the network's guess made it C. The box takes A, flat; the large region
+    around it and a small box the warp leaves mottled keep the guess."""
+    from opdm_studio.imaging.paint_tracks import WARP_PAINT_FRACTION, warped_paint
+    mask = np.zeros((200, 200), bool)
+    mask[0, :] = mask[-1, :] = mask[:, 0] = mask[:, -1] = True
+    for y, x in ((20, 20), (20, 60)):                       # two closed 12x12 boxes
+        mask[y, x:x + 13] = mask[y + 12, x:x + 13] = mask[y:y + 13, x] = mask[y:y + 13, x + 12] = True
+    reg = find_regions(mask, gap=0)
+    box, mottled, big = reg.labels[26, 26], reg.labels[26, 66], reg.labels[100, 100]
+    assert reg.areas[box] <= WARP_PAINT_FRACTION * mask.size < reg.areas[big]
+    base = np.zeros((200, 200, 3), np.uint8)
+    base[:] = B
+    base[21:32, 21:32] = A
+    base[21:25, 21:25] = B                                  # the warp bleeds B over a corner
+    rng = np.random.default_rng(1)
+    base[21:32, 61:72] = rng.integers(0, 256, (11, 11, 3))  # no paint at all
+    guess = base.copy()
+    guess[21:32, 21:32] = C
+    guess[90:110, 90:110] = C                               # the network's own in the large region
+    out, shown, taken = warped_paint(guess, base, region_stats(base, reg, PALETTE, mask), reg, PALETTE)
+    assert taken[box] and not taken[mottled] and not taken[big]
+    inside = reg.labels == box
+    assert (out[inside] == A).all()                     # decided on: flat
+    assert np.array_equal(shown[inside], base[inside])  # painted from: the warp's own pixels
+    assert np.array_equal(out[~inside], guess[~inside]) and np.array_equal(shown[~inside], guess[~inside])
