@@ -242,10 +242,15 @@ class CutRun:
         return self._keys[1]
 
     def measure(self, f: int, guess: Guess, palette: Any, keys: dict[int, np.ndarray]) -> Any:
-        """A sampled frame measured over its regions (on the finishing thread)."""
+        """A sampled frame measured over its regions (on the finishing thread). The small regions
+        its warp gives back (IntervalPainter.evidence) are written into the pending frame's own
+        colours: an interval of 1080p frames holds no second copy of each. Whether the keys are
+        exact paint is measured once per interval, outside the frame's timing (the ETA's)."""
         assert self.painter is not None
+        if guess.base is not None:
+            self.painter.keys_exact(keys, palette)
         t0 = self.clock()
-        evidence = self.painter.evidence(f, guess, palette, keys)
+        evidence = self.painter.evidence(f, guess, palette, keys, in_place=True)
         self.progress.note("measure", self.clock() - t0)
         return evidence
 

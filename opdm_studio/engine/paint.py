@@ -222,14 +222,15 @@ class IntervalPainter:
         return list(range(first, last + 1)), used
 
     def evidence(self, f: int, guess: Guess | np.ndarray, palette: Palette,
-                 keys: Mapping[int, np.ndarray] | None = None) -> FrameEvidence:
+                 keys: Mapping[int, np.ndarray] | None = None, in_place: bool = False) -> FrameEvidence:
         """Frame ``f``'s guess measured over its regions. It depends on nothing else, so the cut
         run measures each frame as soon as it is sampled (in the background, while the next one
         samples) and hands the evidence to :meth:`decide`; also readies the correspondence with
         the drawing before, which the tracks follow. With the interval's ``keys`` given and exact
         paint, the small regions the keys' warp (``Guess.base``) fills with one paint are measured
         as that paint, flat, and keep the warp's own pixels where they are not painted over
-        (:func:`~opdm_studio.imaging.paint_tracks.warped_paint`)."""
+        (:func:`~opdm_studio.imaging.paint_tracks.warped_paint`; ``in_place``: written into the
+        guess's own colours, which the caller keeps, instead of a copy)."""
         reg = self.regions.regions(f)
         rgb = guess.rgb if isinstance(guess, Guess) else guess
         base = guess.base if isinstance(guess, Guess) else None
@@ -237,7 +238,7 @@ class IntervalPainter:
         if base is not None and keys and self.mode != "off" and base.shape == rgb.shape \
                 and self.keys_exact(keys, palette):
             decide_on, rgb, _ = warped_paint(rgb, base, region_stats(base, reg, palette, reg.line_mask),
-                                             reg, palette)
+                                             reg, palette, in_place)
         stats = region_stats(decide_on, reg, palette, reg.line_mask)
         # Kept until the interval is decided and painted (up to 24 frames): not a second copy of
         # the guess, and the distance to the ink (8 MB a 1080p frame) made again only where a

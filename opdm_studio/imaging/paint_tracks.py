@@ -191,7 +191,7 @@ def exact_paint(frames: list[IntervalFrame], evidence: Mapping[int, tuple[np.nda
 
 
 def warped_paint(guess: np.ndarray, warp: np.ndarray, warp_stats: RegionStats, regions: Regions,
-                 palette: Palette) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 palette: Palette, in_place: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The small regions the keys' warp fills with one paint, given back to the warp: (the guess
     with each of them painted flat with the warp's paint, to decide on; the guess with the
     warp's own pixels there, to paint from: the keys' line anti-aliasing stays; bool per region:
@@ -199,7 +199,9 @@ def warped_paint(guess: np.ndarray, warp: np.ndarray, warp_stats: RegionStats, r
     paint exactly, and where it fills a small region with one paint (at least
     :data:`WARP_PAINT_AGREEMENT` of it, the region no larger than :data:`WARP_PAINT_FRACTION` of
     the frame) the network's correction broke the region far more often than it mended it.
-    ``warp`` uint8 (H, W, 3) as the guess; ``warp_stats``: :func:`region_stats` of it."""
+    ``warp`` uint8 (H, W, 3) as the guess; ``warp_stats``: :func:`region_stats` of it.
+    ``in_place``: the warp's pixels are written into ``guess`` itself (no second full-size copy
+    kept; the flat one is the caller's to drop once measured)."""
     take = (warp_stats.agreement >= WARP_PAINT_AGREEMENT) & (
         warp_stats.fraction <= WARP_PAINT_FRACTION) & (warp_stats.palette_index >= 0)
     take[0] = False
@@ -208,7 +210,7 @@ def warped_paint(guess: np.ndarray, warp: np.ndarray, warp_stats: RegionStats, r
     mask = take[regions.labels]
     flat = guess.copy()
     flat[mask] = palette.colors[np.maximum(warp_stats.palette_index, 0)][regions.labels[mask]]
-    shown = guess.copy()
+    shown = guess if in_place else guess.copy()
     shown[mask] = warp[mask]
     return flat, shown, take
 

@@ -130,3 +130,7 @@ def test_with_exact_keys_a_small_region_keeps_the_paint_the_warp_carried_into_it
         assert tuple(out[26, 26]) == expect
         bare = painter.decide(pal, keys, {1: Guess(guess, np.ones((200, 200), np.float32))})[1]
         assert tuple(bare.snap(pal, cache.regions(1).line_mask).color_only[26, 26]) == (40, 60, 200)
+        # The cut run measures in place: the pending frame's own colours, no second copy.
+        own = guess.copy()
+        ev = painter.evidence(1, Guess(own, None, warp), pal, keys, in_place=True)
+        assert ev.stats.guess is own and tuple(own[26, 26]) == tuple(warp[26, 26] if noise == 0 else guess[26, 26])
