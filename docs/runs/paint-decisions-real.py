@@ -2,6 +2,7 @@
 
     .venv/bin/python docs/runs/cache-guesses.py resources/models/default.safetensors ../shared/evaldata /tmp/guesses
     .venv/bin/python docs/runs/paint-decisions-real.py off,alone,track [CLIP_GLOB]
+    .venv/bin/python docs/runs/paint-decisions-real.py off,track,track_s0.5_k,fa0.6,fa0.6m0.005,fb0.4m0.005,fc0.4m0.005 'Anita*extracted*'
 
 Per clip and gap: PSNR@224, CDC relative to snap off, wrong paint regions per frame (the protocol's
 measure) for the chained flow, the guesses as they are (off), each frame snapped alone, and the
@@ -12,6 +13,7 @@ import os
 import re
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +38,7 @@ def clip(name):
     return CLIPS[name]
 
 FLOW = {}
+EXACT = {}     # (clip, first key, last key) -> whether the keys are exact paint
 def flowchain(name, lname, a, b, draws, c):
     key = (name, lname, a, b)
     if key not in FLOW:
@@ -105,6 +108,45 @@ def evaluate(variants, pattern="*"):
                         dec[j] = FrameDecision(_alone(IntervalFrame(reg, st), len(fc.palette), "auto"), st, reg)
                 for j, fd in dec.items():
                     fd.stats = region_stats(raws[j - 1], fd.regions, fc.palette, fd.regions.line_mask)
+            elif v[:2] in ("fa", "fb", "fc"):
+                # The warp's paint in small regions (docs/evaluation.md): with exact keys, every
+                # region the chained flow fills with one paint on at least A of it (and, with mM,
+                # no larger than M of the frame) takes the flow's pixels (fa), its paint flat (fb),
+                # or is decided on its paint flat and painted from the flow's pixels (fc, shipped).
+                A = float(re.search(r"f[abc]([0-9.]+)", v).group(1))
+                r3 = {}
+                from opdm_studio.imaging.paint_tracks import IntervalFrame, exact_paint, key_evidence
+                from opdm_studio.imaging.snapping import region_stats
+                rc = RegionCache(lambda j, lines=lines: lines[j], gap=3)
+                fl = outs["flowchain"]
+                kf = [IntervalFrame(rc.regions(0), key_rgb=c.frames[a]), IntervalFrame(rc.regions(b - a), key_rgb=c.frames[b])]
+                ev = {0: key_evidence(kf[0], fc.palette), 1: key_evidence(kf[1], fc.palette)}
+                ex_ = exact_paint(kf, ev)
+                EXACT[(name, a, b)] = ex_
+                r2 = {}
+                for j in range(1, b - a):
+                    img = raws[j - 1]
+                    if ex_:
+                        reg = rc.regions(j)
+                        st = region_stats(fl[j - 1], reg, fc.palette, reg.line_mask)
+                        cond = st.agreement >= A; cond[0] = False
+                        mf = re.search(r"m([0-9.]+)", v)
+                        if mf:
+                            cond &= reg.areas[:len(cond)] <= float(mf.group(1)) * reg.labels.size
+                        m = cond[reg.labels]; img = img.copy(); img[m] = fl[j - 1][m]
+                        r3[j] = img.copy()
+                        if v.startswith("fb") or v.startswith("fc"):
+                            img[m] = fc.palette.colors[np.maximum(st.palette_index, 0)][reg.labels][m]
+                    r2[j] = img
+                painter = IntervalPainter(rc, snap)
+                dec = painter.decide(fc.palette, {0: c.frames[a], b - a: c.frames[b]}, r2)
+                if v.startswith("fc"):
+                    for j in dec:
+                        if j in r3:
+                            dec[j].stats = replace(dec[j].stats, guess=r3[j])
+                fos = [fc.finish(r2[j], draws[a + j], decision=dec.get(j)) for j in range(1, b - a)]
+                outs[v] = [fo.composite for fo in fos]
+                continue
             elif v not in ("off", "alone"):
                 lines = draws[a:b + 1]
                 painter = IntervalPainter(RegionCache(lambda j, lines=lines: lines[j], gap=3), snap)
