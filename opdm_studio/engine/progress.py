@@ -72,6 +72,12 @@ WORK = ("setup", "adapt", "sample", "measure", "decide", "finish", "light")
 #: (docs/benchmarks.md, "Progress and ETA"). Each kind's own timing replaces it once measured.
 PRIOR = {"setup": 3.0, "adapt": 1.2, "sample": 1.0, "measure": 0.45, "decide": 0.07, "finish": 0.25,
          "light": 0.35}
+#: The same for the model-free ``flow`` method, whose sampling (the chained flow's propagation) is
+#: cheap next to measuring and writing a frame: `opdm-studio bench --cut --method flow` on the
+#: same CPU, quiet (docs/benchmarks.md). With the model's ratios its first estimates were 60-80 %
+#: off: a measured frame's cost set every prior.
+PRIORS = {"flow": {"setup": 15.0, "adapt": 1.2, "sample": 1.0, "measure": 1.8, "decide": 0.18,
+                   "finish": 0.65, "light": 2.3}}
 #: Kinds whose timing says what a sampled frame costs (a key's copy is mostly writing files).
 _REFERENCE = ("adapt", "sample", "measure", "finish")
 
@@ -81,8 +87,9 @@ class RunProgress:
 
     The ETA is the work left, kind by kind (:data:`WORK`: adaptation steps, frames to sample, to
     measure, to finish, drawings to copy), times each kind's seconds per unit as timed in this run
-    (:data:`PRIOR` ratios to what was timed, for a kind not seen yet): so it counts the adaptation
-    of every key interval from the start, and a frame's finishing before the first one finished.
+    (for a kind not seen yet, its ratio to what was timed: :data:`PRIOR`, or the method's own in
+    :data:`PRIORS`): so it counts the adaptation of every key interval from the start, and a
+    frame's finishing before the first one finished.
     The sum is scaled by the run's own pace: the time the work took so far over what the same
     model says it took (the measuring runs beside the sampling, a busy machine slows both, the
     first frame of an interval also chains its flow). ``clock``: the time source (tests give a
@@ -93,6 +100,7 @@ class RunProgress:
                  intervals: int = 0, measured: bool = True,
                  clock: Callable[[], float] = time.perf_counter) -> None:
         self.project = project
+        self.prior = PRIORS.get(project.settings.method, PRIOR)
         self.total = total
         self.clock = clock
         self.t0 = clock()
@@ -141,15 +149,15 @@ class RunProgress:
                     sum(self.timed[k] * unit[k] for k in WORK if k != "measure"), self.untimed_s)
 
     def unit_seconds(self) -> dict[str, float] | None:
-        """Seconds per unit of each kind of work: as timed, or from :data:`PRIOR` (None: nothing
+        """Seconds per unit of each kind of work: as timed, or from the prior ratios (None: nothing
         timed yet)."""
         with self._lock:
             known = {k: self.spent[k] / self.timed[k] for k in WORK if self.timed[k] and self.spent[k] > 0}
-        ref = [v / PRIOR[k] for k, v in known.items() if k in _REFERENCE]
+        ref = [v / self.prior[k] for k, v in known.items() if k in _REFERENCE]
         if not ref:
             return None
         frame = sum(ref) / len(ref)          # one sampled frame's seconds, from what was timed
-        return {k: known.get(k, PRIOR[k] * frame) for k in WORK}
+        return {k: known.get(k, self.prior[k] * frame) for k in WORK}
 
     def eta(self, running: float = 0.0, kind: str = "sample") -> float | None:
         """Seconds left (None until some work was timed); ``running``: seconds already spent on
