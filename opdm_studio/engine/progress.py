@@ -74,8 +74,8 @@ PRIOR = {"setup": 3.0, "adapt": 1.2, "sample": 1.0, "measure": 0.45, "decide": 0
          "light": 0.35}
 #: The same for the model-free ``flow`` method, whose sampling (the chained flow's propagation) is
 #: cheap next to measuring and writing a frame: `opdm-studio bench --cut --method flow` on the
-#: same CPU, quiet (docs/benchmarks.md). With the model's ratios its first estimates were 60-80 %
-#: off: a measured frame's cost set every prior.
+#: same CPU, quiet (docs/benchmarks.md, "The model-free floor and the flow method's ETA"). With
+#: the model's ratios its estimates were 50-80 % off: a measured frame's cost set every prior.
 PRIORS = {"flow": {"setup": 15.0, "adapt": 1.2, "sample": 1.0, "measure": 1.8, "decide": 0.18,
                    "finish": 0.65, "light": 2.3}}
 #: Kinds whose timing says what a sampled frame costs (a key's copy is mostly writing files).
