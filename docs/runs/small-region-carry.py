@@ -18,7 +18,6 @@ import torch
 torch.set_num_threads(2)
 import opdm_studio.imaging.tracking as T  # noqa: E402
 from opdm_studio.bench import fixes_bench as fb  # noqa: E402
-from opdm_studio.engine import fixes as FX  # noqa: E402
 from opdm_studio.synth.cut import generate_cut  # noqa: E402
 
 _src = open("docs/runs/warp-paint-replay.py").read().split("\nfor seed in")[0]
@@ -46,24 +45,16 @@ def looser(small, share):
 
 def run(data, seed, cut):
     wrong = [0, 0]
-    fill = FX.Fixer.fill
 
-    def logged(self, frame, x, y, swatch, carry=True, holds_only=False):
-        done = fill(self, frame, x, y, swatch, carry, holds_only)
-        lab = self.regions.labels(frame)
+    def count(fixer, frame, x, y, done):
+        lab = fixer.regions.labels(frame)
         paint = fb.region_colours(lab, cut.colors[frame])[lab[y, x]]
         for g, gx, gy in done.fix.carried:
-            lab_g = self.regions.labels(g)
+            lab_g = fixer.regions.labels(g)
             wrong[0] += fb.region_colours(lab_g, cut.colors[g])[lab_g[gy, gx]] != paint
             wrong[1] += 1
-        return done
-    FX.Fixer.fill = logged
-    try:
-        r = _ns["replay"](data, seed, "shipped")
-    finally:
-        FX.Fixer.fill = fill
+    r = _ns["replay_watching_fills"](data, seed, "shipped", count)
     return r["clicks"], wrong[1], wrong[0]
-
 
 for seed in [int(s) for s in sys.argv[1].split(",")]:
     data = _ns["capture"](seed)

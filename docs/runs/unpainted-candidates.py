@@ -61,25 +61,17 @@ def is_paint(p, code, true):
 def clicks_by_size(data, seed):
     """The bench's clicks with carrying on the shipped decision, by the clicked region's size:
     clicks, regions the fills were carried to, why carrying stopped (per side)."""
-    from opdm_studio.engine import fixes as FX
     out = Counter()
-    fill = FX.Fixer.fill
 
-    def logged(self, frame, x, y, swatch, carry=True, holds_only=False):
-        done = fill(self, frame, x, y, swatch, carry, holds_only)
-        lab = self.regions.labels(frame)
+    def count(fixer, frame, x, y, done):
+        lab = fixer.regions.labels(frame)
         area = int((lab == lab[y, x]).sum())
         size = "under 50 px" if area < SMALL else ("50-499 px" if area < 500 else "500 px or more")
         out[(size, "clicks")] += 1
         out[(size, "carried to")] += len(done.fix.carried)
         for why in done.fix.stops:
             out[(size, f"stopped: {why}")] += 1
-        return done
-    FX.Fixer.fill = logged
-    try:
-        r = _ns["replay"](data, seed, "shipped")
-    finally:
-        FX.Fixer.fill = fill
+    r = _ns["replay_watching_fills"](data, seed, "shipped", count)
     print(f"  clicks with carrying {r['clicks']} ({r['wrong_at_start']} wrong regions at the start), by the clicked region's size:")
     for size in ("under 50 px", "50-499 px", "500 px or more"):
         print(f"    {size}: " + ", ".join(f"{k[1]} {v}" for k, v in sorted(out.items()) if k[0] == size))

@@ -112,6 +112,23 @@ def replay(data, seed, rule):
     return fb.simulate(cut, KEYS, colours, carry="interval", line=lines.__getitem__, confidence=conf)
 
 
+
+def replay_watching_fills(data, seed, rule, on_fill):
+    """:func:`replay`, calling ``on_fill(fixer, frame, x, y, outcome)`` after each of the simulated
+    colourist's fills (docs/runs/unpainted-candidates.py, small-region-carry.py)."""
+    from opdm_studio.engine import fixes as FX
+    fill = FX.Fixer.fill
+
+    def watched(self, frame, x, y, swatch, carry=True, holds_only=False):
+        done = fill(self, frame, x, y, swatch, carry, holds_only)
+        on_fill(self, frame, x, y, done)
+        return done
+    FX.Fixer.fill = watched
+    try:
+        return replay(data, seed, rule)
+    finally:
+        FX.Fixer.fill = fill
+
 for seed in [int(s) for s in sys.argv[1].split(",")]:
     data = capture(seed)
     for rule in sys.argv[2].split(","):
