@@ -112,3 +112,21 @@ def _without_shipped_model(request, monkeypatch, tmp_path_factory):
     absent = tmp_path_factory.mktemp("no_default") / "default.safetensors"
     monkeypatch.setattr(models, "default_model_path", lambda: absent)
 
+
+def colorize_all(qtbot, win, timeout=60000):
+    """Select every frame of the open cut, Colorize, and wait for the run's outcome."""
+    win.timeline.select_range(0, win.doc.n_frames - 1)
+    win.acts.colorize.trigger()
+    assert win.busy
+    qtbot.waitUntil(lambda: not win.busy, timeout=timeout)
+    return win.jobs.last_outcome
+
+
+@pytest.fixture
+def coloured(qtbot, window, cut_dir):
+    """The window with the ball cut open and coloured (flow preview)."""
+    assert window.open_cut(cut_dir)
+    colorize_all(qtbot, window)
+    qtbot.waitUntil(window.doc.palette_synced, timeout=10000)   # read on another thread
+    window.set_mode("color")
+    return window

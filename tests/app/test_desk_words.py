@@ -39,8 +39,8 @@ def test_save_prompt_counts_changes_by_kind(qapp):
 
 
 def test_closing_after_fills_and_a_palette_edit_says_so(qtbot, window, cut_dir, dialogs):
+    from .conftest import colorize_all
     from .test_fixing import BALL, swatch_named
-    from .test_main_window import colorize_all
     win = window
     assert win.open_cut(cut_dir)
     colorize_all(qtbot, win)

@@ -8,20 +8,10 @@ from PySide6.QtCore import QPoint, Qt
 
 from opdm_studio.app.timeline import FixRole
 
-from .test_main_window import colorize_all
+from .conftest import colorize_all
 
 BALL = (30, 32)          # inside the ball on frame 3 of the 8-frame ball cut (64x64)
 BOX = (50, 20)           # inside the box (it does not move)
-
-
-@pytest.fixture
-def coloured(qtbot, window, cut_dir):
-    """The window with the ball cut open and coloured (flow preview)."""
-    assert window.open_cut(cut_dir)
-    colorize_all(qtbot, window)
-    qtbot.waitUntil(window.doc.palette_synced, timeout=10000)   # read on another thread
-    window.set_mode("color")
-    return window
 
 
 def region_colour(win, frame, xy):

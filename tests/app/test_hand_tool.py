@@ -3,7 +3,6 @@ with the current swatch, undo and redo, carry like fills where they cover a regi
 reach line under the timeline follows undo (pytest-qt, offscreen)."""
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
@@ -11,17 +10,6 @@ from PySide6.QtWidgets import QApplication
 from opdm_studio.app.timeline import FixRole
 
 from .test_fixing import BALL, BOX, region_colour, swatch_named
-from .test_main_window import colorize_all
-
-
-@pytest.fixture
-def coloured(qtbot, window, cut_dir):
-    """The window with the ball cut open and coloured (flow preview)."""
-    assert window.open_cut(cut_dir)
-    colorize_all(qtbot, window)
-    qtbot.waitUntil(window.doc.palette_synced, timeout=10000)   # read on another thread
-    window.set_mode("color")
-    return window
 
 
 def drag(win, points, alt=False) -> None:

@@ -18,7 +18,7 @@ from opdm_studio.app.status_bar import network_text
 from opdm_studio.app.viewer import MODES, compose
 from opdm_studio.engine.project import Project
 
-from .conftest import write_cut
+from .conftest import colorize_all, write_cut
 
 
 def drop_folder(widget, folder: Path) -> None:
@@ -28,14 +28,6 @@ def drop_folder(widget, folder: Path) -> None:
     ev = QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                     Qt.KeyboardModifier.NoModifier)
     widget.dropEvent(ev)
-
-
-def colorize_all(qtbot, win, timeout=60000):
-    win.timeline.select_range(0, win.doc.n_frames - 1)
-    win.acts.colorize.trigger()
-    assert win.busy
-    qtbot.waitUntil(lambda: not win.busy, timeout=timeout)
-    return win.jobs.last_outcome
 
 
 @pytest.fixture

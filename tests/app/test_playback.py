@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from .test_main_window import colorize_all
+from .conftest import colorize_all
 
 
 @pytest.fixture

@@ -65,14 +65,15 @@ def test_open_makes_the_painted_frames_keys_and_resumes_the_project(ws, tmp_path
     assert again.keys() == [0] and again.project.root == ws.project.root
 
 
-def test_apply_settings_maps_the_app_choices_onto_the_project(ws):
+@pytest.mark.parametrize("method", ["model", "flow"])
+def test_apply_settings_maps_the_app_choices_onto_the_project(ws, method):
     before = ws.project.settings
     before.seed, before.layers, before.template = 7, ["composite", "lines"], "{cut}_{frame:03d}.png"
     s = ws.apply_settings(Choices(model="/models/mine.safetensors", steps=4, device="cpu",
-                                  working_size=128, snapping="all", gap=5), method="flow")
+                                  working_size=128, snapping="all", gap=5), method=method)
     assert s is ws.project.settings
     assert (s.method, s.model, s.steps, s.device, s.working_size, s.snap, s.gap) == \
-        ("flow", "/models/mine.safetensors", 4, "cpu", 128, "all", 5)
+        (method, "/models/mine.safetensors", 4, "cpu", 128, "all", 5)
     # What the app does not edit is kept; the fill tool finds regions with the new gap.
     assert (s.seed, s.layers, s.template) == (7, ["composite", "lines"], "{cut}_{frame:03d}.png")
     assert ws.fixer.regions.gap == 5
