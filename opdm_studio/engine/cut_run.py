@@ -212,6 +212,12 @@ class CutRun:
             yield self.event("decide", 0, phase="decide", keys=keys, eta=progress.eta(),
                              message=f"deciding the paint of {self.name(guessed[0])}-"
                                      f"{self.name(guessed[-1])} (keys {keys[0]} and {keys[1]})")
+        # The measuring still running in the background is waited for before the decision is
+        # timed: the ETA counts it as measuring, beside the sampling (timed here too, the
+        # decision came out at 0.18 s a frame instead of 0.035 on a long flow cut, and the ETA
+        # up to 89 % over).
+        for fut in pending.evidence.values():
+            fut.result()
         t0 = self.clock()
         decisions = self.decide()
         if decisions:

@@ -141,12 +141,13 @@ class RunProgress:
     def _totals(self, unit: dict[str, float]) -> tuple[float, float, float]:
         """(seconds left, seconds timed so far, by the units' seconds; seconds of work left out
         of the timings). Measuring runs beside the sampling: it counts only for the time it needs
-        beyond the sampling still to do, and what it took does not count as done."""
+        beyond the sampling, still to do or done (the run waits for it before a decision)."""
         with self._lock:
             left = sum(self.left[k] * unit[k] for k in WORK if k != "measure")
             beside = self.left["measure"] * unit["measure"] - self.left["sample"] * unit["sample"]
-            return (left + max(0.0, beside),
-                    sum(self.timed[k] * unit[k] for k in WORK if k != "measure"), self.untimed_s)
+            done = sum(self.timed[k] * unit[k] for k in WORK if k != "measure")
+            waited = self.timed["measure"] * unit["measure"] - self.timed["sample"] * unit["sample"]
+            return left + max(0.0, beside), done + max(0.0, waited), self.untimed_s
 
     def unit_seconds(self) -> dict[str, float] | None:
         """Seconds per unit of each kind of work: as timed, or from the prior ratios (None: nothing

@@ -210,3 +210,22 @@ def test_the_flow_methods_eta_stays_within_30_percent_after_the_first_in_between
         assert abs(ev.eta - truth) <= 0.3 * truth, (ev.kind, ev.name, ev.eta, truth)
         checked += 1
     assert checked >= 10
+
+
+def test_measuring_dearer_than_sampling_counts_as_done_where_the_run_waited_for_it():
+    """Where measuring (on the finishing thread) takes longer than sampling, the run waits for it
+    before each decision: that wait is work done, so the run's pace stays 1 and the ETA is the
+    work left (counted as done only by the sampling, the pace came out 2x and so did the ETA)."""
+    from types import SimpleNamespace
+
+    clock = FakeClock()
+    project = SimpleNamespace(settings=SimpleNamespace(method="flow"))
+    items = [SimpleNamespace(kind="color") for _ in range(10)]
+    p = progress_mod.RunProgress(project, 10, items, clock=clock)
+    p.frame_started()
+    for _ in range(3):
+        p.note("sample", 1.0)
+        p.note("measure", 2.0)       # in the background; the run waits for it
+        clock.spend(2.0)
+    left, _, _ = p._totals(p.unit_seconds())
+    assert p.eta() == pytest.approx(left)
