@@ -27,7 +27,9 @@ from opdm_studio.cli_args import Parser, int_in, multiple_of, positive_int
 from opdm_studio.core.config import ModelConfig
 from opdm_studio.core.device import (
     autocast,
+    cpu_fast_bf16,
     cpu_has_amx,
+    cpu_has_avx512_bf16,
     pick_device,
     pick_dtype,
     prepare_for_inference,
@@ -93,10 +95,11 @@ def count_flops(fn: Callable[[], Any]) -> int:
 
 
 def machine_info() -> dict[str, Any]:
-    """CPU, core count, AMX, torch version: the context a figure needs."""
+    """CPU, core count, bf16 matrix instructions (AMX, AVX512-BF16), torch version: the context a
+    figure needs."""
     cpu = cpu_name()
     return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "amx": cpu_has_amx(), "torch": torch.__version__, "python": platform.python_version(),
+            "amx": cpu_has_amx(), "avx512_bf16": cpu_has_avx512_bf16(), "torch": torch.__version__, "python": platform.python_version(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
@@ -215,7 +218,8 @@ def format_table(report: dict[str, Any]) -> str:
     lines.append(f"{report['size']}x{report['size']}, {report['steps']} DDIM steps; s/frame = one whole "
                  f"DDIM run incl. reference + offset encoding; matmul peak: {peaks}")
     lines.append(f"machine: {m['cpu']}, {m['cores']} cores, {m['torch_threads']} torch threads, "
-                 f"AMX {'yes' if m['amx'] else 'no'}, torch {m['torch']}; {report['date']}; "
+                 f"AMX {'yes' if m['amx'] else 'no'}, AVX512-BF16 {'yes' if m.get('avx512_bf16') else 'no'}, "
+                 f"torch {m['torch']}; {report['date']}; "
                  f"clock {report['clock']}; load average {report['load_average']}")
     if report.get("checks"):
         lines.append("targets: " + ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in report["checks"].items()))
@@ -253,7 +257,7 @@ def main(argv: list[str]) -> int:
         args.threads = 1          # CPU time of several threads would count their spin-waits
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    dtypes = args.dtype or (["fp32", "bf16"] if device.type == "cuda" or cpu_has_amx() else ["fp32"])
+    dtypes = args.dtype or (["fp32", "bf16"] if device.type == "cuda" or cpu_fast_bf16() else ["fp32"])
     for d in dtypes:        # an explicit bf16 on a CPU that cannot run it: one line, not a crawl
         try:
             pick_dtype(device, d)

@@ -128,6 +128,7 @@ def _machine() -> dict[str, Any]:
         info["torch"] = torch.__version__
         info["threads"] = torch.get_num_threads()
         info["amx"] = bool(torch.cpu._is_amx_tile_supported())
+        info["avx512_bf16"] = bool(torch.cpu._is_avx512_bf16_supported())
         info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     except Exception:  # torch missing or an odd build: the bench still reports the rest
         pass

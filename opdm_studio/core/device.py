@@ -1,9 +1,11 @@
 """Device and precision policy (cuda > mps > cpu; bf16 where it is fast, fp32 elsewhere) and the
 inference wrapper that gives a model its fast CPU path.
 
-bf16 is chosen automatically on CUDA and on CPUs with Intel AMX tiles (there it is ~4x faster
-than fp32); on other CPUs bf16 is slower than fp32, so "auto" keeps fp32 there, and an explicit
-bf16 on a CPU whose oneDNN cannot run bf16 convolutions is refused with one line.
+bf16 is chosen automatically on CUDA and on CPUs with bf16 matrix instructions: Intel AMX tiles
+(there it is ~4x faster than fp32) or AVX512-BF16 (AMD Zen 4 and later, Intel Cooper Lake: ~2x,
+docs/benchmarks.md). On other CPUs oneDNN emulates bf16 (AVX-512 alone) or cannot run it at all
+(AVX2), so "auto" keeps fp32 there, and an explicit bf16 on a CPU whose oneDNN cannot run bf16
+convolutions is refused with one line.
 
 The model files (``unet.py`` ...) are plain PyTorch. :func:`prepare_for_inference` returns a
 prepared copy for one device and dtype: on the CPU, channels_last, weights cast to the compute
@@ -33,6 +35,20 @@ def cpu_has_amx() -> bool:
         return bool(torch.cpu._is_amx_tile_supported())
     except Exception:  # older torch or an unusual build: assume no AMX
         return False
+
+
+def cpu_has_avx512_bf16() -> bool:
+    """True when this CPU has the AVX512-BF16 instructions (bf16 dot products in hardware)."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported())
+    except Exception:  # older torch or an unusual build: assume not
+        return False
+
+
+def cpu_fast_bf16() -> bool:
+    """True when bf16 is faster than fp32 on this CPU: bf16 matrix instructions (AMX tiles or
+    AVX512-BF16) that oneDNN can run."""
+    return (cpu_has_amx() or cpu_has_avx512_bf16()) and cpu_supports_bf16()
 
 
 def cpu_supports_bf16() -> bool:
@@ -70,7 +86,8 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def pick_dtype(device: torch.device | str, name: str = "auto") -> torch.dtype:
-    """Compute dtype: "auto" = bf16 on CUDA (fp16 if bf16 is unsupported) and AMX CPUs, else fp32."""
+    """Compute dtype: "auto" = bf16 on CUDA (fp16 if bf16 is unsupported) and on CPUs with bf16
+    matrix instructions (:func:`cpu_fast_bf16`), else fp32."""
     dev = torch.device(device)
     name = (name or "auto").lower()
     if name != "auto":
@@ -87,7 +104,7 @@ def pick_dtype(device: torch.device | str, name: str = "auto") -> torch.dtype:
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if dev.type == "mps":
         return torch.float16
-    return torch.bfloat16 if cpu_has_amx() and cpu_supports_bf16() else torch.float32
+    return torch.bfloat16 if cpu_fast_bf16() else torch.float32
 
 
 def autocast(device: torch.device | str, dtype: torch.dtype) -> contextlib.AbstractContextManager:
