@@ -8,8 +8,9 @@ docs/evaluation.md, "A flat key's track painted without most frames snapping alo
 
 Variants: ``fp32`` (``auto`` keeps fp32 on a CPU with AVX512-BF16, as before session 11),
 ``bf16adapt`` (the adaptation to the keys trained under bf16 autocast; measured on a CPU where
-``auto`` computes the network in bf16), ``flatkey`` (a track reaching a flat key of exact paint is painted on every frame whose
-guess supports that paint, without most of its frames snapping alone). No variant: as shipped.
+``auto`` computes the network in bf16), ``flatkey`` (a track reaching a flat key of exact paint
+is painted on every frame whose guess supports that paint, without most of its frames snapping
+alone). No variant: as shipped.
 """
 import os
 import sys

@@ -99,7 +99,8 @@ def machine_info() -> dict[str, Any]:
     figure needs."""
     cpu = cpu_name()
     return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "amx": cpu_has_amx(), "avx512_bf16": cpu_has_avx512_bf16(), "torch": torch.__version__, "python": platform.python_version(),
+            "amx": cpu_has_amx(), "avx512_bf16": cpu_has_avx512_bf16(), "torch": torch.__version__,
+            "python": platform.python_version(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 

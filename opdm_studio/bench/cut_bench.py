@@ -127,8 +127,9 @@ def _machine() -> dict[str, Any]:
         import torch
         info["torch"] = torch.__version__
         info["threads"] = torch.get_num_threads()
-        info["amx"] = bool(torch.cpu._is_amx_tile_supported())
-        info["avx512_bf16"] = bool(torch.cpu._is_avx512_bf16_supported())
+        from opdm_studio.core.device import cpu_has_amx, cpu_has_avx512_bf16
+        info["amx"] = cpu_has_amx()
+        info["avx512_bf16"] = cpu_has_avx512_bf16()
         info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     except Exception:  # torch missing or an odd build: the bench still reports the rest
         pass
